@@ -1,3 +1,31 @@
-"""taming-lite: a small, readable re-implementation of Taming Transformers (VQGAN + GPT)."""
+"""taming-lite: a small, readable re-implementation of Taming Transformers (VQGAN + GPT).
+
+    from taming_lite import VQGAN, GPT, Net2NetTransformer, load_original, load_pretrained, save_pretrained
+
+Submodules: vqgan (first stage), gpt (transformer + KV cache), net2net (conditional transformer),
+sampling (top-k/top-p, cached and sliding-window sampling), checkpoints (our format and the
+original's), device (CUDA / MPS / CPU), data (procedural data sets).
+"""
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "VQGAN": "vqgan", "VQGANConfig": "vqgan",
+    "GPT": "gpt", "GPTConfig": "gpt", "KVCache": "gpt",
+    "Net2NetTransformer": "net2net", "Net2NetConfig": "net2net",
+    "load_original": "checkpoints", "load_pretrained": "checkpoints", "save_pretrained": "checkpoints",
+    "CheckpointError": "checkpoints",
+    "pick_device": "device",
+    "sample_sliding_window": "sampling", "filter_logits": "sampling",
+}
+
+
+def __getattr__(name):  # lazy: `import taming_lite.data` does not pull in torch
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'taming_lite' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

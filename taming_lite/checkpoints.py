@@ -1,0 +1,308 @@
+"""Checkpoint I/O.
+
+Our format (the unit of saving and loading, as diffusers): a directory with
+    config.json        {"model_type": "vqgan" | "net2net" | "gpt", "config": {...}, "taming_lite_version": ...}
+    model.safetensors  the state dict
+`save_pretrained(model, dir)` writes it, `load_pretrained(dir)` reads exactly what was saved.
+
+The original format: a YAML config (`model.target` / `model.params`) and a PyTorch Lightning `.ckpt`.
+`load_original(config_path, ckpt_path)` maps the YAML's class paths through a fixed table (it never
+imports a name from a file), loads the checkpoint with `torch.load(..., weights_only=True)` (no
+foreign code runs), drops `loss.*` keys (discriminator/LPIPS) and the GPT's constant `attn.mask`
+buffers (after checking them), and refuses missing, unexpected or mis-shaped keys by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import yaml
+
+from . import __version__
+from .gpt import GPT, GPTConfig, causal_mask_buffer
+from .net2net import Net2NetConfig, Net2NetTransformer
+from .vqgan import VQGAN, VQGANConfig
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+# The original class paths we understand, and what they become here. Nothing else is accepted.
+ORIGINAL_TARGETS = {
+    "taming.models.vqgan.VQModel": "vqgan",
+    "taming.models.vqgan.VQSegmentationModel": "vqgan",
+    "taming.models.cond_transformer.Net2NetTransformer": "net2net",
+    "taming.modules.transformer.mingpt.GPT": "gpt",
+}
+_IDENTITY_PERMUTERS = {"taming.modules.transformer.permuter.Identity"}
+_DDCONFIG_KEYS = {"ch", "ch_mult", "num_res_blocks", "attn_resolutions", "z_channels", "resolution",
+                  "in_channels", "out_ch", "double_z", "dropout"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or config that cannot be loaded; the message names the file and the problem."""
+
+
+# --------------------------------------------------------------------------- our format
+
+
+def _model_type(model: nn.Module) -> str:
+    for cls, name in ((Net2NetTransformer, "net2net"), (VQGAN, "vqgan"), (GPT, "gpt")):
+        if isinstance(model, cls):
+            return name
+    raise TypeError(f"cannot save a {type(model).__name__}; expected VQGAN, GPT or Net2NetTransformer")
+
+
+def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write config.json + model.safetensors into `directory` (created if needed)."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {"model_type": _model_type(model), "taming_lite_version": __version__, "config": model.config.to_dict()}
+    if extra:
+        meta["extra"] = extra
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
+    return directory
+
+
+def build_model(model_type: str, config: dict) -> nn.Module:
+    """Instantiate an (untrained) model from a model type and a config dict (the config.json layout)."""
+    try:
+        if model_type == "vqgan":
+            return VQGAN(VQGANConfig(**config))
+        if model_type == "gpt":
+            return GPT(GPTConfig(**config))
+        if model_type == "net2net":
+            return Net2NetTransformer(Net2NetConfig(**config))
+    except TypeError as e:  # unknown or missing config fields
+        raise CheckpointError(f"invalid {model_type} config: {e}") from None
+    raise CheckpointError(f"unknown model_type {model_type!r}; expected 'vqgan', 'gpt' or 'net2net'")
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found; a taming-lite model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or "model_type" not in meta or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{path}: expected an object with 'model_type' and 'config'")
+    return meta
+
+
+def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes); the download or copy is incomplete")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e}); it may be truncated or corrupt") from None
+
+
+def load_pretrained(directory: str | os.PathLike, device=None, dtype: torch.dtype | None = None) -> nn.Module:
+    """Load a model saved by `save_pretrained`, in eval mode."""
+    directory = Path(directory)
+    meta = read_config(directory)
+    model = build_model(meta["model_type"], meta["config"])
+    state = load_safetensors(directory / WEIGHTS_NAME)
+    load_state_strict(model, state, str(directory / WEIGHTS_NAME))
+    model.eval()
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    return model
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:5])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:5])})")
+    for k, v in state.items():
+        if k in expected:
+            if not isinstance(v, torch.Tensor):
+                problems.append(f"{k} is a {type(v).__name__}, not a tensor")
+            elif tuple(v.shape) != tuple(expected[k].shape):
+                problems.append(f"{k} has shape {tuple(v.shape)}, the model expects {tuple(expected[k].shape)}")
+            elif v.is_floating_point() != expected[k].is_floating_point():
+                problems.append(f"{k} has dtype {v.dtype}, the model expects {expected[k].dtype}")
+    if problems:
+        shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
+        raise CheckpointError(f"{source}: weights do not fit the model: {shown}")
+    model.load_state_dict(state, strict=True)
+
+
+# --------------------------------------------------------------------------- original format
+
+
+def _vqgan_config(params: dict, where: str) -> VQGANConfig:
+    if params.get("remap") is not None:
+        raise CheckpointError(f"{where}: VQModel with 'remap' is not supported")
+    dd = params.get("ddconfig")
+    if not isinstance(dd, dict):
+        raise CheckpointError(f"{where}: missing 'ddconfig'")
+    unknown = set(dd) - _DDCONFIG_KEYS
+    if unknown:
+        raise CheckpointError(f"{where}: unknown ddconfig keys {sorted(unknown)}")
+    try:
+        return VQGANConfig(**dd, embed_dim=int(params["embed_dim"]), n_embed=int(params["n_embed"]),
+                           n_labels=params.get("n_labels"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: invalid VQGAN params ({e})") from None
+
+
+def _target(node, where: str) -> str:
+    if not isinstance(node, dict) or "target" not in node:
+        raise CheckpointError(f"{where}: expected a mapping with 'target' and 'params'")
+    target = node["target"]
+    if target not in ORIGINAL_TARGETS:
+        raise CheckpointError(f"{where}: unknown target {target!r}; supported: {', '.join(sorted(ORIGINAL_TARGETS))}")
+    return target
+
+
+def config_from_original(cfg: dict, where: str = "config") -> tuple[str, object]:
+    """Original YAML dict (with top-level 'model') -> (model_type, our config dataclass)."""
+    node = cfg.get("model", cfg) if isinstance(cfg, dict) else cfg
+    target = _target(node, where)
+    params = node.get("params") or {}
+    kind = ORIGINAL_TARGETS[target]
+    if kind == "vqgan":
+        if target.endswith("VQSegmentationModel") and "n_labels" not in params:
+            raise CheckpointError(f"{where}: VQSegmentationModel needs 'n_labels'")
+        return kind, _vqgan_config(params, where)
+    if kind == "gpt":
+        return kind, _gpt_config(params, where)
+    # net2net
+    perm = params.get("permuter_config")
+    if perm is not None and _permuter_target(perm) not in _IDENTITY_PERMUTERS:
+        raise CheckpointError(f"{where}: only the identity permuter is supported, got {_permuter_target(perm)!r}")
+    t_node, f_node = params.get("transformer_config"), params.get("first_stage_config")
+    if _target(t_node, where + ": transformer_config") != "taming.modules.transformer.mingpt.GPT":
+        raise CheckpointError(f"{where}: transformer_config must be a mingpt.GPT")
+    if ORIGINAL_TARGETS[_target(f_node, where + ": first_stage_config")] != "vqgan":
+        raise CheckpointError(f"{where}: first_stage_config must be a VQGAN")
+    first = _vqgan_config(f_node.get("params") or {}, where + ": first_stage_config")
+    c_node = params.get("cond_stage_config")
+    if params.get("unconditional", False) or c_node == "__is_unconditional__":
+        cond = None
+    elif c_node == "__is_first_stage__":
+        cond = first
+    else:
+        if ORIGINAL_TARGETS[_target(c_node, where + ": cond_stage_config")] != "vqgan":
+            raise CheckpointError(f"{where}: cond_stage_config must be a VQGAN")
+        cond = _vqgan_config(c_node.get("params") or {}, where + ": cond_stage_config")
+    try:
+        config = Net2NetConfig(
+            first_stage=first, transformer=_gpt_config(t_node.get("params") or {}, where), cond_stage=cond,
+            sos_token=int(params.get("sos_token", 0)), pkeep=float(params.get("pkeep", 1.0)),
+            downsample_cond_size=int(params.get("downsample_cond_size", -1)),
+            first_stage_key=str(params.get("first_stage_key", "image")),
+            cond_stage_key=str(params.get("cond_stage_key", "depth" if cond is not None else "image")))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{where}: invalid Net2NetTransformer params ({e})") from None
+    return kind, config
+
+
+def _permuter_target(node) -> str | None:
+    return node.get("target") if isinstance(node, dict) else node
+
+
+def _gpt_config(params: dict, where: str) -> GPTConfig:
+    try:
+        return GPTConfig(**params)
+    except TypeError as e:
+        raise CheckpointError(f"{where}: invalid GPT params ({e})") from None
+
+
+def read_original_config(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: config not found")
+    try:
+        cfg = yaml.safe_load(path.read_text())  # safe_load: no Python objects from YAML tags
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: expected a mapping with 'model'")
+    return cfg
+
+
+def load_torch_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a .ckpt/.pt/.pth safely; return its state dict (Lightning's 'state_dict' if present)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes); the download or copy is incomplete")
+    try:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refuses foreign objects; zip/pickle errors for broken files
+        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e) or "GLOBAL" in str(e):
+            raise CheckpointError(f"{path}: refused: the file contains Python objects other than tensors, "
+                                  f"which could run code when loaded ({msg})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({msg}); it may be truncated or corrupt") from None
+    state = ckpt.get("state_dict", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: no state dict of tensors found (expected a Lightning checkpoint with 'state_dict')")
+    return state
+
+
+def _drop_constant_buffers(state: dict, model: nn.Module, source: str) -> dict:
+    """Drop `loss.*` (training-only) and the GPT's `attn.mask` buffers, checking the masks are causal."""
+    state = {k: v for k, v in state.items() if not k.startswith("loss.")}
+    gpts = [(n, m) for n, m in model.named_modules() if isinstance(m, GPT)]
+    for key in [k for k in state if k.endswith(".attn.mask") or k == "attn.mask"]:
+        owner = next(((n, m) for n, m in gpts if key.startswith(f"{n}." if n else "")), None)
+        if owner is None:
+            continue  # left in: reported as unexpected
+        cfg = owner[1].config
+        expected = causal_mask_buffer(cfg.block_size, cfg.n_unmasked)
+        if tuple(state[key].shape) != tuple(expected.shape) or not torch.equal(state[key].float(), expected):
+            raise CheckpointError(f"{source}: {key} is not the causal mask for block_size {cfg.block_size}")
+        del state[key]
+    return state
+
+
+def load_original(config_path: str | os.PathLike, ckpt_path: str | os.PathLike, device=None,
+                  dtype: torch.dtype | None = None) -> nn.Module:
+    """Original YAML + Lightning .ckpt -> our VQGAN / GPT / Net2NetTransformer in eval mode."""
+    cfg = read_original_config(config_path)
+    kind, config = config_from_original(cfg, str(config_path))
+    model = {"vqgan": VQGAN, "gpt": GPT, "net2net": Net2NetTransformer}[kind](config)
+    state = _drop_constant_buffers(load_torch_checkpoint(ckpt_path), model, str(ckpt_path))
+    load_state_strict(model, state, str(ckpt_path))
+    model.eval()
+    if device is not None or dtype is not None:
+        model.to(device=device, dtype=dtype)
+    return model
+
+
+def load_gpt_state(config_path: str | os.PathLike, weights_path: str | os.PathLike) -> GPT:
+    """A bare GPT from a JSON config of GPT params and a safetensors state dict (original key names)."""
+    try:
+        params = json.loads(Path(config_path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{config_path}: cannot read GPT config ({e})") from None
+    model = GPT(_gpt_config(params, str(config_path)))
+    state = _drop_constant_buffers(load_safetensors(weights_path), model, str(weights_path))
+    load_state_strict(model, state, str(weights_path))
+    return model.eval()

@@ -1,0 +1,194 @@
+"""GPT in the minGPT layout of the original (same parameter names), with a preallocated KV cache.
+
+    idx (B, T) token ids -> tok_emb + pos_emb -> n_layer x Block -> ln_f -> head -> logits (B, T, vocab)
+
+Attention is computed with `torch.nn.functional.scaled_dot_product_attention`. For sampling, a
+`KVCache` holds keys and values for every layer in tensors allocated once at full length, and
+`GPT.forward_cached(idx, cache, pos)` writes the new tokens' keys/values in place at positions
+[pos, pos + T) and attends over [0, pos + T): a prefill is one call with the whole prefix, each
+further token one call with T = 1. Nothing grows with `torch.cat`.
+
+The original registers a causal `attn.mask` buffer in every block; we build masks on the fly and
+the checkpoint converter checks and drops those buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    block_size: int
+    n_layer: int = 12
+    n_head: int = 8
+    n_embd: int = 256
+    embd_pdrop: float = 0.0
+    resid_pdrop: float = 0.0
+    attn_pdrop: float = 0.0
+    n_unmasked: int = 0  # the first n_unmasked positions attend to each other without the causal mask
+
+    def __post_init__(self):
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class KVCache:
+    """Keys and values of all layers, preallocated: k, v (n_layer, B, n_head, max_len, head_dim)."""
+
+    def __init__(self, config: GPTConfig, batch: int, max_len: int, device=None, dtype=torch.float32):
+        if max_len > config.block_size:
+            raise ValueError(f"cache length {max_len} exceeds the model's block_size {config.block_size}")
+        shape = (config.n_layer, batch, config.n_head, max_len, config.n_embd // config.n_head)
+        self.k = torch.empty(shape, device=device, dtype=dtype)
+        self.v = torch.empty(shape, device=device, dtype=dtype)
+        self.max_len = max_len
+
+
+def attention_mask(T: int, pos: int, n_unmasked: int, device) -> torch.Tensor | None:
+    """Boolean mask (T, pos + T) for queries at positions [pos, pos+T), True = attend.
+    None where plain causal attention applies and SDPA's is_causal (or no mask, T == 1) suffices."""
+    if n_unmasked == 0 and (T == 1 or pos == 0):
+        return None
+    q = torch.arange(pos, pos + T, device=device)[:, None]
+    k = torch.arange(pos + T, device=device)[None, :]
+    mask = k <= q
+    if n_unmasked > 0:
+        mask |= (q < n_unmasked) & (k < n_unmasked)
+    return mask
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.key = nn.Linear(config.n_embd, config.n_embd)
+        self.query = nn.Linear(config.n_embd, config.n_embd)
+        self.value = nn.Linear(config.n_embd, config.n_embd)
+        self.attn_drop = config.attn_pdrop
+        self.resid_drop = nn.Dropout(config.resid_pdrop)
+        self.proj = nn.Linear(config.n_embd, config.n_embd)
+        self.n_head = config.n_head
+        self.n_unmasked = config.n_unmasked
+
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
+        B, T, C = x.shape
+        nh = self.n_head
+        q = self.query(x).view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
+        k = self.key(x).view(B, T, nh, C // nh).transpose(1, 2)
+        v = self.value(x).view(B, T, nh, C // nh).transpose(1, 2)
+        if cache is not None:  # write in place, then attend over everything so far
+            cache.k[layer, :, :, pos : pos + T] = k
+            cache.v[layer, :, :, pos : pos + T] = v
+            k, v = cache.k[layer, :, :, : pos + T], cache.v[layer, :, :, : pos + T]
+        mask = attention_mask(T, pos, self.n_unmasked, x.device)
+        drop = self.attn_drop if self.training else 0.0
+        is_causal = mask is None and T > 1
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, is_causal=is_causal)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+        return self.resid_drop(self.proj(y))
+
+
+class Block(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.n_embd)
+        self.ln2 = nn.LayerNorm(config.n_embd)
+        self.attn = CausalSelfAttention(config)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.GELU(),
+            nn.Linear(4 * config.n_embd, config.n_embd),
+            nn.Dropout(config.resid_pdrop),
+        )
+
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
+        x = x + self.attn(self.ln1(x), cache, layer, pos)
+        return x + self.mlp(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = config
+        self.tok_emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.pos_emb = nn.Parameter(torch.zeros(1, config.block_size, config.n_embd))
+        self.drop = nn.Dropout(config.embd_pdrop)
+        self.blocks = nn.Sequential(*[Block(config) for _ in range(config.n_layer)])
+        self.ln_f = nn.LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            module.weight.data.normal_(mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                module.bias.data.zero_()
+        elif isinstance(module, nn.LayerNorm):
+            module.bias.data.zero_()
+            module.weight.data.fill_(1.0)
+
+    def get_block_size(self) -> int:
+        return self.config.block_size
+
+    def _embed(self, idx, embeddings, pos):
+        x = self.tok_emb(idx)  # (B, T, C)
+        if embeddings is not None:  # prepended continuous embeddings, as in the original
+            x = torch.cat((embeddings, x), dim=1)
+        T = x.shape[1]
+        if pos + T > self.config.block_size:
+            raise ValueError(f"sequence of {pos + T} tokens exceeds block_size {self.config.block_size}")
+        return self.drop(x + self.pos_emb[:, pos : pos + T])
+
+    def forward(self, idx, embeddings=None, targets=None):
+        """Full forward as the original: returns (logits (B, T, vocab), loss or None)."""
+        x = self.blocks(self._embed(idx, embeddings, 0))
+        logits = self.head(self.ln_f(x))
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        return logits, loss
+
+    def new_cache(self, batch: int, max_len: int | None = None, device=None, dtype=None) -> KVCache:
+        p = self.pos_emb
+        return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype or p.dtype)
+
+    def forward_cached(self, idx, cache: KVCache, pos: int, last_only: bool = True):
+        """Run tokens idx (B, T) at positions [pos, pos+T), reading and filling `cache`.
+        Returns logits for the last position (B, vocab) or for all T positions (B, T, vocab)."""
+        if pos + idx.shape[1] > cache.max_len:
+            raise ValueError(f"cache of length {cache.max_len} cannot hold {pos + idx.shape[1]} tokens")
+        x = self._embed(idx, None, pos)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache, i, pos)
+        if last_only:
+            x = x[:, -1]
+        return self.head(self.ln_f(x))
+
+    def configure_optimizer(self, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
+        """AdamW with weight decay on matrices only (dim >= 2), as nanoGPT; pos_emb is not decayed."""
+        decay = [p for n, p in self.named_parameters() if p.dim() >= 2 and n != "pos_emb"]
+        no_decay = [p for n, p in self.named_parameters() if p.dim() < 2 or n == "pos_emb"]
+        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def num_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def causal_mask_buffer(block_size: int, n_unmasked: int = 0) -> torch.Tensor:
+    """The `attn.mask` buffer the original registers: (1, 1, block_size, block_size)."""
+    mask = torch.tril(torch.ones(block_size, block_size))
+    if n_unmasked > 0:
+        mask[:n_unmasked, :n_unmasked] = 1
+    return mask.view(1, 1, block_size, block_size)
+

@@ -1,0 +1,143 @@
+"""Conditional transformer: first stage (image VQGAN) + cond stage + GPT over the joint sequence.
+
+    x (B, 3, H, W)  --first_stage_model-->  z_indices (B, L)          L = h * w, raster order
+    c (B, Cc, Hc, Wc) --cond_stage_model-->  c_indices (B, Lc)         or (B, 1) start token
+    GPT( cat(c_indices, z_indices)[:, :-1] )  ->  logits[:, Lc - 1:]    logits[:, i] predicts z_indices[:, i]
+
+Public methods and semantics follow the original `Net2NetTransformer` (`encode_to_z`, `encode_to_c`,
+`forward`, `sample`, `decode_to_img`); training-only logic (optimisers, losses) lives in
+`taming_lite.train`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from .gpt import GPT, GPTConfig
+from .sampling import make_generator, sample_tokens, validate_sampling
+from .vqgan import VQGAN, VQGANConfig
+
+
+@dataclass
+class Net2NetConfig:
+    first_stage: VQGANConfig
+    transformer: GPTConfig
+    cond_stage: VQGANConfig | None = None  # None: unconditional, a single start token
+    sos_token: int = 0
+    pkeep: float = 1.0  # training: keep each input token with this probability, else a random one
+    downsample_cond_size: int = -1
+    first_stage_key: str = "image"
+    cond_stage_key: str = "image"
+
+    def __post_init__(self):
+        if isinstance(self.first_stage, dict):
+            self.first_stage = VQGANConfig(**self.first_stage)
+        if isinstance(self.transformer, dict):
+            self.transformer = GPTConfig(**self.transformer)
+        if isinstance(self.cond_stage, dict):
+            self.cond_stage = VQGANConfig(**self.cond_stage)
+        if self.transformer.vocab_size < self.first_stage.n_embed:
+            raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < first stage n_embed {self.first_stage.n_embed}")
+        if self.cond_stage is not None and self.transformer.vocab_size < self.cond_stage.n_embed:
+            raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < cond stage n_embed {self.cond_stage.n_embed}")
+
+    @property
+    def unconditional(self) -> bool:
+        return self.cond_stage is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SOSProvider(nn.Module):
+    """Cond stage of unconditional models: every sample is conditioned on one start token."""
+
+    def __init__(self, sos_token: int):
+        super().__init__()
+        self.sos_token = sos_token
+
+    def encode(self, x: torch.Tensor):
+        c = torch.full((x.shape[0], 1), self.sos_token, dtype=torch.long, device=x.device)
+        return c, None, c
+
+
+class Net2NetTransformer(nn.Module):
+    def __init__(self, config: Net2NetConfig):
+        super().__init__()
+        self.config = config
+        self.first_stage_model = VQGAN(config.first_stage).eval()
+        if config.cond_stage is None:
+            self.cond_stage_model = SOSProvider(config.sos_token)
+        else:
+            self.cond_stage_model = VQGAN(config.cond_stage).eval()
+        self.transformer = GPT(config.transformer)
+        self.pkeep = config.pkeep
+
+    @property
+    def be_unconditional(self) -> bool:
+        return self.config.unconditional
+
+    def train(self, mode: bool = True):
+        """Only the transformer trains: both VQGAN stages stay in eval mode (frozen), as the original."""
+        super().train(mode)
+        self.first_stage_model.eval()
+        self.cond_stage_model.eval()
+        return self
+
+    @torch.no_grad()
+    def encode_to_z(self, x: torch.Tensor):
+        """x (B, 3, H, W) -> quant_z (B, embed_dim, h, w), indices (B, h*w)."""
+        quant_z, _, indices = self.first_stage_model.encode(x)
+        return quant_z, indices.reshape(quant_z.shape[0], -1)
+
+    @torch.no_grad()
+    def encode_to_c(self, c: torch.Tensor):
+        """condition -> quant_c, indices (B, Lc)."""
+        if self.config.downsample_cond_size > -1:
+            s = self.config.downsample_cond_size
+            c = nn.functional.interpolate(c, size=(s, s))
+        quant_c, _, indices = self.cond_stage_model.encode(c)
+        return quant_c, indices.reshape(c.shape[0], -1)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, generator: torch.Generator | None = None):
+        """Teacher-forced logits (B, L, vocab) and target z_indices (B, L)."""
+        _, z_indices = self.encode_to_z(x)
+        _, c_indices = self.encode_to_c(c)
+        return self.forward_indices(z_indices, c_indices, generator)
+
+    def forward_indices(self, z_indices: torch.Tensor, c_indices: torch.Tensor,
+                        generator: torch.Generator | None = None):
+        """As forward, from precomputed tokens (the trainer caches them)."""
+        a_indices = z_indices
+        if self.training and self.pkeep < 1.0:
+            keep = torch.rand(z_indices.shape, generator=generator, device=z_indices.device) < self.pkeep
+            rand = torch.randint(0, self.transformer.config.vocab_size, z_indices.shape, generator=generator,
+                                 device=z_indices.device)
+            a_indices = torch.where(keep, z_indices, rand)
+        cz = torch.cat((c_indices, a_indices), dim=1)
+        logits, _ = self.transformer(cz[:, :-1])
+        return logits[:, c_indices.shape[1] - 1 :], z_indices
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, c: torch.Tensor, steps: int, temperature: float = 1.0, sample: bool = False,
+               top_k: int | None = None, callback: Callable[[int], None] | None = None, *, top_p: float | None = None,
+               generator: torch.Generator | None = None, seed: int | None = None, use_cache: bool = True):
+        """x: given image tokens (B, n) (may be n = 0), c: conditioning tokens (B, Lc).
+        Returns (B, n + steps): the given tokens followed by the sampled ones, as the original."""
+        if self.transformer.training:
+            raise RuntimeError("call model.eval() before sampling")
+        temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.transformer.config.vocab_size)
+        generator = make_generator(seed, generator)
+        out = sample_tokens(self.transformer, torch.cat((c, x), dim=1), steps, callback, temperature=temperature,
+                            sample=sample, top_k=top_k, top_p=top_p, generator=generator, use_cache=use_cache)
+        return out[:, c.shape[1] :]
+
+    @torch.no_grad()
+    def decode_to_img(self, index: torch.Tensor, zshape) -> torch.Tensor:
+        """index (B, h*w) tokens, zshape (B, C, h, w) -> image (B, 3, H, W) in about [-1, 1]."""
+        B, _, h, w = zshape
+        return self.first_stage_model.decode_indices(index.reshape(B, h, w))

@@ -1,0 +1,211 @@
+"""Autoregressive sampling of token sequences and token grids.
+
+- `filter_logits`: temperature, then top-k (ties kept, as the original), then top-p (nucleus).
+- `iter_sample`: sequence sampling, KV-cached (one prefill, then one token per step) or uncached
+  (the whole sequence re-run for every token, as the original `sample`). A generator that yields
+  after every token, so callers can stream previews or stop early.
+- `sample_sliding_window`: token grids larger than the model's window (e.g. 32x48 tokens from a
+  16x16-token model), the conditioning grid cropped with the window.
+
+Sliding window, block scheme. The original moves a wh x ww window so that the token (i, j) sits
+near its centre and recomputes the whole window (conditioning + up to wh*ww tokens) for every
+single token. We place one window per *block* of `block` consecutive tokens of a row: the window's
+rows are chosen as in the original (i_start = clamp(i - wh/2, 0, H - wh)), its columns so that
+the block has `(ww - block) // 2` columns of left context (clamped at the borders). Inside a
+block the window does not move, so one prefill fills a KV cache and the block's tokens are each
+one cached step. When the next block uses the same window and every token between is known
+(always the case when the grid fits one window), the cache is simply continued. So a grid that
+fits one window is sampled exactly as `iter_sample` with the cache, i.e. as the per-token scheme.
+Cost: H * ceil(W / block) prefills instead of H * W full-window forwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .gpt import GPT
+
+
+def validate_sampling(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                      vocab_size: int | None = None) -> tuple[float, int | None, float | None]:
+    """Check sampling parameters; return them normalised (top_k clamped to the vocabulary).
+    Raises ValueError with what to do for values that make no sense."""
+    try:
+        temperature = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number, got {temperature!r}") from None
+    if not temperature > 0 or temperature != temperature or temperature == float("inf"):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    if top_k is not None:
+        if isinstance(top_k, bool) or int(top_k) != top_k:
+            raise ValueError(f"top_k must be a whole number, got {top_k!r}")
+        top_k = int(top_k)
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1 (or None for no limit), got {top_k}")
+        if vocab_size is not None:
+            top_k = min(top_k, vocab_size)
+    if top_p is not None:
+        top_p = float(top_p)
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    return temperature, top_k, top_p
+
+
+def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                  top_p: float | None = None) -> torch.Tensor:
+    """logits (B, V) -> logits with filtered entries set to -inf."""
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        v, _ = torch.topk(logits, top_k)
+        logits = logits.masked_fill(logits < v[..., [-1]], float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        remove = cum > top_p
+        remove[..., 1:] = remove[..., :-1].clone()  # keep the first token that crosses top_p
+        remove[..., 0] = False
+        logits = logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
+    return logits
+
+
+def pick(logits: torch.Tensor, sample: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B, V) filtered logits -> (B, 1) token ids: argmax, or a draw by inverse CDF with one
+    uniform number per row from `generator` (the same draw on every device for a CPU generator)."""
+    probs = F.softmax(logits.float(), dim=-1)
+    if not sample:
+        return probs.argmax(-1, keepdim=True)
+    gen_device = generator.device if generator is not None else probs.device
+    u = torch.rand(probs.shape[0], 1, generator=generator, device=gen_device).to(probs.device)
+    cdf = probs.cumsum(-1)
+    idx = (cdf < u * cdf[:, -1:]).sum(-1, keepdim=True)
+    return idx.clamp_(max=probs.shape[-1] - 1)
+
+
+def make_generator(seed: int | None = None, generator: torch.Generator | None = None) -> torch.Generator | None:
+    if generator is not None:
+        return generator
+    if seed is None:
+        return None
+    return torch.Generator().manual_seed(int(seed))
+
+
+@torch.no_grad()
+def iter_sample(gpt: GPT, prefix: torch.Tensor, steps: int, temperature: float = 1.0, sample: bool = True,
+                top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
+                use_cache: bool = True) -> Iterator[torch.Tensor]:
+    """Extend prefix (B, P) by `steps` tokens; yields the whole sequence (B, P + k) after each new token."""
+    if prefix.dim() != 2 or prefix.shape[1] < 1:
+        raise ValueError(f"prefix must be (B, P) with P >= 1, got shape {tuple(prefix.shape)}")
+    total = prefix.shape[1] + steps
+    if total - 1 > gpt.config.block_size:  # the last token is never fed to the model
+        raise ValueError(f"{prefix.shape[1]} + {steps} tokens exceed the model's block_size {gpt.config.block_size}")
+    x = prefix
+    cache = gpt.new_cache(prefix.shape[0], max(total - 1, 1)) if use_cache else None
+    for k in range(steps):
+        if cache is not None:
+            start = 0 if k == 0 else x.shape[1] - 1
+            logits = gpt.forward_cached(x[:, start:], cache, start)
+        else:
+            logits = gpt(x)[0][:, -1]
+        ix = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)
+        x = torch.cat((x, ix), dim=1)  # (B, P + k + 1); the token sequence only, not the cache
+        yield x
+
+
+def sample_tokens(gpt: GPT, prefix: torch.Tensor, steps: int, callback: Callable[[int], None] | None = None,
+                  **kwargs) -> torch.Tensor:
+    """All of iter_sample: returns (B, P + steps). callback(k) is called before token k, as the original."""
+    x, it = prefix, iter_sample(gpt, prefix, steps, **kwargs)
+    for k in range(steps):
+        if callback is not None:
+            callback(k)
+        x = next(it)
+    return x
+
+
+def _window_start(i: int, size: int, window: int, left: int) -> int:
+    return max(0, min(i - left, size - window))
+
+
+@torch.no_grad()
+def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, start: int = 0,
+                               window: tuple[int, int] = (16, 16), block: int | None = None,
+                               temperature: float = 1.0, sample: bool = True, top_k: int | None = None,
+                               top_p: float | None = None, generator: torch.Generator | None = None,
+                               ) -> Iterator[tuple[int, torch.Tensor]]:
+    """Sample a token grid larger than the model's window.
+
+    cond:  (B, H, W) conditioning token grid aligned with z (cropped with the window), or (B, Lc)
+           a fixed conditioning sequence used for every window (e.g. the start token).
+    z:     (B, H, W) token grid; raster positions < `start` are given and kept, the rest are sampled.
+    block: tokens of a row sampled per window placement (default ww // 2; 1 = per-token windows).
+    Yields (number of tokens sampled so far, grid) after each token; the grid is updated in place.
+    """
+    B, H, W = z.shape
+    wh, ww = min(window[0], H), min(window[1], W)
+    block = max(1, min(block or max(1, ww // 2), ww))
+    left = (ww - block) // 2
+    grid_cond = cond.dim() == 3
+    if grid_cond and cond.shape != z.shape:
+        raise ValueError(f"conditioning grid {tuple(cond.shape)} must match the token grid {tuple(z.shape)}")
+    c_len = wh * ww if grid_cond else cond.shape[1]
+    if c_len + wh * ww - 1 > gpt.config.block_size:
+        raise ValueError(f"window {wh}x{ww} with {c_len} conditioning tokens exceeds block_size {gpt.config.block_size}")
+    z = z.clone()
+    cache = gpt.new_cache(B, c_len + wh * ww - 1)
+    state = None  # (i0, j0, number of sequence positions in the cache)
+    done = 0
+    for i in range(H):
+        i0 = _window_start(i, H, wh, wh // 2)
+        for jb in range(0, W, block):
+            cols = [j for j in range(jb, min(jb + block, W)) if i * W + j >= start]
+            if not cols:
+                continue
+            j0 = _window_start(cols[0], W, ww, left)
+            win = z[:, i0 : i0 + wh, j0 : j0 + ww]  # (B, wh, ww), a view: sampled tokens show up
+            c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
+            for j in cols:
+                p = c_len + (i - i0) * ww + (j - j0)  # sequence index of the token to predict
+                if state is None or state[:2] != (i0, j0) or state[2] > p - 1:
+                    state = (i0, j0, 0)
+                seq = torch.cat((c_seq, win.reshape(B, -1)), dim=1)[:, state[2] : p]  # tokens still to feed
+                logits = gpt.forward_cached(seq, cache, state[2])
+                state = (i0, j0, p)
+                z[:, i, j] = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
+                done += 1
+                yield done, z
+
+
+def sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, **kwargs) -> torch.Tensor:
+    out = z
+    for _, out in iter_sample_sliding_window(gpt, cond, z, **kwargs):
+        pass
+    return out.clone() if out is z else out
+
+
+@torch.no_grad()
+def sample_sliding_window_per_token(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, start: int = 0,
+                                    window: tuple[int, int] = (16, 16), temperature: float = 1.0,
+                                    sample: bool = True, top_k: int | None = None, top_p: float | None = None,
+                                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """The original scheme: one full-window forward (no cache) per token, the token near the
+    window's centre. Reference for tests and benchmarks."""
+    B, H, W = z.shape
+    wh, ww = min(window[0], H), min(window[1], W)
+    grid_cond = cond.dim() == 3
+    z = z.clone()
+    for i in range(H):
+        i0 = _window_start(i, H, wh, wh // 2)
+        for j in range(W):
+            if i * W + j < start:
+                continue
+            j0 = _window_start(j, W, ww, ww // 2)
+            c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
+            seq = torch.cat((c_seq, z[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1)), dim=1)
+            p = c_seq.shape[1] + (i - i0) * ww + (j - j0)
+            logits = gpt(seq[:, :p])[0][:, -1]
+            z[:, i, j] = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
+    return z
