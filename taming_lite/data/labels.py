@@ -12,7 +12,7 @@ import numpy as np
 # never reorder, only append.
 LANDSCAPE_CLASSES: list[tuple[int, str, tuple[int, int, int]]] = [
     (156, "sky-other", (120, 180, 240)),
-    (105, "clouds", (235, 235, 245)),
+    (105, "clouds", (190, 200, 220)),
     (134, "mountain", (140, 110, 90)),
     (149, "rock", (128, 128, 128)),
     (158, "snow", (255, 255, 255)),
