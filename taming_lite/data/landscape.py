@@ -42,7 +42,7 @@ SCENES = ("mountains", "hills", "lake", "coast", "river", "plains")
 TIMES = ("day", "golden", "dusk", "overcast")
 
 _PERIOD = 16.0      # world units covered by the periodic noise grids
-_HGRID = 256        # height grid resolution
+_HGRID = 128        # height grid resolution
 _MGRID = 128        # material grid resolution
 _Z_NEAR = 0.05
 _NO_WATER = -1e9
@@ -269,7 +269,7 @@ def render(seed, height: int = 256, width: int = 256, *, scene: str | None = Non
     cam = dict(f=f, y0=y0, cx=cx, eye=eye)
 
     # ---- visibility: slice march + running-min horizon + searchsorted ----
-    D = int(1.5 * H + 64)
+    D = int(1.25 * H + 48)
     # geometric spacing without pow/exp: (1 + 7.1/D)^D ~ e^7.1, i.e. z_far ~ 60
     zs = _Z_NEAR * np.cumprod(np.full(D, 1.0 + 7.1 / D)) / (1.0 + 7.1 / D)
     colx = (np.arange(W) + 0.5 - cx) / f                 # (W,) lateral slope per column
@@ -379,11 +379,11 @@ def render(seed, height: int = 256, width: int = 256, *, scene: str | None = Non
         lh = np.sqrt(L[0] * L[0] + L[2] * L[2]) + 1e-9
         dirx, dirz, rise = L[0] / lh, L[2] / lh, L[1] / lh
         step = 0.04
-        for _ in range(7):
+        for _ in range(5):
             hk, _ = world.surface(xl + dirx * step, zl + dirz * step, blobs=False)
             above = hk - (hsurf + rise * step)
             shadow = np.minimum(shadow, np.clip(1.0 - above * 12.0 / (1.0 + step), 0.0, 1.0))
-            step *= 2.0
+            step *= 2.4
     sun_col = np.array(sky["sun"]) * sky["sun_strength"]
     amb = 0.35 * np.array(sky["zenith"]) + 0.3 * np.array(sky["horizon"])
     if tod == "overcast":
