@@ -44,7 +44,9 @@ def main():
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # pin to one core
-    print(f"CPU: {cpu_name()}  (one core, python {platform.python_version()})")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"CPU: {cpu_name()}  (one core, python {platform.python_version()}, "
+          f"{os.cpu_count()} cores, load average {load:.1f} - other work slows the numbers)")
     print(f"{'renderer':<12}{'size':>10}{'images/s':>12}{'ms/image':>11}")
     for size in args.sizes:
         n = args.n if size <= 128 else max(10, args.n // 4)

@@ -1,0 +1,54 @@
+"""Regenerate docs/contact_sheet.png: 16 landscapes (image | depth | labels), 16 humans (image | skeleton).
+
+    python scripts/make_contact_sheet.py [--out docs/contact_sheet.png] [--size 128]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from taming_lite.data import colorize, render_human, render_landscape  # noqa: E402
+
+GAP = 4
+
+
+def _grid(tiles, cols, bg=255):
+    h, w = tiles[0].shape[:2]
+    rows = (len(tiles) + cols - 1) // cols
+    out = np.full((rows * (h + GAP) - GAP, cols * (w + GAP) - GAP, 3), bg, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + GAP): r * (h + GAP) + h, c * (w + GAP): c * (w + GAP) + w] = t
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "contact_sheet.png"))
+    ap.add_argument("--size", type=int, default=128)
+    args = ap.parse_args()
+    S = args.size
+    land = []
+    for seed in range(16):
+        s = render_landscape(seed, S, S)
+        depth = np.repeat((s.depth * 255).astype(np.uint8)[..., None], 3, axis=2)
+        land.append(np.concatenate([s.image, depth, colorize(s.labels)], axis=1))
+    hum = []
+    for seed in range(16):
+        s = render_human(seed, S, S * 3 // 4)
+        hum.append(np.concatenate([s.image, s.skeleton], axis=1))
+    top = _grid(land, 4)
+    bottom = _grid(hum, 8)
+    w = max(top.shape[1], bottom.shape[1])
+    pad = lambda a: np.pad(a, ((0, 0), (0, w - a.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
+    sheet = np.concatenate([pad(top), np.full((3 * GAP, w, 3), 255, np.uint8), pad(bottom)], axis=0)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(args.out, optimize=True)
+    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]})")
+
+
+if __name__ == "__main__":
+    main()
