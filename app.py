@@ -1,0 +1,84 @@
+"""taming-lite demo: five tabs (completion, depth, labels, super-resolution, pose) + About.
+
+    python app.py                       # http://127.0.0.1:7860, models on the best device
+    python app.py --device cpu --port 8000 --model weights/ --model depth=path/to/depth_model
+
+`app.py` only assembles the tabs (one module each under demos/). Importable: `build_app()` returns
+the Blocks without launching (tests). On a Hugging Face Space it runs unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the network at startup
+
+import gradio as gr  # noqa: E402
+
+from demos import about, completion, depth, labels, models, pose, superres  # noqa: E402
+
+TITLE = "taming-lite: VQGAN + transformer"
+CONCURRENCY = int(os.environ.get("TAMING_LITE_CONCURRENCY", "2"))  # sampling jobs at once (protects a CPU)
+MAX_QUEUE = 64
+MAX_FILE_SIZE = "20mb"
+CSS = ".placeholder-notice { border: 2px solid #e0a000; border-radius: 6px; padding: 4px 10px; background: #fff6d6; }"
+
+TABS = [("Image completion", completion), ("Depth to image", depth), ("Label map to landscape", labels),
+        ("Super-resolution", superres), ("Pose to human", pose)]
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nA small, readable re-implementation of *Taming Transformers* "
+                    "(Esser et al., CVPR 2021). Pick a tab; every tab is also an API endpoint.")
+        for title, module in TABS:
+            with gr.Tab(title, id=module.TASK):
+                module.build()
+        with gr.Tab("About", id="about"):
+            about.build()
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
+    return demo
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    p.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
+    p.add_argument("--model", action="append", default=[], metavar="DIR|TASK=DIR",
+                   help="a weights root holding <task>/ folders, or one task's model folder; repeatable")
+    return p.parse_args(argv)
+
+
+def configure(args) -> None:
+    models.set_default_device(args.device)
+    dirs = {}
+    for spec in args.model:
+        task, sep, path = spec.partition("=")
+        if sep:
+            dirs[task.strip()] = path
+        else:
+            models.set_weights_root(spec)
+    if dirs:
+        models.set_model_dirs(dirs)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        configure(args)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
+    demo = build_app()
+    print(f"taming-lite: serving on http://{args.host}:{args.port} (device {models.set_default_device(args.device)})",
+          flush=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
+                show_error=False, css=CSS, theme=gr.themes.Soft())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Tab 1, image completion: the upper rows of an image's tokens are given and kept; the
+transformer samples the rest, conditioned on a single start token (an unconditional model)."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import torch
+
+from . import common, examples, models
+from .inputs import InputError, load_rgb, resize_rgb
+
+TASK = "completion"
+API_NAME = "complete"
+
+INTRO = """### Image completion
+The image is encoded into a grid of tokens by the VQGAN. The **upper rows of tokens are given**
+(above the red line); the transformer samples the remaining tokens one at a time, left to right,
+top to bottom, and the VQGAN decoder turns them back into pixels. Several samples show how many
+different lower halves fit the same upper half."""
+
+
+def prepare(image, given_rows, height: int, width: int, stride: int):
+    """-> (rgb resized to height x width, given rows clamped, notes)."""
+    rgb = resize_rgb(load_rgb(image), height, width)
+    h = height // stride
+    try:
+        rows = int(given_rows)
+    except (TypeError, ValueError):
+        raise InputError(f"given rows must be a whole number, got {given_rows!r}") from None
+    notes = []
+    if not 0 <= rows <= h:
+        clamped = min(max(rows, 0), h)
+        notes.append(f"given rows {rows} -> {clamped} (the output has {h} token rows)")
+        rows = clamped
+    return rgb, rows, notes
+
+
+@common.user_errors
+def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+    t0 = time.perf_counter()
+    tm = models.get_model(TASK)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    rgb, rows, n2 = prepare(image, given_rows, params["height"], params["width"], tm.stride)
+    notes += n2
+    B = params["num_samples"]
+    with torch.no_grad():
+        _, z = tm.model.encode_to_z(common.rgb_to_tensor(rgb, tm.device))
+    h, w = params["height"] // tm.stride, params["width"] // tm.stride
+    z = z.reshape(1, h, w).repeat(B, 1, 1)
+    cond = torch.full((B, 1), tm.model.config.sos_token, dtype=torch.long, device=tm.device)
+    preview = common.cut_line(rgb, rows * tm.stride)
+    for done, total, imgs in common.stream_samples(tm, cond, z, rows * w, params, progress):
+        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
+        yield common.gallery(imgs, "completion"), preview, info
+
+
+def cut_preview(image, given_rows, height, width):
+    """The input with the cut line, for the preview next to the upload (errors shown quietly)."""
+    if image is None:
+        return None
+    try:
+        _, stride = common.default_size(TASK)
+        h = int(height) // stride * stride
+        w = int(width) // stride * stride
+        rgb, rows, _ = prepare(image, given_rows, h, w, stride)
+        return common.cut_line(rgb, rows * stride)
+    except (InputError, ValueError):
+        return None
+
+
+def build():
+    size, stride = common.default_size(TASK)
+    gr.Markdown(INTRO)
+    common.notice_markdown(TASK)
+    with gr.Row():
+        with gr.Column():
+            image = common.ImageInput(type="filepath", label="image", sources=["upload", "clipboard"], height=260)
+            rows = gr.Slider(0, common.MAX_OUTPUT_TOKENS, value=size // stride // 2, step=1,
+                             label="given rows of tokens (the upper part that is kept)")
+            controls = common.sampling_controls(TASK)
+            with gr.Row():
+                go = gr.Button("Complete", variant="primary")
+                stop = gr.Button("Stop")
+        with gr.Column():
+            out = gr.Gallery(label="completions", columns=2, height=300, format="png")
+            cut = gr.Image(label="given part (above the red line)", interactive=False, height=160, format="png")
+            info = gr.Markdown()
+    ex = examples.landscapes(size)
+    gr.Examples([[e["image"]] for e in ex], inputs=[image], label="examples")
+    for trig in (image.change, rows.change):
+        trig(cut_preview, [image, rows, controls.height, controls.width], cut, api_visibility="private",
+             show_progress="hidden")
+    ev = go.click(run, [image, rows] + controls.inputs(), [out, cut, info], api_name=API_NAME,
+                  concurrency_id="sampling")
+    stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -1,0 +1,211 @@
+"""Tab 2, depth to image, and its 3D view.
+
+The depth map (near = bright) is encoded by a depth VQGAN into condition tokens; the transformer
+samples image tokens after them. The 3D view lifts the result onto the depth: an orbit GIF
+rendered here with a small z-buffered point splatter, and a triangle mesh (.glb) for gr.Model3D.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from . import common, examples, models
+from .inputs import InputError, load_depth
+
+TASK = "depth"
+API_NAME = "depth"
+
+INTRO = """### Depth to image
+Upload a **depth map: near = bright, far = dark** (any image mode or size; tick *invert* if yours is
+the other way round), or pick an example. A depth VQGAN turns it into condition tokens; the
+transformer samples image tokens that fit them. The **3D view** lifts the result onto the depth:
+an orbit animation and an interactive mesh you can turn with the mouse."""
+
+DEPTH_RANGE = 2.0  # mesh/orbit: distance from the nearest (depth 1) to the farthest (depth 0) point
+
+
+def _resize_depth(d: np.ndarray, height: int, width: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(d.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
+
+
+def _points(depth: np.ndarray):
+    """Grid (H, W) depth in [0, 1] -> camera-space x, y, z (z > 0 away from the camera)."""
+    H, W = depth.shape
+    z = 1.0 + (1.0 - depth) * DEPTH_RANGE
+    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
+    f = max(H, W)
+    x = (u - (W - 1) / 2) / f * z
+    y = (v - (H - 1) / 2) / f * z
+    return x, y, z, f
+
+
+def orbit_frames(rgb: np.ndarray, depth: np.ndarray, n_frames: int = 24, degrees: float = 12.0) -> list[np.ndarray]:
+    """Rotate the coloured depth grid about a vertical axis through the scene and re-project it.
+    Far points are drawn first, so nearer ones cover them (a painter's z-buffer); 2x2 splats."""
+    H, W = depth.shape
+    x, y, z, f = _points(depth)
+    cz = float(np.median(z))
+    cols = rgb.reshape(-1, 3)
+    frames = []
+    for t in range(n_frames):
+        a = np.deg2rad(degrees) * np.sin(2 * np.pi * t / n_frames)
+        xr = np.cos(a) * x + np.sin(a) * (z - cz)
+        zr = -np.sin(a) * x + np.cos(a) * (z - cz) + cz
+        zr = np.maximum(zr, 1e-3)
+        u = (xr / zr * f + (W - 1) / 2).reshape(-1)
+        v = (y / zr * f + (H - 1) / 2).reshape(-1)
+        order = np.argsort(-zr.reshape(-1), kind="stable")
+        img = np.zeros((H, W, 3), np.uint8)
+        for du in (0, 1):
+            for dv in (0, 1):
+                ui = np.floor(u[order]).astype(np.int64) + du
+                vi = np.floor(v[order]).astype(np.int64) + dv
+                ok = (ui >= 0) & (ui < W) & (vi >= 0) & (vi < H)
+                img[vi[ok], ui[ok]] = cols[order][ok]  # later (nearer) writes win
+        frames.append(img)
+    return frames
+
+
+def save_gif(frames: list[np.ndarray], path: Path, scale: int = 1) -> Path:
+    ims = [Image.fromarray(f) for f in frames]
+    if scale > 1:
+        ims = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in ims]
+    ims[0].save(path, save_all=True, append_images=ims[1:], duration=80, loop=0)
+    return path
+
+
+def mesh_from_depth(rgb: np.ndarray, depth: np.ndarray, max_side: int = 128):
+    """Triangle mesh of the depth grid: positions (N, 3) float32 (y up, camera looks along -z),
+    colours (N, 3) float32 in [0, 1], triangles (M, 3) uint32. Faces across strong depth jumps are dropped."""
+    H, W = depth.shape
+    step = max(1, int(np.ceil(max(H, W) / max_side)))
+    d = depth[::step, ::step]
+    c = rgb[::step, ::step].reshape(-1, 3).astype(np.float32) / 255.0
+    h, w = d.shape
+    x, y, z, _ = _points(d)
+    pos = np.stack([x, -y, -z], -1).reshape(-1, 3).astype(np.float32)
+    i = np.arange(h * w).reshape(h, w)
+    a, b, cc, dd = i[:-1, :-1], i[:-1, 1:], i[1:, :-1], i[1:, 1:]
+    tris = np.concatenate([np.stack([a, cc, b], -1).reshape(-1, 3), np.stack([b, cc, dd], -1).reshape(-1, 3)])
+    zf = z.reshape(-1)
+    span = zf[tris].max(1) - zf[tris].min(1)
+    tris = tris[span < 0.15 * DEPTH_RANGE]
+    return pos, c, tris.astype(np.uint32)
+
+
+def write_glb(path: Path, positions: np.ndarray, colors: np.ndarray, triangles: np.ndarray) -> Path:
+    """A minimal glTF 2.0 binary: one mesh with vertex colours and an unlit material."""
+    blobs = [positions.astype("<f4").tobytes(), colors.astype("<f4").tobytes(), triangles.astype("<u4").tobytes()]
+    views, offset = [], 0
+    for blob, target in zip(blobs, (34962, 34962, 34963)):
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob), "target": target})
+        offset += len(blob)
+    binary = b"".join(blobs)
+    gltf = {
+        "asset": {"version": "2.0", "generator": "taming-lite"},
+        "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0, "COLOR_0": 1}, "indices": 2, "material": 0}]}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
+                                                "roughnessFactor": 1.0},
+                       "extensions": {"KHR_materials_unlit": {}}}],
+        "extensionsUsed": ["KHR_materials_unlit"],
+        "buffers": [{"byteLength": len(binary)}],
+        "bufferViews": views,
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": len(positions), "type": "VEC3",
+             "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+            {"bufferView": 1, "componentType": 5126, "count": len(colors), "type": "VEC3"},
+            {"bufferView": 2, "componentType": 5125, "count": int(triangles.size), "type": "SCALAR"},
+        ],
+    }
+    js = json.dumps(gltf, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4sII", b"glTF", 2, total))
+        f.write(struct.pack("<I4s", len(js), b"JSON") + js)
+        f.write(struct.pack("<I4s", len(binary), b"BIN\0") + binary)
+    return path
+
+
+def view_3d(rgb: np.ndarray, depth: np.ndarray) -> tuple[str, str]:
+    """-> (orbit GIF path, mesh GLB path) for an image and its depth (resized to the image)."""
+    d = _resize_depth(depth, *rgb.shape[:2])
+    out = Path(tempfile.mkdtemp(prefix="taming_lite_3d_"))
+    scale = max(1, 256 // max(rgb.shape[:2]))
+    gif = save_gif(orbit_frames(rgb, d), out / "orbit.gif", scale)
+    glb = write_glb(out / "mesh.glb", *mesh_from_depth(rgb, d))
+    return str(gif), str(glb)
+
+
+def _depth_source(depth_image, drawn):
+    if depth_image is not None:
+        return depth_image
+    if isinstance(drawn, dict):
+        layers = [x for x in (drawn.get("layers") or []) if x is not None]
+        if any(np.asarray(x).ndim == 3 and np.asarray(x).shape[2] == 4 and (np.asarray(x)[..., 3] > 0).any()
+               for x in layers):
+            return drawn.get("composite")
+    raise InputError("no depth map given: upload one (near = bright), draw one, or pick an example")
+
+
+@common.user_errors
+def run(depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
+        progress=gr.Progress()):
+    t0 = time.perf_counter()
+    tm = models.get_model(TASK)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
+    notes += n2
+    H, W = params["height"], params["width"]
+    h, w = H // tm.stride, W // tm.stride
+    hc, wc = common.cond_size(tm, H, W)
+    c = torch.from_numpy(_resize_depth(depth, hc, wc))[None, None].to(tm.device) * 2 - 1
+    B = params["num_samples"]
+    cond = common.encode_condition(tm, c, h, w, B)
+    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    imgs = []
+    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
+        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
+        yield common.gallery(imgs), None, None, info
+    gif, glb = view_3d(imgs[0], depth)
+    yield common.gallery(imgs), gif, glb, info
+
+
+def build():
+    size, _ = common.default_size(TASK)
+    gr.Markdown(INTRO)
+    common.notice_markdown(TASK)
+    with gr.Row():
+        with gr.Column():
+            depth = common.ImageInput(type="filepath", label="depth map (near = bright)", sources=["upload", "clipboard"],
+                             height=240, image_mode=None)
+            invert = gr.Checkbox(False, label="invert (my map has near = dark)")
+            with gr.Accordion("…or draw a depth map (white = near)", open=False):
+                drawn = gr.Sketchpad(type="numpy", label="draw depth", canvas_size=(256, 256), height=260,
+                                     brush=gr.Brush(colors=["#ffffff", "#bbbbbb", "#777777", "#333333"],
+                                                    color_mode="defaults"))
+            controls = common.sampling_controls(TASK)
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop")
+        with gr.Column():
+            out = gr.Gallery(label="images", columns=2, height=260, format="png")
+            with gr.Row():
+                orbit = gr.Image(label="3D orbit", type="filepath", interactive=False, height=220)
+                mesh = gr.Model3D(label="3D mesh (drag to turn)", height=220, clear_color=(0.1, 0.1, 0.1, 1.0))
+            info = gr.Markdown()
+    gr.Examples([[e["depth"]] for e in examples.landscapes(size)], inputs=[depth], label="examples")
+    ev = go.click(run, [depth, invert] + controls.inputs() + [drawn], [out, orbit, mesh, info], api_name=API_NAME,
+                  concurrency_id="sampling")
+    stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -1,0 +1,97 @@
+"""Tab 3, label map to landscape: paint a semantic layout with the class palette (or upload a
+label map); a segmentation VQGAN encodes its one-hot map, the transformer samples a landscape."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from taming_lite.data.labels import LANDSCAPE_CLASSES, NUM_CLASSES, PALETTE, colorize, ids_to_index
+
+from . import common, examples, models
+from .inputs import canvas_to_rgb, label_map_from_rgb, load_rgb
+
+TASK = "labels"
+API_NAME = "labels"
+
+INTRO = """### Label map to landscape
+**Paint** a layout on the canvas with the palette colours (sky, mountain, water, grass …; the legend
+says which colour is which class), or **upload** a label map in these colours, or pick an example.
+Colours not in the palette are snapped to the nearest class. A segmentation VQGAN turns the one-hot
+label map into condition tokens; the transformer samples a landscape that fits it. Choose a larger
+output size to sample beyond the model's window with the sliding attention window."""
+
+
+def hex_color(rgb) -> str:
+    return "#%02x%02x%02x" % tuple(int(v) for v in rgb)
+
+
+def legend_html() -> str:
+    items = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:2px 10px 2px 0">'
+        f'<span style="width:14px;height:14px;background:{hex_color(rgb)};border:1px solid #888;'
+        f'display:inline-block;margin-right:4px"></span>{name} <small style="opacity:.6">&nbsp;({cid})</small></span>'
+        for cid, name, rgb in LANDSCAPE_CLASSES)
+    return f'<div class="label-legend">{items}</div>'
+
+
+def onehot(ids: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """COCO-Stuff id map -> (1, NUM_CLASSES, height, width) one-hot (nearest resize)."""
+    idx = ids_to_index(ids)
+    idx = np.asarray(Image.fromarray(idx).resize((width, height), Image.NEAREST)).astype(np.int64)
+    return torch.nn.functional.one_hot(torch.from_numpy(idx), NUM_CLASSES).permute(2, 0, 1)[None].float()
+
+
+@common.user_errors
+def run(canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+    t0 = time.perf_counter()
+    tm = models.get_model(TASK)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
+    ids, n2 = label_map_from_rgb(rgb)
+    notes += n2
+    H, W = params["height"], params["width"]
+    h, w = H // tm.stride, W // tm.stride
+    hc, wc = common.cond_size(tm, H, W)
+    B = params["num_samples"]
+    cond = common.encode_condition(tm, onehot(ids, hc, wc).to(tm.device), h, w, B)
+    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    used = colorize(ids)
+    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
+        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
+        yield common.gallery(imgs, "landscape"), used, info
+
+
+def build():
+    size, _ = common.default_size(TASK)
+    ex = examples.landscapes(size)
+    gr.Markdown(INTRO)
+    common.notice_markdown(TASK)
+    with gr.Row():
+        with gr.Column():
+            canvas = gr.ImageEditor(
+                value={"background": ex[0]["labels"], "layers": [], "composite": None},
+                type="numpy", label="paint the label map", height=300, canvas_size=(256, 256),
+                brush=gr.Brush(colors=[hex_color(c) for c in PALETTE], default_color=hex_color(PALETTE[2]),
+                               color_mode="fixed", default_size=12),
+                layers=False, transforms=(), format="png")
+            gr.HTML(legend_html())
+            label_map = common.ImageInput(type="filepath", label="…or upload a label map (used instead of the canvas)",
+                                 sources=["upload", "clipboard"], height=160, image_mode=None)
+            controls = common.sampling_controls(TASK)
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop")
+        with gr.Column():
+            out = gr.Gallery(label="landscapes", columns=2, height=300, format="png")
+            used = gr.Image(label="label map used (snapped to the palette)", interactive=False, height=160,
+                            format="png")
+            info = gr.Markdown()
+    gr.Examples([[e["labels"]] for e in ex], inputs=[label_map], label="example label maps")
+    ev = go.click(run, [canvas, label_map] + controls.inputs(), [out, used, info], api_name=API_NAME,
+                  concurrency_id="sampling")
+    stop.click(None, None, None, cancels=[ev], api_visibility="private")

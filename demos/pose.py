@@ -1,0 +1,100 @@
+"""Tab 5, pose to human: 18 COCO/OpenPose keypoints are drawn as a skeleton image, a VQGAN encodes
+it into condition tokens, and the transformer samples a person in that pose."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from taming_lite.data.human import KEYPOINT_NAMES, draw_skeleton
+
+from . import common, examples, models
+from .inputs import InputError, parse_keypoints
+
+TASK = "pose"
+API_NAME = "pose"
+MAX_JSON_FILE = 1_000_000
+
+INTRO = f"""### Pose to human
+Choose a **preset pose**, edit the **keypoints JSON** (18 points `[x, y, visible]` in OpenPose order:
+{", ".join(KEYPOINT_NAMES)}; `visible` 0 = missing), or upload an **OpenPose JSON**
+(`people[0].pose_keypoints_2d`). The skeleton preview updates as you type. The skeleton image, in
+OpenPose colours, is encoded into condition tokens; the transformer samples a person in that pose."""
+
+
+def skeleton(keypoints_json: str, height: int, width: int):
+    kp = parse_keypoints(keypoints_json, height, width)
+    return draw_skeleton(kp, height, width)
+
+
+@common.user_errors
+def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+    t0 = time.perf_counter()
+    tm = models.get_model(TASK)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    H, W = params["height"], params["width"]
+    h, w = H // tm.stride, W // tm.stride
+    hc, wc = common.cond_size(tm, H, W)
+    skel_c = skeleton(keypoints_json, hc, wc)
+    shown = skeleton(keypoints_json, H, W)
+    B = params["num_samples"]
+    cond = common.encode_condition(tm, common.rgb_to_tensor(skel_c, tm.device), h, w, B)
+    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
+        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
+        yield common.gallery(imgs, "person"), shown, info
+
+
+def live_preview(keypoints_json, height, width):
+    """Skeleton preview while typing: problems are shown as text, not as error pop-ups."""
+    try:
+        return skeleton(keypoints_json, int(height), int(width)), ""
+    except (InputError, ValueError, TypeError) as e:
+        return None, f"⚠️ {e}"
+
+
+def load_json_file(file):
+    if file is None:
+        return gr.update()
+    path = Path(file)
+    if path.stat().st_size > MAX_JSON_FILE:
+        raise gr.Error(f"the JSON file is over {MAX_JSON_FILE:,} bytes; upload a single pose")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise gr.Error("the file is not UTF-8 text; upload an OpenPose .json file") from None
+
+
+def build():
+    size, _ = common.default_size(TASK)
+    presets = examples.pose_presets(size)
+    first = next(iter(presets))
+    gr.Markdown(INTRO)
+    common.notice_markdown(TASK)
+    with gr.Row():
+        with gr.Column():
+            preset = gr.Dropdown(list(presets), value=first, label="preset pose")
+            code = gr.Code(presets[first], language="json", label="keypoints (JSON)", lines=12, max_lines=20)
+            upload = gr.File(label="…or upload OpenPose JSON", file_types=[".json"], type="filepath", height=80)
+            controls = common.sampling_controls(TASK)
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary")
+                stop = gr.Button("Stop")
+        with gr.Column():
+            preview = gr.Image(label="skeleton preview", interactive=False, height=220, format="png",
+                               value=skeleton(presets[first], size, size))
+            problem = gr.Markdown()
+            out = gr.Gallery(label="people", columns=2, height=260, format="png")
+            info = gr.Markdown()
+    gr.Examples([[name] for name in list(presets)[:4]], inputs=[preset], label="example poses")
+    preset.change(lambda name: presets.get(name, gr.update()), preset, code, api_visibility="private")
+    upload.upload(load_json_file, upload, code, api_visibility="private")
+    for trig in (code.change, controls.height.change, controls.width.change):
+        trig(live_preview, [code, controls.height, controls.width], [preview, problem], api_visibility="private",
+             show_progress="hidden", trigger_mode="always_last")
+    ev = go.click(run, [code] + controls.inputs(), [out, preview, info], api_name=API_NAME,
+                  concurrency_id="sampling")
+    stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -1,0 +1,91 @@
+"""Tab 4, super-resolution: a VQGAN encodes the low-resolution image into condition tokens on the
+same grid as the output's; the transformer samples high-resolution tokens that fit them."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from . import common, examples, models
+from .inputs import load_rgb
+
+TASK = "superres"
+API_NAME = "superres"
+
+INTRO = """### Super-resolution
+Upload a **small image**; the output is {factor}× larger in each direction. Beside the samples is plain
+bicubic upscaling for comparison. For the examples (downsampled from a known high-resolution render)
+the PSNR against the original is shown. A VQGAN encodes the low-resolution image into condition tokens
+aligned with the output grid; the transformer samples the high-resolution tokens."""
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def plan(tm: models.TaskModel, lowres: np.ndarray) -> tuple[np.ndarray, int, int, list[str]]:
+    """Fit the input to the output grid: -> (low-res image, output height, output width, notes)."""
+    f = tm.sr_factor
+    notes = []
+    h0, w0 = lowres.shape[:2]
+    max_side = tm.stride * common.MAX_OUTPUT_TOKENS // f
+    scale = min(1.0, max_side / max(h0, w0))
+    H = max(tm.stride, int(round(h0 * scale * f / tm.stride)) * tm.stride)
+    W = max(tm.stride, int(round(w0 * scale * f / tm.stride)) * tm.stride)
+    if (H // f, W // f) != (h0, w0):
+        notes.append(f"input {w0}×{h0} resized to {W // f}×{H // f} (output {W}×{H}: a multiple of the token "
+                     f"stride, at most {tm.stride * common.MAX_OUTPUT_TOKENS} px)")
+        lowres = np.asarray(Image.fromarray(lowres).resize((W // f, H // f), Image.BICUBIC))
+    return lowres, H, W, notes
+
+
+@common.user_errors
+def run(image, seed, temperature, top_k, top_p, num_samples, progress=gr.Progress()):
+    t0 = time.perf_counter()
+    tm = models.get_model(TASK)
+    low = load_rgb(image)
+    known = examples.known_highres(low)
+    low, H, W, notes = plan(tm, low)
+    params, n2 = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, H, W)
+    notes += n2
+    h, w = H // tm.stride, W // tm.stride
+    hc, wc = common.cond_size(tm, H, W)
+    c_rgb = np.asarray(Image.fromarray(low).resize((wc, hc), Image.BICUBIC))
+    B = params["num_samples"]
+    cond = common.encode_condition(tm, common.rgb_to_tensor(c_rgb, tm.device), h, w, B)
+    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    bicubic = np.asarray(Image.fromarray(low).resize((W, H), Image.BICUBIC))
+    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
+        final = done == total
+        extra = list(notes)
+        if final and known is not None and known.shape[:2] == (H, W):
+            scores = ", ".join(f"{psnr(im, known):.2f}" for im in imgs)
+            extra.append(f"PSNR vs. the known original: samples {scores} dB; bicubic {psnr(bicubic, known):.2f} dB")
+        info = common.run_info(tm, params, done, total, extra, time.perf_counter() - t0)
+        yield [(bicubic, "bicubic")] + common.gallery(imgs, f"×{tm.sr_factor} sample"), info
+
+
+def build():
+    size, _ = common.default_size(TASK)
+    tm_factor = 4 if models.is_placeholder(TASK) else models.get_model(TASK).sr_factor
+    gr.Markdown(INTRO.format(factor=tm_factor))
+    common.notice_markdown(TASK)
+    with gr.Row():
+        with gr.Column():
+            image = common.ImageInput(type="filepath", label="low-resolution image", sources=["upload", "clipboard"],
+                             height=240, image_mode=None)
+            controls = common.sampling_controls(TASK, with_size=False)
+            with gr.Row():
+                go = gr.Button("Upscale", variant="primary")
+                stop = gr.Button("Stop")
+        with gr.Column():
+            out = gr.Gallery(label="bicubic and samples", columns=3, height=300, format="png")
+            info = gr.Markdown()
+    gr.Examples([[p] for p in examples.superres(size, tm_factor)], inputs=[image], label="examples")
+    ev = go.click(run, [image] + controls.inputs(), [out, info], api_name=API_NAME, concurrency_id="sampling")
+    stop.click(None, None, None, cancels=[ev], api_visibility="private")
