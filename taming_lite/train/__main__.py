@@ -1,0 +1,59 @@
+"""Command line: `python -m taming_lite.train {vqgan,transformer} --config FILE [--resume [PATH]] [key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """\
+overrides: any config field, dotted for sections, value parsed as YAML, e.g.
+  steps=200 batch_size=4 data.size=64 data.num_samples=100 model.n_embed=256 loss.disc_start=500
+
+examples:
+  python -m taming_lite.train vqgan --config configs/vqgan_image.yaml
+  python -m taming_lite.train transformer --config configs/transformer_depth.yaml steps=5000
+  python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --resume     # latest checkpoint in out_dir
+  torchrun --nproc_per_node=2 -m taming_lite.train vqgan --config configs/tiny_vqgan.yaml
+  python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --print-config
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m taming_lite.train", description="Train a VQGAN or a transformer.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("trainer", choices=["vqgan", "transformer"])
+    parser.add_argument("--config", "-c", help="YAML config (configs/*.yaml); defaults if omitted")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
+                        help="continue from the latest checkpoint in out_dir, or from PATH (a checkpoint or run dir)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_intermixed_args(argv)
+
+    import yaml
+
+    from .config import config_to_dict, load_config
+
+    try:
+        cfg = load_config(args.trainer, args.config, args.overrides)
+    except (ValueError, FileNotFoundError) as e:
+        parser.error(str(e))
+    if args.print_config:
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+        return 0
+
+    from . import TRAINERS, TrainingInterrupted
+
+    try:
+        TRAINERS[args.trainer](cfg, resume=args.resume)
+    except TrainingInterrupted as e:
+        print(f"[taming_lite.train] {e}", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, KeyError, ValueError) as e:  # config / data / checkpoint problems: no traceback
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"[taming_lite.train] error: {msg}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Training configs: dataclasses read from small YAML files, with `key=value` overrides.
+
+    cfg = load_config("configs/vqgan_image.yaml", ["steps=100", "data.size=64", "model.n_embed=128"])
+
+A YAML file holds the fields of `VQGANTrainConfig` or `TransformerTrainConfig` (below); nested
+sections are `data` (a `DataConfig`), `model` (VQGANConfig fields for a VQGAN, GPTConfig fields for
+a transformer) and, for the VQGAN, `loss` (a `VQLossConfig`). A YAML file may say
+`base: other.yaml` to start from another file's values (relative to itself). Unknown keys are
+errors that name the key and the fields that exist, so a typo never trains silently with a
+default. Override values are parsed as YAML (`steps=10` is an int, `model.ch_mult=[1,2]` a list).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "landscape"  # a name from taming_lite.train.data.DATASETS, or "folder"
+    image_key: str = "image"    # what the first stage / VQGAN sees
+    cond_key: str | None = None  # transformer: what the cond stage sees (None: unconditional)
+    size: int = 128             # image side in pixels
+    num_samples: int = 2000     # procedural data sets: how many distinct samples (index = seed)
+    root: str | None = None     # folder data set: directory of images (+ same-stem depth/label files)
+    seed: int = 0               # procedural data sets: offset added to the sample index
+    options: dict = field(default_factory=dict)  # passed to the data set class as keyword arguments
+
+
+@dataclass
+class VQLossConfig:
+    """The VQGAN objective of the paper (the original's VQLPIPSWithDiscriminator)."""
+    codebook_weight: float = 1.0
+    pixel_weight: float = 1.0         # L1
+    perceptual: str = "auto"          # "auto": LPIPS if its weights are on disk, else off (and say so); "on"; "off"
+    perceptual_weight: float = 1.0
+    disc_start: int = 2000            # generator step at which the GAN losses switch on
+    disc_weight: float = 0.8          # multiplies the adaptive weight
+    disc_factor: float = 1.0
+    disc_num_layers: int = 3
+    disc_ndf: int = 64
+    disc_loss: str = "hinge"          # "hinge" or "vanilla"
+
+
+@dataclass
+class _CommonTrainConfig:
+    out_dir: str = "runs/unnamed"     # checkpoints, metrics.csv, sample PNGs
+    export_dir: str | None = None     # final weights in the project's format (save_pretrained)
+    task: str | None = None           # written into the export's config.json ("extra")
+    steps: int = 1000
+    batch_size: int = 8               # per process
+    lr: float = 4.5e-6
+    seed: int = 0
+    device: str = "auto"              # "auto", "cpu", "cuda", ...
+    precision: str = "auto"           # CUDA autocast: "auto" (bf16/fp16), "fp16", "bf16", "fp32"; CPU is always fp32
+    compile: bool = False             # torch.compile the model (CUDA only; ignored with a note on CPU)
+    num_workers: int = 0
+    threads: int = 0                  # CPU threads for torch (0: leave torch's default)
+    log_every: int = 10               # metrics.csv rows
+    sample_every: int = 500           # PNG grids (0: only at the end)
+    ckpt_every: int = 500             # checkpoints (0: only at the end)
+    keep_checkpoints: int = 2         # most recent step checkpoints kept on disk
+    progress: bool = True             # tqdm bar (rank 0)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class VQGANTrainConfig(_CommonTrainConfig):
+    model: dict = field(default_factory=dict)  # VQGANConfig fields
+    loss: VQLossConfig = field(default_factory=VQLossConfig)
+    betas: tuple[float, float] = (0.5, 0.9)   # Adam, as the original
+    dead_code_every: int = 100        # re-initialise unused codes every N steps (0: never)
+    dead_code_threshold: float = 0.0  # a code is dead if used at most this often in the window
+
+
+@dataclass
+class TransformerTrainConfig(_CommonTrainConfig):
+    first_stage: str = "weights/vqgan_image"  # directory written by the VQGAN trainer
+    cond_stage: str | None = None     # None: unconditional (a start token); else a VQGAN directory
+    model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
+    pkeep: float = 1.0
+    sos_token: int = 0
+    downsample_cond_size: int = -1
+    lr: float = 4.5e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1         # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 1.0            # 0: off
+    ema_decay: float = 0.0            # 0: no EMA; else the exported weights are the EMA
+    token_cache: str | None = "auto"  # "auto": <out_dir>/tokens.pt; a path; or None: encode every batch
+    sample_temperature: float = 1.0
+    sample_top_k: int | None = 100
+    num_sample_images: int = 4
+
+
+CONFIG_CLASSES = {"vqgan": VQGANTrainConfig, "transformer": TransformerTrainConfig}
+
+
+def _build(cls, values: dict, where: str):
+    """A dataclass from a dict, recursing into dataclass-typed fields, refusing unknown keys."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = known[name].default_factory() if known[name].default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
+        elif name == "betas":
+            kwargs[name] = tuple(float(v) for v in value)
+        else:
+            kwargs[name] = _coerce(value, known[name].default, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(value, default, where: str):
+    """YAML reads `5e-3` as a string (no dot); numbers are converted by the field's default type."""
+    if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+        try:
+            return type(default)(float(value)) if isinstance(default, float) else int(value)
+        except ValueError:
+            raise ValueError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _merge(base: dict, new: dict) -> dict:
+    out = dict(base)
+    for k, v in new.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: str | Path, _seen: tuple = ()) -> dict:
+    """A config file as a dict, with `base:` files merged underneath it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config {path} not found")
+    if path.resolve() in _seen:
+        raise ValueError(f"{path}: 'base' chain loops")
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of config keys")
+    base = values.pop("base", None)
+    if base is not None:
+        values = _merge(read_yaml(path.parent / base, _seen + (path.resolve(),)), values)
+    return values
+
+
+def apply_overrides(values: dict, overrides: list[str] | None) -> dict:
+    """`a.b=value` strings -> values with those keys set (the value parsed as YAML)."""
+    values = _merge({}, values)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not of the form key=value (e.g. steps=100, data.size=64)")
+        key, raw = item.split("=", 1)
+        node = values
+        *parents, last = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {item!r}: {p!r} is not a section")
+        node[last] = yaml.safe_load(raw) if raw != "" else None
+    return values
+
+
+def load_config(kind: str, path: str | Path | None = None, overrides: list[str] | None = None):
+    """kind "vqgan" or "transformer"; a YAML path (or None for the defaults); overrides."""
+    if kind not in CONFIG_CLASSES:
+        raise ValueError(f"unknown trainer {kind!r}; use one of {sorted(CONFIG_CLASSES)}")
+    values = read_yaml(path) if path is not None else {}
+    values = apply_overrides(values, overrides)
+    return _build(CONFIG_CLASSES[kind], values, str(path or kind))
+
+
+def config_to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(kind: str, values: dict):
+    return _build(CONFIG_CLASSES[kind], values, kind)

@@ -1,0 +1,311 @@
+"""Transformer (second stage) training loop: cross-entropy on image tokens given conditioning tokens.
+
+    x --first stage (frozen)--> z (B, L)      c --cond stage (frozen)--> c (B, Lc)   (or a start token)
+    GPT(cat(c, corrupt(z))[:, :-1]) -> logits for z        loss = CE(logits, z)
+
+`corrupt` is the original's pkeep: each input image token is kept with probability pkeep, else
+replaced by a random token (targets stay clean). The VQGANs never change while the transformer
+trains, so by default every sample is encoded once and the tokens are cached to disk
+(`token_cache`); training then touches no image at all. AdamW decays matrices only
+(`GPT.configure_optimizer`), the learning rate warms up linearly then follows a cosine, gradients
+are clipped, and an EMA of the weights can be kept (it is what gets exported).
+
+The export is one self-contained `Net2NetTransformer` directory (first stage + cond stage + GPT),
+which `load_pretrained` and the app read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safetensors, load_state_strict, save_pretrained
+from ..device import autocast, autocast_dtype
+from ..gpt import GPTConfig
+from ..net2net import Net2NetConfig, Net2NetTransformer
+from ..vqgan import VQGAN
+from .common import (EMA, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
+                     check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step,
+                     warmup_cosine)
+from .config import TransformerTrainConfig, config_to_dict
+from .data import build_dataset, check_keys
+
+
+class TokenLM(nn.Module):
+    """Net2NetTransformer.forward_indices as a module's forward, so DDP can wrap it (only the GPT trains)."""
+
+    def __init__(self, net: Net2NetTransformer):
+        super().__init__()
+        self.net = net
+
+    def forward(self, z, c, generator=None):
+        return self.net.forward_indices(z, c, generator)
+
+
+def _load_stage(path: str, what: str) -> VQGAN:
+    model = load_pretrained(path)
+    if not isinstance(model, VQGAN):
+        raise ValueError(f"{what} {path!r} holds a {type(model).__name__}, not a VQGAN")
+    return model
+
+
+def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
+    """Frozen stages from their directories + a fresh GPT sized for their token grids."""
+    first = _load_stage(cfg.first_stage, "first_stage")
+    cond = _load_stage(cfg.cond_stage, "cond_stage") if cfg.cond_stage else None
+    if (cond is None) != (cfg.data.cond_key is None):
+        raise ValueError("set both cond_stage and data.cond_key (conditional) or neither (unconditional)")
+    item = collate(dataset, [0])
+    L = first.encode_to_indices(item[cfg.data.image_key]).numel()
+    if cond is None:
+        Lc = 1
+    else:
+        c = item[cfg.data.cond_key]
+        if cfg.downsample_cond_size > -1:
+            c = F.interpolate(c, size=(cfg.downsample_cond_size,) * 2)
+        Lc = cond.encode_to_indices(c).numel()
+    vocab = max(first.config.n_embed, cond.config.n_embed if cond is not None else 0, cfg.sos_token + 1)
+    gpt = {"vocab_size": vocab, "block_size": Lc + L, **cfg.model}
+    if gpt["block_size"] < Lc + L - 1:
+        raise ValueError(f"model.block_size={gpt['block_size']} is too small for {Lc} cond + {L} image tokens")
+    config = Net2NetConfig(first_stage=first.config, cond_stage=cond.config if cond is not None else None,
+                           transformer=GPTConfig(**gpt), sos_token=cfg.sos_token, pkeep=cfg.pkeep,
+                           downsample_cond_size=cfg.downsample_cond_size, first_stage_key=cfg.data.image_key,
+                           cond_stage_key=cfg.data.cond_key or cfg.data.image_key)
+    net = Net2NetTransformer(config)
+    net.first_stage_model.load_state_dict(first.state_dict())
+    if cond is not None:
+        net.cond_stage_model.load_state_dict(cond.state_dict())
+    for stage in (net.first_stage_model, net.cond_stage_model):
+        stage.requires_grad_(False)
+    return net
+
+
+@torch.no_grad()
+def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig, device, batch: int = 16,
+                   show: bool = True) -> dict:
+    """Every sample -> {"z": (N, L), "c": (N, Lc)} token tensors (int16 when they fit)."""
+    from tqdm.auto import tqdm
+
+    zs, cs = [], []
+    n = len(dataset)
+    for s in tqdm(range(0, n, batch), desc="encoding tokens", disable=not show, unit="batch"):
+        items = collate(dataset, list(range(s, min(n, s + batch))))
+        x = items[cfg.data.image_key].to(device)
+        zs.append(net.encode_to_z(x)[1].cpu())
+        c = items[cfg.data.cond_key].to(device) if cfg.data.cond_key else x
+        cs.append(net.encode_to_c(c)[1].cpu())
+    dtype = torch.int16 if net.transformer.config.vocab_size <= 32767 else torch.int32
+    return {"z": torch.cat(zs).to(dtype), "c": torch.cat(cs).to(dtype)}
+
+
+def _cache_key(cfg: TransformerTrainConfig) -> str:
+    """What the cached tokens depend on: the stages' bytes and the data config."""
+    h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
+    h.update(str(cfg.downsample_cond_size).encode())
+    for stage in (cfg.first_stage, cfg.cond_stage):
+        if stage:
+            for name in (CONFIG_NAME, WEIGHTS_NAME):
+                h.update((Path(stage) / name).read_bytes())
+    return h.hexdigest()
+
+
+def load_or_encode_tokens(net, dataset, cfg: TransformerTrainConfig, d: Dist) -> dict | None:
+    if cfg.token_cache is None:
+        return None
+    path = Path(cfg.out_dir) / "tokens.pt" if cfg.token_cache == "auto" else Path(cfg.token_cache)
+    key = _cache_key(cfg)
+    if d.main:
+        cached = torch.load(path, weights_only=True) if path.is_file() else None
+        if cached is None or cached.get("key") != key:
+            tokens = encode_dataset(net, dataset, cfg, d.device, show=cfg.progress)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({**tokens, "key": key}, path)
+            print(f"[taming_lite.train] cached {tokens['z'].shape[0]} token sequences in {path}")
+    d.barrier()
+    cached = torch.load(path, weights_only=True)
+    return {"z": cached["z"], "c": cached["c"]}
+
+
+class _TokenSet(torch.utils.data.Dataset):
+    def __init__(self, tokens: dict):
+        self.z, self.c = tokens["z"], tokens["c"]
+
+    def __len__(self):
+        return self.z.shape[0]
+
+    def __getitem__(self, i):
+        return {"z": self.z[i], "c": self.c[i]}
+
+
+@torch.no_grad()
+def sample_grid(net: Net2NetTransformer, z: torch.Tensor, c: torch.Tensor, cfg: TransformerTrainConfig, path: Path,
+                seed: int = 0) -> Path:
+    """Rows: condition (decoded cond tokens), a sample, the ground truth (decoded image tokens)."""
+    was_training = net.training
+    net.eval()
+    f = net.first_stage_model
+    side = int(round(z.shape[1] ** 0.5))
+    zshape = (z.shape[0], f.config.embed_dim, side, z.shape[1] // side)
+    out = net.sample(z[:, :0], c, steps=z.shape[1], temperature=cfg.sample_temperature, sample=True,
+                     top_k=cfg.sample_top_k, seed=seed)
+    rows = [net.decode_to_img(out, zshape), net.decode_to_img(z, zshape)]
+    if not net.be_unconditional:
+        cs = net.cond_stage_model
+        cside = int(round(c.shape[1] ** 0.5))
+        cond = cs.decode_indices(c.reshape(c.shape[0], cside, c.shape[1] // cside))
+        if cs.is_segmentation:
+            from .vqgan_trainer import _display
+
+            cond = _display(cs, cond)
+        rows.insert(0, F.interpolate(cond, size=rows[0].shape[-2:], mode="nearest"))
+    net.train(was_training)
+    return save_grid(rows, path)
+
+
+def train_transformer(cfg: TransformerTrainConfig, resume: str | bool | None = None,
+                      on_step: Callable[[int, dict], bool] | None = None) -> Path:
+    """Train; returns the export directory (or the final checkpoint). `on_step` as in train_vqgan."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    d = Dist(cfg.device)
+    try:
+        return _train(cfg, d, resume, on_step)
+    finally:
+        d.close()
+
+
+def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
+    out = Path(cfg.out_dir)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+    dev = d.device
+    dataset = build_dataset(cfg.data)
+    check_keys(dataset, cfg.data.image_key, cfg.data.cond_key)
+    torch.manual_seed(cfg.seed)
+    net = build_net2net(cfg, dataset).to(dev)
+    tokens = load_or_encode_tokens(net, dataset, cfg, d)
+    opt = net.transformer.configure_optimizer(cfg.lr, cfg.weight_decay, tuple(cfg.betas))
+    ema = EMA(net.transformer, cfg.ema_decay) if cfg.ema_decay > 0 else None
+
+    ckpt = Checkpointer(out, cfg.keep_checkpoints)
+    start = 0
+    resume_path = resolve_resume(resume, out)
+    if resume_path is not None:
+        state = load_training_state(resume_path)
+        load_state_strict(net, load_safetensors(resume_path / WEIGHTS_NAME), str(resume_path))
+        opt.load_state_dict(state["opt"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        start = int(state["step"])
+        if d.main:
+            print(f"[taming_lite.train] resuming from {resume_path} at step {start}")
+
+    amp_dtype = autocast_dtype(dev, cfg.precision)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    lm = d.wrap(TokenLM(net))
+    if cfg.compile:
+        if dev.type == "cuda":
+            lm = torch.compile(lm)
+        elif d.main:
+            print("[taming_lite.train] compile=true ignored: torch.compile is used on CUDA only")
+
+    metrics = MetricsLog(out / "metrics.csv", d.main, start if resume_path is not None else None)
+    L = net.first_stage_model.config.resolution // net.first_stage_model.config.downsample_factor
+    progress = Progress(cfg.steps, start, cfg.progress and d.main, "tok", f"transformer {cfg.task or ''}".strip())
+    extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": cfg.data.cond_key, "dataset": cfg.data.dataset}
+    source = _TokenSet(tokens) if tokens is not None else dataset
+    k = min(cfg.num_sample_images, len(source))
+    fixed = collate(_TokenSet(tokens), list(range(k))) if tokens is not None else None
+
+    def training_state():
+        s = {"opt": opt.state_dict(), "config": config_to_dict(cfg)}
+        if ema is not None:
+            s["ema"] = ema.state_dict()
+        return s
+
+    def save_samples(step):
+        if k == 0:
+            return
+        if fixed is not None:
+            z, c = fixed["z"].long().to(dev), fixed["c"].long().to(dev)
+        else:
+            items = collate(dataset, list(range(k)))
+            x = items[cfg.data.image_key].to(dev)
+            z = net.encode_to_z(x)[1]
+            c = net.encode_to_c(items[cfg.data.cond_key].to(dev) if cfg.data.cond_key else x)[1]
+        with autocast(dev, cfg.precision):
+            sample_grid(net, z, c, cfg, out / "samples" / f"step_{step:07d}.png", seed=cfg.seed)
+
+    stream = BatchStream(source, cfg.batch_size, cfg.seed, d, start, cfg.steps, cfg.num_workers)
+    net.train()
+    step = start
+    with StopRequest() as stop:
+        for batch in stream:
+            gen = seed_step(cfg.seed, step, d.rank, dev)
+            t0 = time.perf_counter()
+            if tokens is not None:
+                z, c = batch["z"].long().to(dev), batch["c"].long().to(dev)
+            else:
+                x = batch[cfg.data.image_key].to(dev)
+                z = net.encode_to_z(x)[1]
+                c = net.encode_to_c(batch[cfg.data.cond_key].to(dev) if cfg.data.cond_key else x)[1]
+            lr = cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with autocast(dev, cfg.precision):
+                logits, target = lm(z, c, gen)
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.transformer.parameters(),
+                                                       cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+            scaler.step(opt)
+            scaler.update()
+            if ema is not None:
+                ema.update(net.transformer)
+
+            step += 1
+            dt = time.perf_counter() - t0
+            n_tok = z.numel() * d.world
+            logs = {"loss": loss.item(), "grad_norm": float(grad_norm), "lr": lr}
+            progress.update(n_tok, loss=logs["loss"])
+            if d.main and (step % cfg.log_every == 0 or step == cfg.steps):
+                metrics.write({"step": step, **logs, "tok_per_s": n_tok / dt})
+            if d.main and cfg.sample_every and step % cfg.sample_every == 0:
+                save_samples(step)
+            requested = on_step(step, logs) if on_step is not None else False
+            if d.any(stop.requested or bool(requested)) and step < cfg.steps:
+                if d.main:
+                    ckpt.save(step, net, training_state(), extra)
+                d.barrier()
+                progress.close()
+                raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
+            if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
+                if d.main:
+                    ckpt.save(step, net, training_state(), extra)
+                d.barrier()
+    progress.close()
+
+    diff = check_ranks_agree(net.transformer, d)
+    if diff != 0.0:
+        raise RuntimeError(f"DDP ranks ended with different weights (max abs diff {diff})")
+    result = out / "checkpoints" / "final"
+    if d.main:
+        result = ckpt.save(step, net, training_state(), extra, final=True)
+        if ema is not None:
+            ema.copy_to(net.transformer)  # sample and export the averaged weights
+        save_samples(step)
+        if cfg.export_dir:
+            result = save_pretrained(net, cfg.export_dir, extra={**extra, "ema": ema is not None})
+        print(f"[taming_lite.train] transformer done: {step} steps, {progress.rate():.0f} tok/s; weights in {result}")
+    d.barrier()
+    return Path(cfg.export_dir) if cfg.export_dir else result
