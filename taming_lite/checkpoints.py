@@ -1,7 +1,7 @@
 """Checkpoint I/O.
 
 Our format (the unit of saving and loading, as diffusers): a directory with
-    config.json        {"model_type": "vqgan" | "net2net" | "gpt", "config": {...}, "taming_lite_version": ...}
+    config.json        {"model_type": "vqgan" | "net2net" | "gpt" | "pixelgpt", "config": {...}, "taming_lite_version": ...}
     model.safetensors  the state dict
 `save_pretrained(model, dir)` writes it, `load_pretrained(dir)` reads exactly what was saved.
 
@@ -25,6 +25,7 @@ import yaml
 from . import __version__
 from .gpt import GPT, GPTConfig, causal_mask_buffer
 from .net2net import Net2NetConfig, Net2NetTransformer
+from .pixelgpt import PixelGPT, PixelGPTConfig
 from .vqgan import VQGAN, VQGANConfig
 
 CONFIG_NAME = "config.json"
@@ -50,10 +51,10 @@ class CheckpointError(ValueError):
 
 
 def _model_type(model: nn.Module) -> str:
-    for cls, name in ((Net2NetTransformer, "net2net"), (VQGAN, "vqgan"), (GPT, "gpt")):
+    for cls, name in ((Net2NetTransformer, "net2net"), (VQGAN, "vqgan"), (GPT, "gpt"), (PixelGPT, "pixelgpt")):
         if isinstance(model, cls):
             return name
-    raise TypeError(f"cannot save a {type(model).__name__}; expected VQGAN, GPT or Net2NetTransformer")
+    raise TypeError(f"cannot save a {type(model).__name__}; expected VQGAN, GPT, Net2NetTransformer or PixelGPT")
 
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict | None = None) -> Path:
@@ -80,9 +81,11 @@ def build_model(model_type: str, config: dict) -> nn.Module:
             return GPT(GPTConfig(**config))
         if model_type == "net2net":
             return Net2NetTransformer(Net2NetConfig(**config))
+        if model_type == "pixelgpt":
+            return PixelGPT(PixelGPTConfig(**config))
     except TypeError as e:  # unknown or missing config fields
         raise CheckpointError(f"invalid {model_type} config: {e}") from None
-    raise CheckpointError(f"unknown model_type {model_type!r}; expected 'vqgan', 'gpt' or 'net2net'")
+    raise CheckpointError(f"unknown model_type {model_type!r}; expected 'vqgan', 'gpt', 'net2net' or 'pixelgpt'")
 
 
 def read_config(directory: str | os.PathLike) -> dict:
