@@ -162,7 +162,8 @@ def _entry(raw, base: Path, where: str) -> ModelEntry:
         raise CheckpointError(f"{where}: 'sha256' maps file names from 'files' to 64 hex digits")
     if "path" in raw:
         check_filename(raw["path"], where)
-        return ModelEntry(name, task, fmt, str(raw.get("description", "")), path=base / raw["path"])
+        return ModelEntry(name, task, fmt, str(raw.get("description", "")), path=base / raw["path"],
+                          files=dict(files), sha256={k: v.lower() for k, v in sha.items()})
     repo_id, revision = raw["repo_id"], raw.get("revision", "main")
     check_repo_id(repo_id, where)
     check_revision(revision, where)
@@ -361,8 +362,9 @@ def _repo_info(repo_id: str, revision: str, name: str, endpoint: str, token, tim
         if code == 404 and err == "RevisionNotFound":
             raise ModelNotFoundError(f"model {what}: revision {revision!r} not found in {repo_id} on {endpoint}") from None
         if code == 404:
-            raise ModelNotFoundError(f"model {what}: repo {repo_id!r} not found on {endpoint} "
-                                     f"(HTTP 404; check the name, or set HF_TOKEN if it is private)") from None
+            raise ModelNotFoundError(f"model {what}: repo {repo_id!r} not found on {endpoint} (HTTP 404; check the "
+                                     f"name, or set HF_TOKEN if it is private; there is no local folder {repo_id!r} "
+                                     f"either)") from None
         raise HubUnavailable(f"model {what}: the Hub at {endpoint} answered HTTP {code} ({e.reason}); it may be down. "
                              f"Try again later, or {_offline_advice(name)}") from None
     except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as e:
@@ -448,13 +450,15 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, *, reg
             raise ModelNotFoundError(f"model {entry.name!r}: its embedded weights are not there yet: "
                                      f"{', '.join(str(entry.path / f) for f in missing)} missing. Train and save them "
                                      f"(see weights/README.md), or pick another model: {', '.join(entries)}")
-        return ModelFiles(entry.name, entry.format, entry.path / files["config"], entry.path / files["weights"])
+        result = ModelFiles(entry.name, entry.format, entry.path / files["config"], entry.path / files["weights"])
+        _verify(entry, result, entry.name, (files["config"], files["weights"]))
+        return result
     if entry is None and "/" not in name:
         raise ModelNotFoundError(f"unknown model {name!r}: not a folder, not in the registry ({', '.join(entries) or 'empty'}), "
                                  f"and not a Hub repo id ('user/name')")
 
     # 3. a Hub repo
-    repo_id = check_repo_id(entry.repo_id if entry else name)
+    repo_id = entry.repo_id if entry else check_repo_id(name, f"model {name!r} (no such folder or registry name)")
     label = entry.name if entry else repo_id
     revision = revision or (entry.revision if entry else "main")
     known = (config_file, weights_file) if config_file and weights_file else None

@@ -372,6 +372,17 @@ def test_local_directories(tmp_path, reference_dir):
     half = from_pretrained(orig, device="cpu", dtype="fp16")
     assert next(half.parameters()).dtype == torch.float16
 
+    # embedded registry entries: a folder relative to the registry, sha256 checked there too
+    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    registry = write_registry(tmp_path, {"name": "mine", "task": "reconstruction", "path": "ours",
+                                         "sha256": {"model.safetensors": digest}},
+                              {"name": "tampered", "task": "reconstruction", "path": "ours",
+                               "sha256": {"model.safetensors": "f" * 64}})
+    assert same_weights(from_pretrained("mine", registry=registry, device="cpu"), model)
+    assert list_models(registry=registry)[0].available_offline()
+    with pytest.raises(CheckpointError, match="model 'tampered': model.safetensors has sha256"):
+        resolve("tampered", registry=registry)
+
 
 def test_shipped_registry():
     names = {e.name: e for e in list_models()}
