@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
+from PIL import Image
 
 from taming_lite.device import autocast
 from taming_lite.sampling import iter_sample, iter_sample_sliding_window, make_generator
@@ -228,8 +233,37 @@ def stream_samples(tm: models.TaskModel, cond: torch.Tensor, z: torch.Tensor, st
         yield done, total, decode(tm, grid, None if done == total else start + done)
 
 
-def gallery(images: list[np.ndarray], label: str = "sample") -> list[tuple[np.ndarray, str]]:
-    return [(im, f"{label} {i + 1}") for i, im in enumerate(images)]
+_out_dir: Path | None = None
+_writes = 0
+OUTPUT_MAX_AGE_S = 3600
+
+
+def image_file(img: np.ndarray) -> str:
+    """Write an output image to its own PNG file and return the path.
+
+    Outputs are returned to Gradio as files, not arrays: Gradio caches an array under the hash of
+    its bytes and writes that file in place, so two requests returning the same image at once
+    (e.g. the same skeleton) could serve a half-written file; copying a file into its cache is atomic."""
+    global _out_dir, _writes
+    if _out_dir is None:
+        _out_dir = Path(tempfile.mkdtemp(prefix="taming_lite_out_"))
+    fd, path = tempfile.mkstemp(suffix=".png", dir=_out_dir)
+    with os.fdopen(fd, "wb") as f:
+        Image.fromarray(np.asarray(img, dtype=np.uint8)).save(f, format="PNG", compress_level=1)
+    _writes += 1
+    if _writes % 500 == 0:  # outputs are copied into Gradio's cache; old ones can go
+        cutoff = time.time() - OUTPUT_MAX_AGE_S
+        for old in _out_dir.glob("*.png"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:
+                pass
+    return path
+
+
+def gallery(images: list[np.ndarray], label: str = "sample") -> list[tuple[str, str]]:
+    return [(image_file(im), f"{label} {i + 1}") for i, im in enumerate(images)]
 
 
 def run_info(tm: models.TaskModel, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:

@@ -50,7 +50,7 @@ def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height,
     h, w = params["height"] // tm.stride, params["width"] // tm.stride
     z = z.reshape(1, h, w).repeat(B, 1, 1)
     cond = torch.full((B, 1), tm.model.config.sos_token, dtype=torch.long, device=tm.device)
-    preview = common.cut_line(rgb, rows * tm.stride)
+    preview = common.image_file(common.cut_line(rgb, rows * tm.stride))
     for done, total, imgs in common.stream_samples(tm, cond, z, rows * w, params, progress):
         info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
         yield common.gallery(imgs, "completion"), preview, info
@@ -65,7 +65,7 @@ def cut_preview(image, given_rows, height, width):
         h = int(height) // stride * stride
         w = int(width) // stride * stride
         rgb, rows, _ = prepare(image, given_rows, h, w, stride)
-        return common.cut_line(rgb, rows * stride)
+        return common.image_file(common.cut_line(rgb, rows * stride))
     except (InputError, ValueError):
         return None
 

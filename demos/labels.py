@@ -60,7 +60,7 @@ def run(canvas, label_map, seed, temperature, top_k, top_p, num_samples, height,
     B = params["num_samples"]
     cond = common.encode_condition(tm, onehot(ids, hc, wc).to(tm.device), h, w, B)
     z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
-    used = colorize(ids)
+    used = common.image_file(colorize(ids))
     for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
         info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
         yield common.gallery(imgs, "landscape"), used, info

@@ -39,7 +39,7 @@ def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, wi
     h, w = H // tm.stride, W // tm.stride
     hc, wc = common.cond_size(tm, H, W)
     skel_c = skeleton(keypoints_json, hc, wc)
-    shown = skeleton(keypoints_json, H, W)
+    shown = common.image_file(skeleton(keypoints_json, H, W))
     B = params["num_samples"]
     cond = common.encode_condition(tm, common.rgb_to_tensor(skel_c, tm.device), h, w, B)
     z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
@@ -51,7 +51,7 @@ def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, wi
 def live_preview(keypoints_json, height, width):
     """Skeleton preview while typing: problems are shown as text, not as error pop-ups."""
     try:
-        return skeleton(keypoints_json, int(height), int(width)), ""
+        return common.image_file(skeleton(keypoints_json, int(height), int(width))), ""
     except (InputError, ValueError, TypeError) as e:
         return None, f"⚠️ {e}"
 

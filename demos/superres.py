@@ -67,7 +67,7 @@ def run(image, seed, temperature, top_k, top_p, num_samples, progress=gr.Progres
             scores = ", ".join(f"{psnr(im, known):.2f}" for im in imgs)
             extra.append(f"PSNR vs. the known original: samples {scores} dB; bicubic {psnr(bicubic, known):.2f} dB")
         info = common.run_info(tm, params, done, total, extra, time.perf_counter() - t0)
-        yield [(bicubic, "bicubic")] + common.gallery(imgs, f"×{tm.sr_factor} sample"), info
+        yield [(common.image_file(bicubic), "bicubic")] + common.gallery(imgs, f"×{tm.sr_factor} sample"), info
 
 
 def build():
