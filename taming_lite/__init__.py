@@ -4,7 +4,8 @@
 
 Submodules: vqgan (first stage), gpt (transformer + KV cache), net2net (conditional transformer),
 sampling (top-k/top-p, cached and sliding-window sampling), checkpoints (our format and the
-original's), device (CUDA / MPS / CPU), data (procedural data sets).
+original's), hub (registry + Hugging Face Hub download), device (CUDA / MPS / CPU),
+data (procedural data sets), train (trainers and CLI).
 """
 
 __version__ = "0.1.0"
@@ -15,6 +16,7 @@ _EXPORTS = {
     "Net2NetTransformer": "net2net", "Net2NetConfig": "net2net",
     "load_original": "checkpoints", "load_pretrained": "checkpoints", "save_pretrained": "checkpoints",
     "CheckpointError": "checkpoints",
+    "from_pretrained": "hub", "list_models": "hub", "HubUnavailable": "hub", "ModelNotFoundError": "hub",
     "pick_device": "device",
     "sample_sliding_window": "sampling", "filter_logits": "sampling",
 }
