@@ -34,9 +34,9 @@ def build_app() -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\nA small, readable re-implementation of *Taming Transformers* "
                     "(Esser et al., CVPR 2021). Pick a tab; every tab is also an API endpoint.")
         for title, module in TABS:
-            with gr.Tab(title, id=module.TASK):
+            with gr.Tab(title, id=module.TASK, elem_id=f"tab-{module.TASK}"):
                 module.build()
-        with gr.Tab("About", id="about"):
+        with gr.Tab("About", id="about", elem_id="tab-about"):
             about.build()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
     return demo
