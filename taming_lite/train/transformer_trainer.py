@@ -171,7 +171,7 @@ def sample_grid(net: Net2NetTransformer, z: torch.Tensor, c: torch.Tensor, cfg: 
 
 
 def train_transformer(cfg: TransformerTrainConfig, resume: str | bool | None = None,
-                      on_step: Callable[[int, dict], bool] | None = None) -> Path:
+                      on_step: Callable[[int, dict, torch.nn.Module], bool] | None = None) -> Path:
     """Train; returns the export directory (or the final checkpoint). `on_step` as in train_vqgan."""
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -282,7 +282,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
                 metrics.write({"step": step, **logs, "tok_per_s": n_tok / dt})
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
-            requested = on_step(step, logs) if on_step is not None else False
+            requested = on_step(step, logs, net) if on_step is not None else False
             if d.any(stop.requested or bool(requested)) and step < cfg.steps:
                 if d.main:
                     ckpt.save(step, net, training_state(), extra)

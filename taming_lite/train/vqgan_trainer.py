@@ -84,9 +84,10 @@ def _display(model: VQGAN, t: torch.Tensor) -> torch.Tensor:
 
 
 def train_vqgan(cfg: VQGANTrainConfig, resume: str | bool | None = None,
-                on_step: Callable[[int, dict], bool] | None = None) -> Path:
+                on_step: Callable[[int, dict, torch.nn.Module], bool] | None = None) -> Path:
     """Train; returns the export directory (or the final checkpoint if `export_dir` is not set).
-    `on_step(step, logs)` runs after every step; returning True requests a stop as Ctrl-C does."""
+    `on_step(step, logs, model)` runs after every step (model: the plain VQGAN); returning True
+    requests a stop as Ctrl-C does."""
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     d = Dist(cfg.device)
@@ -214,7 +215,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
                 metrics.write({"step": step, **logs, "lr": cfg.lr, "img_per_s": x.shape[0] * d.world / dt})
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
-            requested = on_step(step, logs) if on_step is not None else False
+            requested = on_step(step, logs, model) if on_step is not None else False
             if d.any(stop.requested or bool(requested)) and step < cfg.steps:
                 if d.main:
                     path = ckpt.save(step, model, training_state(), extra)

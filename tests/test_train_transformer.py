@@ -1,0 +1,84 @@
+"""Transformer trainer: overfitting, resume equivalence (with pkeep and EMA), token cache, export."""
+
+import json
+
+import pytest
+import torch
+
+from taming_lite.checkpoints import load_pretrained
+from taming_lite.net2net import Net2NetTransformer
+from taming_lite.train import TrainingInterrupted, train_transformer, train_vqgan
+from taming_lite.train.common import warmup_cosine
+
+from _train_helpers import column, mean, tiny_transformer, tiny_vqgan
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+    """A tiny image VQGAN and a tiny depth VQGAN (10 steps each: enough for varied tokens)."""
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("stages")
+    image = train_vqgan(tiny_vqgan(tmp, "image", "steps=10", f"export_dir={tmp / 'image_x'}"))
+    depth = train_vqgan(tiny_vqgan(tmp, "depth", "steps=10", "data.image_key=depth", f"export_dir={tmp / 'depth_x'}"))
+    return image, depth
+
+
+def test_tiny_transformer_overfits(tmp_path, stages):
+    """8 depth-conditioned samples, 60 steps: last-10 loss at least 2x below first-10."""
+    image, depth = stages
+    out = train_transformer(tiny_transformer(tmp_path, "run", image, depth, f"export_dir={tmp_path / 'x'}"))
+    loss = column(tmp_path / "run", "loss")
+    assert mean(loss[:10]) / mean(loss[-10:]) > 2.0, (mean(loss[:10]), mean(loss[-10:]))
+    net = load_pretrained(out)
+    assert isinstance(net, Net2NetTransformer) and not net.be_unconditional
+    extra = json.loads((out / "config.json").read_text())["extra"]
+    assert extra == {"task": "tiny", "image_size": 32, "cond": "depth", "dataset": "synthetic", "ema": False}
+    # the exported stages are the trained VQGANs, unchanged
+    vq = load_pretrained(image)
+    assert all(torch.equal(v, net.first_stage_model.state_dict()[k]) for k, v in vq.state_dict().items())
+    assert (tmp_path / "run" / "tokens.pt").is_file()
+    assert list((tmp_path / "run" / "samples").glob("*.png"))
+
+
+def test_resume_is_bit_exact_with_pkeep_and_ema(tmp_path, stages):
+    image, depth = stages
+    common = ["steps=8", "pkeep=0.7", "ema_decay=0.9", "model.embd_pdrop=0.1", "warmup_steps=3"]
+    train_transformer(tiny_transformer(tmp_path, "full", image, depth, *common))
+    part = tiny_transformer(tmp_path, "part", image, depth, *common)
+    with pytest.raises(TrainingInterrupted):
+        train_transformer(part, on_step=lambda step, logs, net: step == 3)
+    train_transformer(part, resume=True)
+    for name in ("loss", "grad_norm", "lr"):
+        assert column(tmp_path / "full", name) == column(tmp_path / "part", name), name
+    a = torch.load(tmp_path / "full" / "checkpoints" / "final" / "training_state.pt", weights_only=True)["ema"]
+    b = torch.load(tmp_path / "part" / "checkpoints" / "final" / "training_state.pt", weights_only=True)["ema"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_unconditional_without_token_cache(tmp_path, stages):
+    image, _ = stages
+    out = train_transformer(tiny_transformer(tmp_path, "u", image, None, "steps=3", "token_cache=null",
+                                             f"export_dir={tmp_path / 'x'}"))
+    assert load_pretrained(out).be_unconditional
+    assert not (tmp_path / "u" / "tokens.pt").exists()
+
+
+def test_weight_decay_on_matrices_only(stages):
+    from taming_lite.gpt import GPT, GPTConfig
+
+    gpt = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    decay, no_decay = gpt.configure_optimizer(1e-3, 0.1).param_groups
+    assert decay["weight_decay"] == 0.1 and all(p.dim() >= 2 for p in decay["params"])
+    assert no_decay["weight_decay"] == 0.0
+
+
+def test_warmup_cosine():
+    assert warmup_cosine(0, 100, 10, 0.1) == pytest.approx(0.1)
+    assert warmup_cosine(9, 100, 10, 0.1) == pytest.approx(1.0)
+    assert warmup_cosine(10, 100, 10, 0.1) == pytest.approx(1.0)
+    assert warmup_cosine(100, 100, 10, 0.1) == pytest.approx(0.1)
