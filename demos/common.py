@@ -63,20 +63,23 @@ def user_errors(fn):
     return wrapper
 
 
-class ImageInput(gr.Image):
+def ImageInput(**kwargs) -> gr.Image:
     """gr.Image whose upload is checked (header only: readable, within the pixel limit) before
-    Gradio opens it, so a decompression bomb or a non-image gets our message, not a generic error."""
+    Gradio opens it, so a decompression bomb or a non-image gets our message, not a generic error.
+    (The instance's preprocess is wrapped: a gr.Image subclass would make Gradio write a .pyi file.)"""
+    image = gr.Image(**kwargs)
+    plain = image.preprocess
 
-    def preprocess(self, payload):
+    def preprocess(payload):
         if payload is not None and getattr(payload, "path", None) and not str(payload.url or "").startswith("data:"):
             try:
                 check_image_file(payload.path)
             except InputError as e:
                 raise gr.Error(str(e)) from None
-        return super().preprocess(payload)
+        return plain(payload)
 
-    def get_block_name(self) -> str:  # the front end renders it as a plain Image
-        return "image"
+    image.preprocess = preprocess
+    return image
 
 
 # --------------------------------------------------------------------------- controls
