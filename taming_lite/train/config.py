@@ -5,7 +5,8 @@
 A YAML file holds the fields of `VQGANTrainConfig` or `TransformerTrainConfig` (below); nested
 sections are `data` (a `DataConfig`), `model` (VQGANConfig fields for a VQGAN, GPTConfig fields for
 a transformer) and, for the VQGAN, `loss` (a `VQLossConfig`). A YAML file may say
-`base: other.yaml` to start from another file's values (relative to itself). Unknown keys are
+`base: other.yaml` to start from another file's values (relative to itself); mappings merge key by
+key, and an empty mapping `{}` replaces the base's. Unknown keys are
 errors that name the key and the fields that exist, so a typo never trains silently with a
 default. Override values are parsed as YAML (`steps=10` is an int, `model.ch_mult=[1,2]` a list).
 """
@@ -21,14 +22,14 @@ import yaml
 
 @dataclass
 class DataConfig:
-    dataset: str = "landscape"  # a name from taming_lite.train.data.DATASETS, or "folder"
+    dataset: str = "completion"  # a task of taming_lite.data (completion, depth, labels, superres, pose) or "synthetic"
     image_key: str = "image"    # what the first stage / VQGAN sees
     cond_key: str | None = None  # transformer: what the cond stage sees (None: unconditional)
     size: int = 128             # image side in pixels
-    num_samples: int = 2000     # procedural data sets: how many distinct samples (index = seed)
-    root: str | None = None     # folder data set: directory of images (+ same-stem depth/label files)
-    seed: int = 0               # procedural data sets: offset added to the sample index
-    options: dict = field(default_factory=dict)  # passed to the data set class as keyword arguments
+    num_samples: int = 2000     # procedural data: how many distinct samples make an epoch
+    root: str | None = None     # your data instead: a folder of images (+ side files) or an npz cache
+    seed: int = 0               # procedural data: base seed
+    options: dict = field(default_factory=dict)  # passed to the data set as keyword arguments (e.g. source: both)
 
 
 @dataclass
@@ -136,7 +137,8 @@ def _coerce(value, default, where: str):
 def _merge(base: dict, new: dict) -> dict:
     out = dict(base)
     for k, v in new.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        merge = isinstance(v, dict) and v and isinstance(out.get(k), dict)  # `{}` clears a section
+        out[k] = _merge(out[k], v) if merge else v
     return out
 
 
