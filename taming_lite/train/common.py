@@ -286,25 +286,29 @@ def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float
 
 
 class EMA:
-    """Exponential moving average of a module's floating-point parameters."""
+    """Exponential moving average of a module's floating-point parameters. The decay ramps up as
+    min(decay, (1 + n) / (10 + n)) over the first updates, so a short run does not export its init."""
 
     def __init__(self, module: nn.Module, decay: float):
-        self.decay = decay
+        self.decay, self.updates = decay, 0
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()}
 
     @torch.no_grad()
     def update(self, module: nn.Module):
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, v in module.state_dict().items():
             if k in self.shadow:
-                self.shadow[k].lerp_(v.detach(), 1 - self.decay)
+                self.shadow[k].lerp_(v.detach(), 1 - decay)
 
     def copy_to(self, module: nn.Module):
         module.load_state_dict({**module.state_dict(), **self.shadow})
 
     def state_dict(self):
-        return dict(self.shadow)
+        return {**self.shadow, "__updates__": torch.tensor(self.updates)}
 
     def load_state_dict(self, state):
+        self.updates = int(state["__updates__"])
         for k in self.shadow:
             self.shadow[k].copy_(state[k])
 
