@@ -32,7 +32,7 @@ from taming_lite.train.vqgan_trainer import build_vqgan  # noqa: E402
 VQGANS = ["vqgan_image", "vqgan_depth", "vqgan_labels", "vqgan_lowres", "vqgan_skeleton"]
 TRANSFORMERS = ["transformer_completion", "transformer_depth", "transformer_labels", "transformer_superres",
                 "transformer_pose"]
-SYNTH_CHANNELS = {"labels": ["data.options={n_labels: 14}"]}
+SYNTH_OPTIONS = {"labels": "data.options={n_labels: 14}"}
 
 
 def cpu_name() -> str:
@@ -46,7 +46,7 @@ def cpu_name() -> str:
 
 
 def synthetic(cfg_key: str | None) -> list[str]:
-    return ["data.dataset=synthetic", "data.num_samples=64", *SYNTH_CHANNELS.get(cfg_key or "", [])]
+    return ["data.dataset=synthetic", "data.num_samples=64", SYNTH_OPTIONS.get(cfg_key or "", "data.options={}")]
 
 
 def bench_vqgan(name: str, tmp: Path, steps: int, threads: int) -> tuple[float, int, int]:
@@ -57,13 +57,13 @@ def bench_vqgan(name: str, tmp: Path, steps: int, threads: int) -> tuple[float, 
         *synthetic(base.data.image_key)])
     train_vqgan(cfg)
     rates = [float(r["img_per_s"]) for r in read_metrics(tmp / name / "metrics.csv")][2:]
-    return statistics.median(rates), cfg.batch_size, base.data.size
+    shape = build_dataset(cfg.data)[0][base.data.image_key].shape  # (C, H, W) the VQGAN sees
+    return statistics.median(rates), cfg.batch_size, f"{shape[0]}x{shape[1]}x{shape[2]}"
 
 
 def make_stage(name: str, tmp: Path) -> Path:
-    cfg = load_config("vqgan", REPO / "configs" / f"{name}.yaml", synthetic(None))
     key = load_config("vqgan", REPO / "configs" / f"{name}.yaml").data.image_key
-    cfg.data.options = {"n_labels": 14} if key == "labels" else {}
+    cfg = load_config("vqgan", REPO / "configs" / f"{name}.yaml", synthetic(key))
     channels = build_dataset(cfg.data)[0][key].shape[0]
     torch.manual_seed(0)
     return save_pretrained(build_vqgan(cfg, channels), tmp / "stages" / name)
@@ -99,7 +99,7 @@ def main() -> int:
         for name in names:
             if name.startswith("vqgan"):
                 rate, bs, size = bench_vqgan(name, tmp, args.steps, args.threads)
-                rows.append((name, f"{size}x{size}, batch {bs}", f"{rate:.2f} images/s"))
+                rows.append((name, f"input {size}, batch {bs}", f"{rate:.2f} images/s"))
             else:
                 rate, bs, n = bench_transformer(name, tmp, args.steps, args.threads)
                 rows.append((name, f"{n / 1e6:.1f}M params, batch {bs}", f"{rate:.0f} tokens/s"))

@@ -201,9 +201,8 @@ class VQLoss(nn.Module):
         if cfg.disc_loss not in D_LOSSES:
             raise ValueError(f"loss.disc_loss must be one of {sorted(D_LOSSES)}, got {cfg.disc_loss!r}")
         self.discriminator = NLayerDiscriminator(in_channels, cfg.disc_ndf, cfg.disc_num_layers)
-        self.perceptual = make_perceptual(cfg.perceptual) if cfg.perceptual_weight > 0 else None
-        if self.perceptual is not None and in_channels != 3:
-            self.perceptual = None  # LPIPS is defined on RGB; depth VQGANs use L1
+        # LPIPS is defined on RGB images; 1-channel (depth) VQGANs use L1 alone
+        self.perceptual = make_perceptual(cfg.perceptual) if cfg.perceptual_weight > 0 and in_channels == 3 else None
         self.d_loss_fn = D_LOSSES[cfg.disc_loss]
 
     def reconstruction_loss(self, x, x_rec):
