@@ -94,11 +94,6 @@ class Dist:
             dist.destroy_process_group()
 
 
-def unwrap(module: nn.Module) -> nn.Module:
-    module = getattr(module, "module", module)  # DDP
-    return getattr(module, "_orig_mod", module)  # torch.compile
-
-
 def check_ranks_agree(module: nn.Module, d: Dist) -> float:
     """Max abs difference between this rank's parameters and rank 0's (0.0 without DDP)."""
     if not d.enabled:

@@ -218,7 +218,6 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             print("[taming_lite.train] compile=true ignored: torch.compile is used on CUDA only")
 
     metrics = MetricsLog(out / "metrics.csv", d.main, start if resume_path is not None else None)
-    L = net.first_stage_model.config.resolution // net.first_stage_model.config.downsample_factor
     progress = Progress(cfg.steps, start, cfg.progress and d.main, "tok", f"transformer {cfg.task or ''}".strip())
     extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": cfg.data.cond_key, "dataset": cfg.data.dataset}
     source = _TokenSet(tokens) if tokens is not None else dataset

@@ -15,7 +15,6 @@ histogram) are logged with the losses.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +25,7 @@ from ..checkpoints import load_safetensors, load_state_strict, save_pretrained, 
 from ..device import autocast, autocast_dtype
 from ..vqgan import VQGAN, VQGANConfig
 from .common import (BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
-                     _mix, check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step,
-                     unwrap)
+                     _mix, check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step)
 from .config import VQGANTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
 from .losses import VQLoss, segmentation_loss
@@ -218,7 +216,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
             requested = on_step(step, logs, model) if on_step is not None else False
             if d.any(stop.requested or bool(requested)) and step < cfg.steps:
                 if d.main:
-                    path = ckpt.save(step, model, training_state(), extra)
+                    ckpt.save(step, model, training_state(), extra)
                 d.barrier()
                 progress.close()
                 raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
