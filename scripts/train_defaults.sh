@@ -56,4 +56,10 @@ transformer transformer_labels       # -> weights/labels
 transformer transformer_superres     # -> weights/superres
 transformer transformer_pose         # -> weights/pose
 
-echo "done: weights/ holds the five VQGANs and the five transformers"
+# 3. the pixel-level baseline for the completion comparison (same GPT, 1/4 of the steps: same tokens)
+echo "== pixel_baseline ($((TRANSFORMER_STEPS / 4)) steps)"
+# shellcheck disable=SC2086
+$LAUNCH taming_lite.train transformer --config configs/pixel_baseline.yaml $RESUME_FLAG \
+  "steps=$((TRANSFORMER_STEPS / 4))" "warmup_steps=$((TRANSFORMER_STEPS / 160 + 1))" "${common[@]}" $EXTRA
+
+echo "done: weights/ holds the five VQGANs, the five transformers and the pixel baseline"

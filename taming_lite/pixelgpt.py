@@ -88,7 +88,20 @@ class PixelGPT(nn.Module):
         target = self.encode(images).reshape(images.shape[0], -1)
         return self.forward_indices(target)
 
-    def forward_indices(self, target: torch.Tensor):
+    @torch.no_grad()
+    def encode_to_z(self, images: torch.Tensor):
+        """As Net2NetTransformer.encode_to_z: (None, palette indices (B, r*r)), for the trainer."""
+        return None, self.encode(images).reshape(images.shape[0], -1)
+
+    @torch.no_grad()
+    def encode_to_c(self, images: torch.Tensor):
+        """The conditioning is the start token alone: (None, (B, 1))."""
+        sos = torch.full((images.shape[0], 1), self.sos_token, dtype=torch.long, device=images.device)
+        return None, sos
+
+    def forward_indices(self, target: torch.Tensor, c: torch.Tensor | None = None, generator=None):
+        """Teacher-forced logits (B, L, palette) for palette tokens (B, L); `c` and `generator` are
+        accepted for the trainer's token-LM interface and unused (the start token is fixed)."""
         sos = torch.full((target.shape[0], 1), self.sos_token, dtype=torch.long, device=target.device)
         logits, _ = self.transformer(torch.cat((sos, target[:, :-1]), 1))
         return logits[..., : self.config.palette_size], target

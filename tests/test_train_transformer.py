@@ -7,10 +7,10 @@ import torch
 
 from taming_lite.checkpoints import load_pretrained
 from taming_lite.net2net import Net2NetTransformer
-from taming_lite.train import TrainingInterrupted, train_transformer, train_vqgan
+from taming_lite.train import TrainingInterrupted, load_config, train_transformer, train_vqgan
 from taming_lite.train.common import warmup_cosine
 
-from _train_helpers import column, mean, tiny_transformer, tiny_vqgan
+from _train_helpers import TINY_TRANSFORMER, column, mean, tiny_transformer, tiny_vqgan
 
 
 @pytest.fixture(autouse=True)
@@ -82,3 +82,20 @@ def test_warmup_cosine():
     assert warmup_cosine(9, 100, 10, 0.1) == pytest.approx(1.0)
     assert warmup_cosine(10, 100, 10, 0.1) == pytest.approx(1.0)
     assert warmup_cosine(100, 100, 10, 0.1) == pytest.approx(0.1)
+
+
+def test_pixel_baseline_trains_and_exports(tmp_path):
+    """model_type=pixel: palette fitted by k-means, the GPT over palette pixels learns (loss falls)."""
+    from taming_lite.pixelgpt import PixelGPT
+
+    cfg = load_config("transformer", TINY_TRANSFORMER, [
+        f"out_dir={tmp_path / 'pix'}", f"export_dir={tmp_path / 'pix_export'}", "progress=false", "model_type=pixel",
+        "first_stage=null", "cond_stage=null", "data.cond_key=null", "palette_size=16", "pixel_resolution=8",
+        "steps=60", "lr=3e-3", "warmup_steps=5", "log_every=1"])
+    train_transformer(cfg)
+    loss = column(tmp_path / "pix", "loss")
+    assert mean(loss[-10:]) < mean(loss[:10]) / 1.5
+    m = load_pretrained(tmp_path / "pix_export")
+    assert isinstance(m, PixelGPT) and m.palette.abs().sum() > 0
+    out = m.sample(m.encode(torch.zeros(1, 3, 8, 8))[:, :4].reshape(1, -1), 32, seed=0)
+    assert out.shape == (1, 64) and out.max() < 16

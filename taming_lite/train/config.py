@@ -80,7 +80,8 @@ class VQGANTrainConfig(_CommonTrainConfig):
 
 @dataclass
 class TransformerTrainConfig(_CommonTrainConfig):
-    first_stage: str = "weights/vqgan_image"  # directory written by the VQGAN trainer
+    model_type: str = "net2net"       # "net2net" (VQGAN tokens) or "pixel" (PixelGPT baseline on palette pixels)
+    first_stage: str | None = "weights/vqgan_image"  # directory written by the VQGAN trainer (net2net)
     cond_stage: str | None = None     # None: unconditional (a start token); else a VQGAN directory
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
     pkeep: float = 1.0
@@ -97,6 +98,9 @@ class TransformerTrainConfig(_CommonTrainConfig):
     sample_temperature: float = 1.0
     sample_top_k: int | None = 100
     num_sample_images: int = 4
+    pixel_resolution: int = 32        # model_type "pixel": images are area-resized to this side
+    palette_size: int = 256           # model_type "pixel": k-means colours (the vocabulary)
+    palette_pixels: int = 200_000     # model_type "pixel": pixels sampled to fit the palette
 
 
 CONFIG_CLASSES = {"vqgan": VQGANTrainConfig, "transformer": TransformerTrainConfig}

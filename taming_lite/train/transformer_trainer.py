@@ -30,6 +30,7 @@ from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safet
 from ..device import autocast, autocast_dtype
 from ..gpt import GPTConfig
 from ..net2net import Net2NetConfig, Net2NetTransformer
+from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
 from .common import (EMA, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
                      check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step,
@@ -89,6 +90,32 @@ def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
 
 
 @torch.no_grad()
+def build_pixelgpt(cfg: TransformerTrainConfig, dataset) -> PixelGPT:
+    """The pixel-level baseline: a palette fitted with k-means on training pixels + a fresh GPT."""
+    if cfg.cond_stage or cfg.data.cond_key:
+        raise ValueError("model_type 'pixel' is unconditional: leave cond_stage and data.cond_key unset")
+    r, k = cfg.pixel_resolution, cfg.palette_size
+    g = torch.Generator().manual_seed(cfg.seed)
+    n_images = min(len(dataset), max(1, cfg.palette_pixels // (r * r) + 1))
+    order = torch.randperm(len(dataset), generator=g)[:n_images].tolist()
+    images = F.interpolate(collate(dataset, order)[cfg.data.image_key], size=(r, r), mode="area")
+    pixels = images.permute(0, 2, 3, 1).reshape(-1, 3)
+    pixels = pixels[torch.randperm(len(pixels), generator=g)[: cfg.palette_pixels]]
+    gpt = {"vocab_size": k + 1, "block_size": r * r, **cfg.model}
+    net = PixelGPT(PixelGPTConfig(transformer=GPTConfig(**gpt), resolution=r, palette_size=k))
+    net.palette.copy_(fit_palette(pixels, k, seed=cfg.seed))
+    return net
+
+
+def build_model(cfg: TransformerTrainConfig, dataset) -> nn.Module:
+    if cfg.model_type == "net2net":
+        return build_net2net(cfg, dataset)
+    if cfg.model_type == "pixel":
+        return build_pixelgpt(cfg, dataset)
+    raise ValueError(f"model_type must be 'net2net' or 'pixel', got {cfg.model_type!r}")
+
+
+@torch.no_grad()
 def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig, device, batch: int = 16,
                    show: bool = True) -> dict:
     """Every sample -> {"z": (N, L), "c": (N, Lc)} token tensors (int16 when they fit)."""
@@ -109,7 +136,8 @@ def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig
 def _cache_key(cfg: TransformerTrainConfig) -> str:
     """What the cached tokens depend on: the stages' bytes and the data config."""
     h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
-    h.update(str(cfg.downsample_cond_size).encode())
+    h.update(f"{cfg.downsample_cond_size} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
+             f"{cfg.palette_pixels} {cfg.seed}".encode())
     for stage in (cfg.first_stage, cfg.cond_stage):
         if stage:
             for name in (CONFIG_NAME, WEIGHTS_NAME):
@@ -146,11 +174,19 @@ class _TokenSet(torch.utils.data.Dataset):
 
 
 @torch.no_grad()
-def sample_grid(net: Net2NetTransformer, z: torch.Tensor, c: torch.Tensor, cfg: TransformerTrainConfig, path: Path,
-                seed: int = 0) -> Path:
-    """Rows: condition (decoded cond tokens), a sample, the ground truth (decoded image tokens)."""
+def sample_grid(net: Net2NetTransformer | PixelGPT, z: torch.Tensor, c: torch.Tensor, cfg: TransformerTrainConfig,
+                path: Path, seed: int = 0) -> Path:
+    """Rows: condition (decoded cond tokens), a sample, the ground truth (decoded image tokens).
+    PixelGPT: the upper half given and the lower half sampled, then the ground truth."""
     was_training = net.training
     net.eval()
+    if isinstance(net, PixelGPT):
+        r = net.config.resolution
+        half = z.shape[1] // 2
+        out = net.sample(z[:, :half], z.shape[1] - half, temperature=cfg.sample_temperature,
+                         top_k=cfg.sample_top_k, seed=seed)
+        net.train(was_training)
+        return save_grid([net.decode(out.view(-1, r, r)), net.decode(z.view(-1, r, r))], path)
     f = net.first_stage_model
     side = int(round(z.shape[1] ** 0.5))
     zshape = (z.shape[0], f.config.embed_dim, side, z.shape[1] // side)
@@ -190,7 +226,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
     dataset = build_dataset(cfg.data)
     check_keys(dataset, cfg.data.image_key, cfg.data.cond_key)
     torch.manual_seed(cfg.seed)
-    net = build_net2net(cfg, dataset).to(dev)
+    net = build_model(cfg, dataset).to(dev)
     tokens = load_or_encode_tokens(net, dataset, cfg, d)
     opt = net.transformer.configure_optimizer(cfg.lr, cfg.weight_decay, tuple(cfg.betas))
     ema = EMA(net.transformer, cfg.ema_decay) if cfg.ema_decay > 0 else None

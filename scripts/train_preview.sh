@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Train the small "preview" defaults shipped in weights/ (64x64 images, 16x16 tokens) on a CPU in
+# about an hour: the five VQGANs, then the five transformers, then the pixel-level baseline.
+#   scripts/train_preview.sh                 # everything
+#   VQGAN_STEPS=300 TRANSFORMER_STEPS=200 scripts/train_preview.sh    # quicker, worse
+#   RESUME=1 scripts/train_preview.sh        # continue interrupted runs from their checkpoints
+# The full-size recipe (128x128, f=8, hours on a GPU) is scripts/train_defaults.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${VQGAN_STEPS:=1200}" "${COND_VQGAN_STEPS:=600}" "${TRANSFORMER_STEPS:=600}"
+: "${PIXEL_STEPS:=$((TRANSFORMER_STEPS / 4))}"
+RESUME_FLAG=""
+[ "${RESUME:-0}" = "1" ] && RESUME_FLAG="--resume"
+run() {  # kind config steps [overrides...]
+  local kind=$1 cfg=$2 steps=$3; shift 3
+  echo "== $kind $cfg ($steps steps)"
+  # shellcheck disable=SC2086
+  python -m taming_lite.train "$kind" --config "configs/preview/$cfg.yaml" $RESUME_FLAG "steps=$steps" progress=false "$@"
+}
+# 0. data: 1500 landscapes and 1500 humans at 64x64, rendered once (about a minute) into npz caches
+if [ ! -f runs/data/images64.npz ]; then
+  python -m taming_lite.data cache --source landscape --n 1500 --size 64 --format npz --shard-size 2000 --out runs/data/landscape64 --quiet
+  python -m taming_lite.data cache --source human --n 1500 --size 64 --format npz --shard-size 2000 --out runs/data/human64 --quiet
+  python - <<'PY'
+import numpy as np  # landscapes and humans interleaved: the image VQGAN serves both
+a = np.load("runs/data/landscape64/shard_00000.npz")["image"]
+b = np.load("runs/data/human64/shard_00000.npz")["image"]
+img = np.empty((len(a) + len(b),) + a.shape[1:], np.uint8)
+img[0::2], img[1::2] = a, b
+np.savez("runs/data/images64.npz", image=img)
+PY
+fi
+# 1. first and cond stages
+run vqgan vqgan_image "$VQGAN_STEPS" "loss.disc_start=$((VQGAN_STEPS * 2 / 3))"
+for v in depth labels lowres skeleton; do
+  run vqgan "vqgan_$v" "$COND_VQGAN_STEPS" "loss.disc_start=$((COND_VQGAN_STEPS * 2 / 3))"
+done
+# 2. transformers (read the VQGANs above from weights/)
+for t in completion depth labels superres pose; do
+  run transformer "transformer_$t" "$TRANSFORMER_STEPS"
+done
+# 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
+run transformer pixel_baseline "$PIXEL_STEPS"
+echo "done: weights/ holds the preview VQGANs, transformers and the pixel baseline"
