@@ -13,7 +13,6 @@ Markdown table and the CPU it ran on.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_name  # noqa: E402
 from taming_lite.checkpoints import load_pretrained, save_pretrained  # noqa: E402
 from taming_lite.train import load_config, read_metrics, train_transformer, train_vqgan  # noqa: E402
 from taming_lite.train.data import build_dataset  # noqa: E402
@@ -33,16 +33,6 @@ VQGANS = ["vqgan_image", "vqgan_depth", "vqgan_labels", "vqgan_lowres", "vqgan_s
 TRANSFORMERS = ["transformer_completion", "transformer_depth", "transformer_labels", "transformer_superres",
                 "transformer_pose"]
 SYNTH_OPTIONS = {"labels": "data.options={n_labels: 14}"}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic(cfg_key: str | None) -> list[str]:
