@@ -94,6 +94,17 @@ class Dist:
             dist.destroy_process_group()
 
 
+def run_training(cfg, body, resume, on_step):
+    """Shared entry of both trainers: CPU threads, the process group, and its clean-up."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    d = Dist(cfg.device)
+    try:
+        return body(cfg, d, resume, on_step)
+    finally:
+        d.close()
+
+
 def check_ranks_agree(module: nn.Module, d: Dist) -> float:
     """Max abs difference between this rank's parameters and rank 0's (0.0 without DDP)."""
     if not d.enabled:

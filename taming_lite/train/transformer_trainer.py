@@ -32,7 +32,7 @@ from ..gpt import GPTConfig
 from ..net2net import Net2NetConfig, Net2NetTransformer
 from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
-from .common import (EMA, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
+from .common import (run_training, EMA, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
                      check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step,
                      warmup_cosine)
 from .config import TransformerTrainConfig, config_to_dict
@@ -209,13 +209,7 @@ def sample_grid(net: Net2NetTransformer | PixelGPT, z: torch.Tensor, c: torch.Te
 def train_transformer(cfg: TransformerTrainConfig, resume: str | bool | None = None,
                       on_step: Callable[[int, dict, torch.nn.Module], bool] | None = None) -> Path:
     """Train; returns the export directory (or the final checkpoint). `on_step` as in train_vqgan."""
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    d = Dist(cfg.device)
-    try:
-        return _train(cfg, d, resume, on_step)
-    finally:
-        d.close()
+    return run_training(cfg, _train, resume, on_step)
 
 
 def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:

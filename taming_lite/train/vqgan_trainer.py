@@ -24,7 +24,7 @@ import torch
 from ..checkpoints import load_safetensors, load_state_strict, save_pretrained, WEIGHTS_NAME
 from ..device import autocast, autocast_dtype
 from ..vqgan import VQGAN, VQGANConfig
-from .common import (BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
+from .common import (run_training, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
                      _mix, check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step)
 from .config import VQGANTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
@@ -86,13 +86,7 @@ def train_vqgan(cfg: VQGANTrainConfig, resume: str | bool | None = None,
     """Train; returns the export directory (or the final checkpoint if `export_dir` is not set).
     `on_step(step, logs, model)` runs after every step (model: the plain VQGAN); returning True
     requests a stop as Ctrl-C does."""
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    d = Dist(cfg.device)
-    try:
-        return _train(cfg, d, resume, on_step)
-    finally:
-        d.close()
+    return run_training(cfg, _train, resume, on_step)
 
 
 def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
@@ -163,7 +157,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
     step = start
     with StopRequest() as stop:
         for batch in stream:
-            gen = seed_step(cfg.seed, step, d.rank)
+            seed_step(cfg.seed, step, d.rank)  # reseeds the global RNG (dropout, dead codes): exact resume
             t0 = time.perf_counter()
             x = batch[cfg.data.image_key].to(dev, non_blocking=True)
 
