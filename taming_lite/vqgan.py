@@ -16,7 +16,7 @@ logits; it carries the original's `colorize` buffer (a random projection used fo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn

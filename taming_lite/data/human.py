@@ -293,7 +293,6 @@ def _skeleton_joints(rng, pose: str | None, H: int, W: int, floor_row: float):
     J["l_ear"] = head_c + hup * (0.05 * p["head"]) + hside * (0.9 * p["head"] + 0.3 * yaw)
 
     # place: lowest ankle on the floor row, random x
-    pts = np.array([J[n] for n in KEYPOINT_NAMES])
     feet = max(J["r_ankle"][1], J["l_ankle"][1])
     cx = u(0.3, 0.7) * W
     shift = np.array([cx, floor_row - feet - 0.02 * bh])
