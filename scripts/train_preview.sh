@@ -7,7 +7,7 @@
 # The full-size recipe (128x128, f=8, hours on a GPU) is scripts/train_defaults.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${VQGAN_STEPS:=1200}" "${COND_VQGAN_STEPS:=600}" "${TRANSFORMER_STEPS:=600}"
+: "${VQGAN_STEPS:=1200}" "${COND_VQGAN_STEPS:=400}" "${TRANSFORMER_STEPS:=600}"
 : "${PIXEL_STEPS:=$((TRANSFORMER_STEPS / 4))}"
 RESUME_FLAG=""
 [ "${RESUME:-0}" = "1" ] && RESUME_FLAG="--resume"
@@ -32,8 +32,8 @@ PY
 fi
 # 1. first and cond stages
 run vqgan vqgan_image "$VQGAN_STEPS" "loss.disc_start=$((VQGAN_STEPS * 2 / 3))"
-for v in depth labels lowres skeleton; do
-  run vqgan "vqgan_$v" "$COND_VQGAN_STEPS" "loss.disc_start=$((COND_VQGAN_STEPS * 2 / 3))"
+for v in depth labels lowres skeleton; do  # cond stages: L1/BCE + codebook only (no GAN) in the preview
+  run vqgan "vqgan_$v" "$COND_VQGAN_STEPS" "loss.disc_start=100000000"
 done
 # 2. transformers (read the VQGANs above from weights/)
 for t in completion depth labels superres pose; do
