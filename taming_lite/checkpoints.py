@@ -57,8 +57,11 @@ def _model_type(model: nn.Module) -> str:
     raise TypeError(f"cannot save a {type(model).__name__}; expected VQGAN, GPT, Net2NetTransformer or PixelGPT")
 
 
-def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict | None = None) -> Path:
-    """Write config.json + model.safetensors into `directory` (created if needed)."""
+def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write config.json + model.safetensors into `directory` (created if needed).
+    `dtype` (e.g. torch.float16) stores floating-point tensors in that type to halve the files;
+    `load_pretrained` casts them back to the model's dtype."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
@@ -67,6 +70,9 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict 
     if extra:
         meta["extra"] = extra
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+        meta["weights_dtype"] = str(dtype).removeprefix("torch.")
     save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
     (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
     return directory

@@ -165,3 +165,15 @@ def test_loss_keys_are_ignored(reference_dir, tmp_path):
     ck["state_dict"]["loss.discriminator.main.0.weight"] = torch.zeros(3)
     torch.save(ck, tmp_path / "withloss.ckpt")
     load_original(reference_dir / "vqgan.yaml", tmp_path / "withloss.ckpt")
+
+
+def test_half_precision_storage(tmp_path):
+    m = tiny_net2net()
+    save_pretrained(m, tmp_path / "full")
+    save_pretrained(m, tmp_path / "half", dtype=torch.float16)
+    size = lambda d: (d / "model.safetensors").stat().st_size
+    assert size(tmp_path / "half") < 0.6 * size(tmp_path / "full")
+    m2 = load_pretrained(tmp_path / "half")
+    for (k, a), b in zip(m.state_dict().items(), m2.state_dict().values()):
+        assert b.dtype == a.dtype, k
+        assert torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), k
