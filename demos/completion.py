@@ -18,7 +18,9 @@ INTRO = """### Image completion
 The image is encoded into a grid of tokens by the VQGAN. The **upper rows of tokens are given**
 (above the red line); the transformer samples the remaining tokens one at a time, left to right,
 top to bottom, and the VQGAN decoder turns them back into pixels. Several samples show how many
-different lower halves fit the same upper half."""
+different lower halves fit the same upper half. The last image is the **pixel-level baseline**: a
+transformer of the same size and training compute that predicts palette colours pixel by pixel
+(Image-GPT style); with the same sequence length it only reaches 32x32 pixels."""
 
 
 def prepare(image, given_rows, height: int, width: int, stride: int):
@@ -54,6 +56,33 @@ def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height,
     for done, total, imgs in common.stream_samples(tm, cond, z, rows * w, params, progress):
         info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
         yield common.gallery(imgs, "completion"), preview, info
+    ours_s = time.perf_counter() - t0
+    items = common.gallery(imgs, "completion")
+    baseline = models.get_baseline(tm.device)
+    if baseline is None:
+        info += "\n- pixel-transformer baseline: no weights in `weights/pixel_baseline/`"
+    else:
+        progress(1.0, desc="pixel-transformer baseline")
+        t1 = time.perf_counter()
+        img, r = pixel_baseline(baseline, rgb, rows * tm.stride / params["height"], params)
+        base_s = time.perf_counter() - t1
+        items.append((common.image_file(img), f"pixel-transformer baseline ({r}x{r} px, {base_s:.1f} s)"))
+        info += (f"\n- ours: {params['height']}x{params['width']} px in {ours_s:.1f} s for {B} sample(s); "
+                 f"pixel baseline (same upper part, same seed): {r}x{r} px in {base_s:.1f} s, shown enlarged")
+    yield items, preview, info
+
+
+def pixel_baseline(model, rgb, given_fraction: float, params: dict):
+    """Complete the same upper part with the pixel-level GPT: -> (image enlarged to the output size, r)."""
+    r = model.config.resolution
+    with torch.no_grad():
+        idx = model.encode(common.rgb_to_tensor(rgb, model.palette.device)).reshape(1, -1)
+        n = int(round(given_fraction * r)) * r
+        out = model.sample(idx[:, :n], r * r - n, temperature=params["temperature"], top_k=params["top_k"],
+                           top_p=params["top_p"], seed=params["seed"])
+        img = model.decode(out.view(1, r, r))
+    big = torch.nn.functional.interpolate(img, size=(params["height"], params["width"]), mode="nearest")
+    return common.tensor_to_rgb(big)[0], r
 
 
 def cut_preview(image, given_rows, height, width):

@@ -111,6 +111,7 @@ def set_default_device(name: str | None) -> torch.device:
 def clear() -> None:
     with _locks_guard:
         _cache.clear()
+        _baselines.clear()
 
 
 def get_model(task: str, device: str | torch.device | None = None) -> TaskModel:
@@ -128,6 +129,24 @@ def get_model(task: str, device: str | torch.device | None = None) -> TaskModel:
             tm = _resolve(task, dev)
             _cache[key] = tm
     return tm
+
+
+BASELINE = "pixel_baseline"
+_baselines: dict[str, torch.nn.Module | None] = {}
+
+
+def get_baseline(device: str | torch.device | None = None):
+    """The pixel-level baseline (`<weights root>/pixel_baseline`, a PixelGPT) on the device, loaded
+    once; None when those weights are not there (the completion tab then says so)."""
+    dev = pick_device(device or _default_device)
+    key = str(dev)
+    with _locks_guard:
+        if key not in _baselines:
+            from taming_lite.checkpoints import load_pretrained
+
+            d = _task_dirs.get(BASELINE, _weights_root / BASELINE)
+            _baselines[key] = load_pretrained(d, device=dev) if (d / "config.json").is_file() else None
+        return _baselines[key]
 
 
 def _check_task(task: str) -> None:
