@@ -143,6 +143,12 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     return out
 
 
+# A VQGAN folder missing from weights/ is taken from the transformer that embeds it (only the image
+# VQGAN is shipped on its own; the cond stages live inside weights/<task>/).
+EMBEDDED_IN = {"vqgan_image": ("completion", "first_stage_model"), "vqgan_depth": ("depth", "cond_stage_model"),
+               "vqgan_labels": ("labels", "cond_stage_model"), "vqgan_lowres": ("superres", "cond_stage_model"),
+               "vqgan_skeleton": ("pose", "cond_stage_model")}
+
 VQGANS = {  # weights dir -> (data task, key)
     "vqgan_image": ("completion", "image"),
     "vqgan_depth": ("depth", "depth"),
@@ -170,10 +176,14 @@ def main(argv=None):
         if args.only and name not in args.only:
             continue
         d = root / name
+        if not (d / "config.json").is_file() and name in EMBEDDED_IN:
+            d = root / EMBEDDED_IN[name][0]
         if not (d / "config.json").is_file():
             print(f"| {name} | (missing) | - |")
             continue
         model = load_pretrained(d)
+        if name in EMBEDDED_IN and d.name != name:
+            model = getattr(model, EMBEDDED_IN[name][1])
         if name in VQGANS:
             task, key = VQGANS[name]
             res = eval_vqgan(model, task, key, args.n)
