@@ -159,6 +159,13 @@ VQGANS = {  # weights dir -> (data task, key)
 TRANSFORMERS = {"completion": None, "depth": "depth", "labels": "labels", "superres": "lowres4", "pose": "skeleton"}
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(Path(__file__).resolve().parents[1] / "weights"))
@@ -169,7 +176,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
     root = Path(args.weights)
-    print(f"# taming-lite evaluation, {time.strftime('%Y-%m-%d')}, held-out seed {HELD_OUT_SEED}, weights {root}")
+    print(f"# taming-lite evaluation, {time.strftime('%Y-%m-%d')}, held-out seed {HELD_OUT_SEED}, weights {_shown(root)}")
     print("\n| model | metric | value |\n|---|---|---|")
     names = list(VQGANS) + list(TRANSFORMERS)
     for name in names:
