@@ -55,14 +55,14 @@ def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height,
     preview = common.image_file(common.cut_line(rgb, rows * tm.stride))
     for done, total, imgs in common.stream_samples(tm, cond, z, rows * w, params, progress):
         info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
-        yield common.gallery(imgs, "completion"), preview, info
+        if done < total:  # the final result (with "done") comes after the baseline below
+            yield common.gallery(imgs, "completion"), preview, info
     ours_s = time.perf_counter() - t0
     items = common.gallery(imgs, "completion")
     baseline = models.get_baseline(tm.device)
     if baseline is None:
         info += "\n- pixel-transformer baseline: no weights in `weights/pixel_baseline/`"
     else:
-        progress(1.0, desc="pixel-transformer baseline")
         t1 = time.perf_counter()
         img, r = pixel_baseline(baseline, rgb, rows * tm.stride / params["height"], params)
         base_s = time.perf_counter() - t1
