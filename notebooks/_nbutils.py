@@ -298,3 +298,14 @@ def untrained_stand_in(task: str, device=None):
     print(f"NOTE: using an UNTRAINED stand-in for weights/{task} (random GPT weights): its samples are noise; "
           "the sequence layout, cache and timings shown are still real.")
     return net.eval().to(device)
+
+
+def workdir(prefix: str) -> Path:
+    """A fresh temporary folder for a notebook's training runs, removed when the kernel exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
