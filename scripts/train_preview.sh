@@ -39,6 +39,10 @@ done
 for t in completion depth labels superres pose; do
   run transformer "transformer_$t" "$TRANSFORMER_STEPS"
 done
+# 2b. the image VQGAN's short GAN phase leaves a checkerboard in one corner: fine-tune its decoder
+#     alone (L1; tokens unchanged, so the transformers stay valid) and put it into every transformer
+python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz --steps 600 \
+  --into weights/completion weights/depth weights/labels weights/superres weights/pose
 # 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
 run transformer pixel_baseline "$PIXEL_STEPS"
 echo "done: weights/ holds the preview VQGANs, transformers and the pixel baseline"
