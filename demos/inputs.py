@@ -20,6 +20,7 @@ images use their first frame.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -72,15 +73,23 @@ def load_image(source) -> Image.Image:
         if not path.is_file():
             raise InputError(f"image file not found: {path.name}; upload it again")
         fp, name = str(path), path.name
+    with _image_errors(name):
+        im = Image.open(fp)  # reads the header only
+        _check_size(*im.size)
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        im.load()
+        im = ImageOps.exif_transpose(im) or im
+    return im
+
+
+@contextlib.contextmanager
+def _image_errors(name: str):
+    """PIL's errors while opening or decoding `name` -> InputError saying what to do."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(fp)  # reads the header only
-            _check_size(*im.size)
-            if getattr(im, "n_frames", 1) > 1:
-                im.seek(0)
-            im.load()
-            im = ImageOps.exif_transpose(im) or im
+            yield
     except InputError:
         raise
     except Image.DecompressionBombError:
@@ -91,27 +100,14 @@ def load_image(source) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise InputError(f"could not read {name} ({str(e)[:120]}); the file may be truncated or corrupt, "
                          "upload it again or save it as PNG") from None
-    return im
 
 
 def check_image_file(path) -> None:
     """Header-only check of an uploaded file (no pixel decoded): readable as an image and within
     the pixel limit. Raises InputError otherwise."""
     name = Path(os.fspath(path)).name
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(os.fspath(path)) as im:
-                _check_size(*im.size)
-    except InputError:
-        raise
-    except Image.DecompressionBombError:
-        raise InputError(f"{name} claims a size over {MAX_PIXELS:,} pixels (a decompression bomb?); "
-                         "upload an image of at most 4096 x 4096") from None
-    except UnidentifiedImageError:
-        raise InputError(f"{name} is not an image PIL can read; upload a PNG, JPEG or WebP file") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise InputError(f"could not read {name} ({str(e)[:120]}); the file may be truncated or corrupt") from None
+    with _image_errors(name), Image.open(os.fspath(path)) as im:
+        _check_size(*im.size)
 
 
 def _array_to_uint8(a: np.ndarray) -> np.ndarray:
