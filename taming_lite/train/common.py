@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,22 @@ def run_training(cfg, body, resume, on_step):
         return body(cfg, d, resume, on_step)
     finally:
         d.close()
+
+
+def checkpoint_or_stop(step: int, cfg, d: Dist, ckpt: "Checkpointer", model: nn.Module, state: Callable[[], dict],
+                       extra: dict, stop_requested: bool, progress: "Progress", out: Path) -> None:
+    """After a training step: on Ctrl-C / an on_step request, save and raise TrainingInterrupted;
+    else save every `ckpt_every` steps (rank 0 writes, all ranks wait)."""
+    if d.any(stop_requested) and step < cfg.steps:
+        if d.main:
+            ckpt.save(step, model, state(), extra)
+        d.barrier()
+        progress.close()
+        raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
+    if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
+        if d.main:
+            ckpt.save(step, model, state(), extra)
+        d.barrier()
 
 
 def check_ranks_agree(module: nn.Module, d: Dist) -> float:

@@ -32,9 +32,9 @@ from ..gpt import GPTConfig
 from ..net2net import Net2NetConfig, Net2NetTransformer
 from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
-from .common import (run_training, EMA, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
-                     check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step,
-                     warmup_cosine)
+from .common import (BatchStream, Checkpointer, Dist, EMA, MetricsLog, Progress, StopRequest, check_ranks_agree,
+                     checkpoint_or_stop, collate, load_training_state, resolve_resume, run_training, save_grid,
+                     seed_step, warmup_cosine)
 from .config import TransformerTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
 
@@ -312,16 +312,8 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
             requested = on_step(step, logs, net) if on_step is not None else False
-            if d.any(stop.requested or bool(requested)) and step < cfg.steps:
-                if d.main:
-                    ckpt.save(step, net, training_state(), extra)
-                d.barrier()
-                progress.close()
-                raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
-            if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
-                if d.main:
-                    ckpt.save(step, net, training_state(), extra)
-                d.barrier()
+            checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra, stop.requested or bool(requested),
+                               progress, out)
     progress.close()
 
     diff = check_ranks_agree(net.transformer, d)

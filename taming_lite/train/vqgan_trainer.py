@@ -24,8 +24,9 @@ import torch
 from ..checkpoints import load_safetensors, load_state_strict, save_pretrained, WEIGHTS_NAME
 from ..device import autocast, autocast_dtype
 from ..vqgan import VQGAN, VQGANConfig
-from .common import (run_training, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, TrainingInterrupted,
-                     _mix, check_ranks_agree, collate, load_training_state, resolve_resume, save_grid, seed_step)
+from .common import (_mix, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, check_ranks_agree,
+                     checkpoint_or_stop, collate, load_training_state, resolve_resume, run_training, save_grid,
+                     seed_step)
 from .config import VQGANTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
 from .losses import VQLoss, segmentation_loss
@@ -208,16 +209,8 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
             requested = on_step(step, logs, model) if on_step is not None else False
-            if d.any(stop.requested or bool(requested)) and step < cfg.steps:
-                if d.main:
-                    ckpt.save(step, model, training_state(), extra)
-                d.barrier()
-                progress.close()
-                raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
-            if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
-                if d.main:
-                    ckpt.save(step, model, training_state(), extra)
-                d.barrier()
+            checkpoint_or_stop(step, cfg, d, ckpt, model, training_state, extra, stop.requested or bool(requested),
+                               progress, out)
     progress.close()
 
     diff = check_ranks_agree(model, d)
