@@ -107,15 +107,21 @@ def read_config(directory: str | os.PathLike) -> dict:
     return meta
 
 
+def _existing_file(path: str | os.PathLike, missing: str) -> Path:
+    """The path of a non-empty file, or CheckpointError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {missing}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes); the download or copy is incomplete")
+    return path
+
+
 def load_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: empty file (0 bytes); the download or copy is incomplete")
+    path = _existing_file(path, "not found")
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -256,11 +262,7 @@ def read_original_config(path: str | os.PathLike) -> dict:
 
 def load_torch_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a .ckpt/.pt/.pth safely; return its state dict (Lightning's 'state_dict' if present)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: empty file (0 bytes); the download or copy is incomplete")
+    path = _existing_file(path, "checkpoint not found")
     try:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only refuses foreign objects; zip/pickle errors for broken files
