@@ -140,6 +140,9 @@ def default_size(task: str) -> tuple[int, int]:
 
 
 def model_notice(task: str) -> str:
+    if models.hub_name(task):
+        return (f"Model: `{models.hub_name(task)}` (Hub or registry; loaded on first use, the embedded "
+                f"weights are used instead if it cannot be loaded)")
     d = models.weights_dir(task)
     if d is None:
         return models.PLACEHOLDER_NOTICE.format(task=task)
@@ -271,6 +274,8 @@ def gallery(images: list[np.ndarray], label: str = "sample") -> list[tuple[str, 
 
 def run_info(tm: models.TaskModel, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
     lines = []
+    if tm.notice:
+        lines.append(tm.notice)
     if tm.placeholder:
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"

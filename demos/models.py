@@ -29,6 +29,7 @@ PLACEHOLDER_NOTICE = ("⚠️ **untrained placeholder weights**: no trained mode
 
 _weights_root = REPO / "weights"
 _task_dirs: dict[str, Path] = {}
+_hub_names: dict[str, str] = {}  # task -> registry name or Hub repo id (taming_lite.hub.from_pretrained)
 _default_device: str | None = None
 _cache: dict[tuple[str, str], "TaskModel"] = {}
 _locks: dict[tuple[str, str], threading.Lock] = {}
@@ -43,6 +44,7 @@ class TaskModel:
     placeholder: bool
     source: str
     extra: dict = field(default_factory=dict)
+    notice: str = ""  # e.g. why a Hub model fell back to the embedded weights
 
     @property
     def stride(self) -> int:
@@ -85,7 +87,7 @@ def weights_dir(task: str) -> Path | None:
 
 
 def is_placeholder(task: str) -> bool:
-    return weights_dir(task) is None
+    return weights_dir(task) is None and task not in _hub_names
 
 
 def set_weights_root(path) -> None:
@@ -95,10 +97,27 @@ def set_weights_root(path) -> None:
 
 
 def set_model_dirs(dirs: dict[str, str]) -> None:
+    """task -> a model folder, or (when no such folder exists) a registry name or Hub repo id that
+    `taming_lite.hub.from_pretrained` resolves on first use, falling back to the embedded weights."""
     for task, d in dirs.items():
         _check_task(task)
-        _task_dirs[task] = Path(d)
+        if Path(d).is_dir() or "/" not in str(d) and not _is_registry_name(str(d)):
+            _task_dirs[task] = Path(d)
+            _hub_names.pop(task, None)
+        else:
+            _hub_names[task] = str(d)
     clear()
+
+
+def _is_registry_name(name: str) -> bool:
+    from taming_lite.hub import list_models
+
+    return any(e.name == name for e in list_models())
+
+
+def hub_name(task: str) -> str | None:
+    """The Hub / registry model chosen for the task (app.py --model task=user/repo), if any."""
+    return _hub_names.get(task)
 
 
 def set_default_device(name: str | None) -> torch.device:
@@ -155,18 +174,32 @@ def _check_task(task: str) -> None:
 
 
 def _resolve(task: str, dev: torch.device) -> TaskModel:
-    from taming_lite.checkpoints import load_pretrained, read_config
+    from taming_lite.checkpoints import CheckpointError, load_pretrained, read_config
+    from taming_lite.hub import HubUnavailable, from_pretrained
+    from taming_lite.net2net import Net2NetTransformer
 
+    notice = ""
+    name = _hub_names.get(task)
+    if name is not None:
+        try:
+            model = from_pretrained(name, device=dev)
+            if not isinstance(model, Net2NetTransformer):
+                raise CheckpointError(f"{name} is a {type(model).__name__}, not a conditional transformer")
+            extra = {"task": task, "image_size": model.config.first_stage.resolution}
+            return TaskModel(task, model, dev, False, f"{name} (Hub)", extra)
+        except (HubUnavailable, CheckpointError) as e:  # ModelNotFoundError is a CheckpointError
+            notice = f"⚠️ {name} could not be used ({e}); showing the embedded model instead."
     d = weights_dir(task)
     if d is not None:
         model = load_pretrained(d, device=dev)
         extra = read_config(d).get("extra") or {}
-        return TaskModel(task, model, dev, False, str(d), dict(extra))
+        return TaskModel(task, model, dev, False, str(d), dict(extra), notice)
     model = placeholder_model(task).to(dev).eval()
     extra = {"task": task, "image_size": model.config.first_stage.resolution}
     if task == "superres":
         extra["cond"] = {"factor": 4}
-    return TaskModel(task, model, dev, True, f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})", extra)
+    return TaskModel(task, model, dev, True, f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})", extra,
+                     notice)
 
 
 # --------------------------------------------------------------------------- placeholders
