@@ -60,7 +60,17 @@ def user_errors(fn):
         except Exception as e:
             raise convert(e) from None
 
-    return wrapper
+    return on_space_gpu(wrapper)
+
+
+def on_space_gpu(fn):
+    """On a Hugging Face ZeroGPU Space (the `spaces` package is installed there) a GPU is attached
+    for each call of `fn`; anywhere else `fn` is returned unchanged."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(fn)
 
 
 def ImageInput(**kwargs) -> gr.Image:

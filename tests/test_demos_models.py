@@ -54,3 +54,15 @@ def test_existing_folder_is_a_folder(fresh, tmp_path):
     (tmp_path / "my_depth").mkdir()
     models.set_model_dirs({"depth": str(tmp_path / "my_depth")})
     assert models.hub_name("depth") is None
+
+
+def test_space_gpu_decoration_only_with_spaces(monkeypatch):
+    import sys
+    import types
+
+    f = lambda: None  # noqa: E731
+    monkeypatch.setitem(sys.modules, "spaces", None)  # not installed: unchanged
+    assert common.on_space_gpu(f) is f
+    fake = types.SimpleNamespace(GPU=lambda fn: ("gpu", fn))
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert common.on_space_gpu(f) == ("gpu", f)
