@@ -94,14 +94,20 @@ def build_model(model_type: str, config: dict) -> nn.Module:
     raise CheckpointError(f"unknown model_type {model_type!r}; expected 'vqgan', 'gpt', 'net2net' or 'pixelgpt'")
 
 
-def read_config(directory: str | os.PathLike) -> dict:
-    path = Path(directory) / CONFIG_NAME
+def read_json(path: str | os.PathLike, missing: str):
+    """A JSON file's content, or CheckpointError naming the file (`missing` says what to do if absent)."""
+    path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: not found; a taming-lite model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+        raise CheckpointError(f"{path}: {missing}")
     try:
-        meta = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    path = Path(directory) / CONFIG_NAME
+    meta = read_json(path, f"not found; a taming-lite model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
     if not isinstance(meta, dict) or "model_type" not in meta or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{path}: expected an object with 'model_type' and 'config'")
     return meta

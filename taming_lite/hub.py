@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 
 from . import __version__
-from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_original, load_pretrained
+from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_original, load_pretrained, read_json
 from .device import pick_device
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -115,12 +115,7 @@ def _default_files(fmt: str) -> dict:
 def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelEntry]:
     """Read and check a registry file (default weights/registry.json); name -> ModelEntry, in file order."""
     path = Path(path) if path is not None else registry_path()
-    if not path.is_file():
-        raise CheckpointError(f"{path}: model registry not found (set {WEIGHTS_ENV} to the folder holding {REGISTRY_NAME})")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, f"model registry not found (set {WEIGHTS_ENV} to the folder holding {REGISTRY_NAME})")
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise CheckpointError(f"{path}: expected an object with a list 'models'")
     entries: dict[str, ModelEntry] = {}
