@@ -266,11 +266,65 @@ def read_original_config(path: str | os.PathLike) -> dict:
     return cfg
 
 
+# Lightning checkpoints carry training metadata next to the weights: callback states keyed by the
+# callback's class, hyper-parameters as OmegaConf / argparse objects, numpy scalars, paths. Classes
+# from these modules are replaced by inert stand-ins that only hold their data (nothing is imported
+# from the file or called); a GLOBAL from any other module is refused.
+METADATA_MODULES = ("pytorch_lightning", "lightning", "lightning_fabric", "omegaconf", "numpy", "pathlib",
+                    "argparse", "typing", "enum")
+
+
+def _is_metadata(full_path: str) -> bool:
+    return full_path.split(".", 1)[0] in METADATA_MODULES
+
+
+def _inert_class(full_path: str) -> type:
+    """A stand-in for `full_path` that records what the pickle gives it and does nothing else."""
+    module, _, name = full_path.rpartition(".")
+
+    def __new__(cls, *args, **kwargs):
+        inst = object.__new__(cls)
+        inst.args, inst.kwargs, inst.state = args, kwargs, None
+        return inst
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __repr__(self):
+        return f"<inert {full_path}>"
+
+    return type(name, (), {"__module__": module, "__qualname__": name, "__new__": __new__, "__init__": __init__,
+                           "__setstate__": __setstate__, "__repr__": __repr__})
+
+
+def _metadata_stand_ins(path: Path) -> list[tuple[type, str]]:
+    """Inert stand-ins for the checkpoint's non-tensor globals, or [] when there are none or the
+    file is not a zip checkpoint. Raises CheckpointError naming any global that is not metadata."""
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # noqa: BLE001 - legacy or broken files: the plain weights_only load reports them
+        return []
+    foreign = sorted(g for g in unsafe if not _is_metadata(g))
+    if foreign:
+        raise CheckpointError(f"{path}: refused: the file contains Python objects other than tensors, which could "
+                              f"run code when loaded ({', '.join(foreign[:5])})")
+    return [(_inert_class(g), g) for g in unsafe]
+
+
 def load_torch_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a .ckpt/.pt/.pth safely; return its state dict (Lightning's 'state_dict' if present)."""
+    """Read a .ckpt/.pt/.pth safely; return its state dict (Lightning's 'state_dict' if present).
+
+    Loads with `weights_only=True`; Lightning's training metadata is read into inert stand-ins
+    (see METADATA_MODULES) and dropped, anything else that is not a tensor is refused."""
     path = _existing_file(path, "checkpoint not found")
     try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_metadata_stand_ins(path)):
+            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as e:  # weights_only refuses foreign objects; zip/pickle errors for broken files
         msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
         if "weights_only" in str(e) or "Unsupported global" in str(e) or "GLOBAL" in str(e):
