@@ -13,10 +13,16 @@ single token. We place one window per *block* of `block` consecutive tokens of a
 rows are chosen as in the original (i_start = clamp(i - wh/2, 0, H - wh)), its columns so that
 the block has `(ww - block) // 2` columns of left context (clamped at the borders). Inside a
 block the window does not move, so one prefill fills a KV cache and the block's tokens are each
-one cached step. When the next block uses the same window and every token between is known
-(always the case when the grid fits one window), the cache is simply continued. So a grid that
-fits one window is sampled exactly as `iter_sample` with the cache, i.e. as the per-token scheme.
-Cost: H * ceil(W / block) prefills instead of H * W full-window forwards.
+one cached step. Everything fed to a cache is known when fed and never changes afterwards, so a
+later block with the same window placement (i0, j0) continues that placement's cache where it
+stopped instead of prefilling again: one cache is kept per window column in use (at most
+MAX_WINDOW_CACHES). Near the top and bottom borders, where the window's rows are clamped, every
+row reuses the caches of the row above; `row_step` > 1 moves the window down only every few rows
+(the token's row stays within row_step // 2 of the window's middle), so the middle rows reuse them
+too. A grid that fits one window is sampled exactly as `iter_sample` with the cache, i.e. as the
+per-token scheme; any grid gives exactly the tokens of one uncached forward per token with the
+same window placements (`sample_sliding_window_per_token(..., block=, row_step=)`, tested).
+Cost: at most H * ceil(W / block) prefills (fewer with reuse) instead of H * W full-window forwards.
 """
 
 from __future__ import annotations
@@ -126,28 +132,39 @@ def sample_tokens(gpt: GPT, prefix: torch.Tensor, steps: int, callback: Callable
     return x
 
 
-def _window_start(i: int, size: int, window: int, left: int) -> int:
-    return max(0, min(i - left, size - window))
+MAX_WINDOW_CACHES = 8  # KV caches kept by the sliding-window sampler (one per window column in use)
+
+
+def _window_start(i: int, size: int, window: int, left: int, step: int = 1) -> int:
+    """First row/column of a window placed so that i has `left` rows/columns before it (clamped to
+    the grid). With step > 1 the window moves in steps of `step`: i then has between
+    left - step // 2 and left - step // 2 + step - 1 before it."""
+    if step <= 1:
+        return max(0, min(i - left, size - window))
+    return max(0, min((i - (left - step // 2)) // step * step, size - window))
 
 
 @torch.no_grad()
 def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, start: int = 0,
                                window: tuple[int, int] = (16, 16), block: int | None = None,
-                               temperature: float = 1.0, sample: bool = True, top_k: int | None = None,
-                               top_p: float | None = None, generator: torch.Generator | None = None,
-                               ) -> Iterator[tuple[int, torch.Tensor]]:
+                               row_step: int = 1, temperature: float = 1.0, sample: bool = True,
+                               top_k: int | None = None, top_p: float | None = None,
+                               generator: torch.Generator | None = None) -> Iterator[tuple[int, torch.Tensor]]:
     """Sample a token grid larger than the model's window.
 
-    cond:  (B, H, W) conditioning token grid aligned with z (cropped with the window), or (B, Lc)
-           a fixed conditioning sequence used for every window (e.g. the start token).
-    z:     (B, H, W) token grid; raster positions < `start` are given and kept, the rest are sampled.
-    block: tokens of a row sampled per window placement (default ww // 2; 1 = per-token windows).
+    cond:     (B, H, W) conditioning token grid aligned with z (cropped with the window), or (B, Lc)
+              a fixed conditioning sequence used for every window (e.g. the start token).
+    z:        (B, H, W) token grid; raster positions < `start` are given and kept, the rest are sampled.
+    block:    tokens of a row sampled per window placement (default ww // 2; 1 = per-token windows).
+    row_step: rows the window moves down at a time (1 = as the original: the token's row at the
+              window's middle row; s > 1: within s // 2 rows of it, so more window placements recur).
     Yields (number of tokens sampled so far, grid) after each token; the grid is updated in place.
     """
     B, H, W = z.shape
     wh, ww = min(window[0], H), min(window[1], W)
     block = max(1, min(block or max(1, ww // 2), ww))
     left = (ww - block) // 2
+    row_step = max(1, min(int(row_step), wh // 2 + 1))
     grid_cond = cond.dim() == 3
     if grid_cond and cond.shape != z.shape:
         raise ValueError(f"conditioning grid {tuple(cond.shape)} must match the token grid {tuple(z.shape)}")
@@ -155,11 +172,13 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
     if c_len + wh * ww - 1 > gpt.config.block_size:
         raise ValueError(f"window {wh}x{ww} with {c_len} conditioning tokens exceeds block_size {gpt.config.block_size}")
     z = z.clone()
-    cache = gpt.new_cache(B, c_len + wh * ww - 1)
-    state = None  # (i0, j0, number of sequence positions in the cache)
+    # One KV cache per window column j0, with the placement it holds and how many sequence positions
+    # of it are filled. Everything fed to a cache was known when fed and never changes, so a later
+    # block with the same placement (i0, j0) continues the cache where it stopped.
+    caches: dict[int, tuple[object, int, int]] = {}  # j0 -> (KVCache, i0, filled), least recently used first
     done = 0
     for i in range(H):
-        i0 = _window_start(i, H, wh, wh // 2)
+        i0 = _window_start(i, H, wh, wh // 2, row_step)
         for jb in range(0, W, block):
             cols = [j for j in range(jb, min(jb + block, W)) if i * W + j >= start]
             if not cols:
@@ -167,16 +186,22 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
             j0 = _window_start(cols[0], W, ww, left)
             win = z[:, i0 : i0 + wh, j0 : j0 + ww]  # (B, wh, ww), a view: sampled tokens show up
             c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
+            if j0 in caches:
+                cache, held_i0, filled = caches.pop(j0)
+                filled = filled if held_i0 == i0 else 0
+            elif len(caches) >= MAX_WINDOW_CACHES:  # reuse the least recently used cache's memory
+                cache, filled = caches.pop(next(iter(caches)))[0], 0
+            else:
+                cache, filled = gpt.new_cache(B, c_len + wh * ww - 1), 0
             for j in cols:
                 p = c_len + (i - i0) * ww + (j - j0)  # sequence index of the token to predict
-                if state is None or state[:2] != (i0, j0) or state[2] > p - 1:
-                    state = (i0, j0, 0)
-                seq = torch.cat((c_seq, win.reshape(B, -1)), dim=1)[:, state[2] : p]  # tokens still to feed
-                logits = gpt.forward_cached(seq, cache, state[2])
-                state = (i0, j0, p)
+                seq = torch.cat((c_seq, win.reshape(B, -1)), dim=1)[:, filled:p]  # tokens still to feed
+                logits = gpt.forward_cached(seq, cache, filled)
+                filled = p
                 z[:, i, j] = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
                 done += 1
                 yield done, z
+            caches[j0] = (cache, i0, filled)
 
 
 def sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -190,19 +215,27 @@ def sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, **kwarg
 def sample_sliding_window_per_token(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, start: int = 0,
                                     window: tuple[int, int] = (16, 16), temperature: float = 1.0,
                                     sample: bool = True, top_k: int | None = None, top_p: float | None = None,
-                                    generator: torch.Generator | None = None) -> torch.Tensor:
+                                    generator: torch.Generator | None = None, block: int | None = None,
+                                    row_step: int = 1) -> torch.Tensor:
     """The original scheme: one full-window forward (no cache) per token, the token near the
-    window's centre. Reference for tests and benchmarks."""
+    window's centre. Reference for tests and benchmarks. With `block` / `row_step` the windows are
+    placed as `iter_sample_sliding_window` places them (still one uncached forward per token)."""
     B, H, W = z.shape
     wh, ww = min(window[0], H), min(window[1], W)
     grid_cond = cond.dim() == 3
+    if block is not None:
+        block = max(1, min(block, ww))
     z = z.clone()
     for i in range(H):
-        i0 = _window_start(i, H, wh, wh // 2)
+        i0 = _window_start(i, H, wh, wh // 2, row_step)
         for j in range(W):
             if i * W + j < start:
                 continue
-            j0 = _window_start(j, W, ww, ww // 2)
+            if block is None:
+                j0 = _window_start(j, W, ww, ww // 2)
+            else:  # the block's first sampled column decides the placement
+                jb = j - j % block
+                j0 = _window_start(max(jb, start - i * W), W, ww, (ww - block) // 2)
             c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
             seq = torch.cat((c_seq, z[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1)), dim=1)
             p = c_seq.shape[1] + (i - i0) * ww + (j - j0)

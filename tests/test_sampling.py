@@ -101,6 +101,41 @@ def test_sliding_window_equals_per_token_when_grid_fits_one_window(start):
         assert torch.equal(c[:, seq.shape[1] :], a.view(2, -1)[:, start:])
 
 
+@pytest.mark.parametrize("block,row_step,start,max_caches", [(2, 1, 0, 8), (3, 3, 15, 8), (5, 2, 5, 1)])
+def test_sliding_window_cache_reuse_is_exact(block, row_step, start, max_caches, monkeypatch):
+    """On a grid larger than the window, continuing a cached window placement (when a later block
+    has the same placement) gives the tokens of one uncached full-window forward per token with the
+    same placements, sampled and greedy, whatever the number of caches kept."""
+    import taming_lite.sampling as sampling
+
+    monkeypatch.setattr(sampling, "MAX_WINDOW_CACHES", max_caches)
+    gpt = tiny_gpt(block_size=2 * 20)
+    g = torch.Generator().manual_seed(3)
+    cond = torch.randint(0, 32, (2, 9, 11), generator=g)
+    z = torch.randint(0, 32, (2, 9, 11), generator=g)
+    for sample in (False, True):
+        kw = dict(start=start, window=(4, 5), block=block, row_step=row_step, sample=sample, top_k=10)
+        a = sample_sliding_window(gpt, cond, z, generator=torch.Generator().manual_seed(1), **kw)
+        b = sample_sliding_window_per_token(gpt, cond, z, generator=torch.Generator().manual_seed(1), **kw)
+        assert torch.equal(a, b)
+        assert torch.equal(a.view(2, -1)[:, :start], z.view(2, -1)[:, :start])
+
+
+def test_row_step_places_each_row_near_the_window_middle():
+    from taming_lite.sampling import _window_start
+
+    H, wh = 40, 16
+    for step in (1, 2, 4, 8):
+        starts = [_window_start(i, H, wh, wh // 2, step) for i in range(H)]
+        assert starts == sorted(starts) and starts[0] == 0 and starts[-1] == H - wh
+        assert len(set(starts)) <= (H - wh) // step + 2  # the window moves in steps
+        for i, i0 in enumerate(starts):
+            assert 0 <= i - i0 < wh
+            if wh // 2 + step <= i < H - wh // 2:  # away from the borders: near the middle row
+                assert wh // 2 - step // 2 <= i - i0 < wh // 2 - step // 2 + step
+    assert [_window_start(i, H, wh, wh // 2, 1) for i in range(H)] == [max(0, min(i - 8, H - wh)) for i in range(H)]
+
+
 def test_sliding_window_large_grid_with_start_token():
     gpt = tiny_gpt(block_size=1 + 16)
     z = torch.zeros(1, 9, 13, dtype=torch.long)
