@@ -7,12 +7,27 @@ Where weights come from, in order:
   2. `<weights root>/<task>/` (config.json + model.safetensors, loadable by `load_pretrained`);
   3. otherwise a small *randomly initialised* model for the task (fixed seed), flagged
      `placeholder=True`, so the app runs before any weights exist. The tabs say so visibly.
-A later switch to the model registry (taming_lite.hub) changes only `_resolve` below.
+
+The model picker (demos/picker.py) chooses other models per browser session by name:
+
+    choices("depth")                          # [(label, name)]: the tab's default first, then the registry
+    tm = load_choice("depth", "user/repo@v1", progress=print)   # ModelChoiceError says what to do
+    tm = get_model("depth", choice="user/repo@v1")               # what a sampling call uses
+
+A name is a registry name, a Hub repo id `user/repo[@revision]`, or (only after
+`set_allow_local_folders(True)`, app.py --allow-local-models) a folder on the server. Chosen
+models are shared by all sessions and kept in a small LRU per task and device
+(MAX_EXTRA_MODELS, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model;
+an evicted one is loaded again (from disk: the HF cache or its folder) by the next call that needs it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +49,10 @@ _default_device: str | None = None
 _cache: dict[tuple[str, str], "TaskModel"] = {}
 _locks: dict[tuple[str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
+DEFAULT = ""  # the name of a tab's own model (weights root, --model) in the picker and the API
+MAX_EXTRA_MODELS = max(1, int(os.environ.get("TAMING_LITE_MODELS_PER_TAB", "2")))
+_extra: dict[tuple[str, str], OrderedDict[str, "TaskModel"]] = {}  # (task, device) -> name -> model, LRU order
+_allow_folders = False
 
 
 @dataclass
@@ -45,6 +64,7 @@ class TaskModel:
     source: str
     extra: dict = field(default_factory=dict)
     notice: str = ""  # e.g. why a Hub model fell back to the embedded weights
+    name: str = DEFAULT  # the picker's name for it; DEFAULT for the tab's own model
 
     @property
     def stride(self) -> int:
@@ -131,10 +151,14 @@ def clear() -> None:
     with _locks_guard:
         _cache.clear()
         _baselines.clear()
+        _extra.clear()
 
 
-def get_model(task: str, device: str | torch.device | None = None) -> TaskModel:
+def get_model(task: str, device: str | torch.device | None = None, choice: str | None = None) -> TaskModel:
+    """The tab's model; with `choice` (a picker name, see `load_choice`) that model instead."""
     _check_task(task)
+    if choice is not None and check_choice(choice) != DEFAULT:
+        return load_choice(task, choice, device)
     dev = pick_device(device or _default_device)
     key = (task, str(dev))
     tm = _cache.get(key)
@@ -174,20 +198,16 @@ def _check_task(task: str) -> None:
 
 
 def _resolve(task: str, dev: torch.device) -> TaskModel:
-    from taming_lite.checkpoints import CheckpointError, load_pretrained, read_config
-    from taming_lite.hub import HubUnavailable, from_pretrained
-    from taming_lite.net2net import Net2NetTransformer
+    from taming_lite.checkpoints import load_pretrained, read_config
 
     notice = ""
     name = _hub_names.get(task)
     if name is not None:
         try:
-            model = from_pretrained(name, device=dev)
-            if not isinstance(model, Net2NetTransformer):
-                raise CheckpointError(f"{name} is a {type(model).__name__}, not a conditional transformer")
-            extra = {"task": task, "image_size": model.config.first_stage.resolution}
-            return TaskModel(task, model, dev, False, f"{name} (Hub)", extra)
-        except (HubUnavailable, CheckpointError) as e:  # ModelNotFoundError is a CheckpointError
+            tm = _load_named(task, name, dev)
+            tm.name = DEFAULT  # it is the tab's own model (app.py --model task=name)
+            return tm
+        except ModelChoiceError as e:
             notice = f"⚠️ {name} could not be used ({e}); showing the embedded model instead."
     d = weights_dir(task)
     if d is not None:
@@ -200,6 +220,261 @@ def _resolve(task: str, dev: torch.device) -> TaskModel:
         extra["cond"] = {"factor": 4}
     return TaskModel(task, model, dev, True, f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})", extra,
                      notice)
+
+
+# --------------------------------------------------------------------------- the model picker
+
+
+class ModelChoiceError(ValueError):
+    """A picked model cannot be used for the tab; the message names it and says what to do."""
+
+
+def set_allow_local_folders(allow: bool) -> None:
+    """Let the picker and the API load folders on the server by path (app.py --allow-local-models).
+    Off by default: on a public server anyone could otherwise make it read any folder."""
+    global _allow_folders
+    _allow_folders = bool(allow)
+
+
+def default_label(task: str) -> str:
+    """How the picker names the tab's own model."""
+    _check_task(task)
+    if task in _hub_names:
+        return f"default: {_hub_names[task]} (app.py --model)"
+    d = weights_dir(task)
+    if d is None:
+        return "default: untrained placeholder (no weights found)"
+    return f"default: {_show_path(d)}"
+
+
+def _show_path(d: Path) -> str:
+    return str(d.relative_to(REPO)) if d.is_absolute() and d.is_relative_to(REPO) else str(d)
+
+
+def choices(task: str) -> list[tuple[str, str]]:
+    """The picker's entries for a tab as (label, name): the tab's default first, then the registry's
+    models for the task (embedded ones, then Hub ones; the default's own folder is not repeated)."""
+    from taming_lite.checkpoints import CheckpointError
+    from taming_lite.hub import list_models
+
+    out = [(default_label(task), DEFAULT)]
+    try:
+        entries = list_models(task)
+    except CheckpointError:  # a broken registry must not break the app: the default still works
+        return out
+    own = weights_dir(task)
+    for e in sorted(entries, key=lambda e: not e.is_local):
+        if e.is_local:
+            if own is not None and e.path.resolve() == own.resolve():
+                continue
+            where = "embedded" if e.available_offline() else "embedded, files missing"
+            out.append((f"{e.name} ({where}: {_show_path(e.path)})", e.name))
+        else:
+            cached = " · in the HF cache" if _available_offline(e) else ""
+            out.append((f"{e.name} (Hub: {e.repo_id}@{e.revision}{cached})", e.name))
+    return out
+
+
+def _available_offline(entry) -> bool:
+    try:
+        return entry.available_offline()
+    except OSError:
+        return False
+
+
+def check_choice(name) -> str:
+    """A picker name, stripped and checked (no file is read): DEFAULT, a registry name, a Hub repo id
+    `user/repo[@revision]`, or a folder when allowed. Raises ModelChoiceError otherwise."""
+    from taming_lite.checkpoints import CheckpointError
+    from taming_lite.hub import check_repo_id, check_revision, list_models
+
+    name = "" if name is None else str(name).strip()
+    if name == DEFAULT:
+        return DEFAULT
+    if len(name) > 300:
+        raise ModelChoiceError("model name too long (at most 300 characters)")
+    try:
+        registry = {e.name for e in list_models()}
+    except CheckpointError:
+        registry = set()
+    if name in registry:
+        return name
+    if _allow_folders and Path(name).is_dir():
+        return name
+    repo, _, revision = name.partition("@")
+    try:
+        check_repo_id(repo, "model")
+        if revision:
+            check_revision(revision, "model")
+    except CheckpointError:
+        known = ", ".join(sorted(registry)) or "none"
+        folders = "nor a folder" if _allow_folders else "(folders on the server need app.py --allow-local-models)"
+        raise ModelChoiceError(f"{name!r} is not a registry name ({known}) nor a Hub repo id "
+                               f"('user/repo' or 'user/repo@revision') {folders}") from None
+    if not _allow_folders and Path(name).is_dir():  # hub.resolve would take the folder, not the Hub repo
+        raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
+                               f"runs with --allow-local-models (or is started with --model TASK={name})")
+    return name
+
+
+def load_choice(task: str, name: str, device: str | torch.device | None = None,
+                progress: Callable[[str], None] | None = None) -> TaskModel:
+    """The model `name` for the tab, loaded once and kept in the task's LRU (at most MAX_EXTRA_MODELS).
+    `progress` receives one-line messages (asking the Hub, downloading a file, building the model).
+    Raises ModelChoiceError (offline or unreachable Hub, not found, not a conditional transformer,
+    wrong condition for the tab) with what to do; nothing changes for the tab then."""
+    _check_task(task)
+    name = check_choice(name)
+    if name == DEFAULT:
+        return get_model(task, device)
+    _check_registry_task(task, name)
+    dev = pick_device(device or _default_device)
+    key = (task, str(dev))
+    tm = _lru_get(key, name)
+    if tm is not None:
+        if progress:
+            progress(f"{name}: already loaded on this server")
+        return tm
+    lock_key = (task, str(dev), name)
+    with _locks_guard:
+        lock = _locks.setdefault(lock_key, threading.Lock())
+    try:
+        with lock:  # one load per name, even when several sessions pick it at once
+            tm = _lru_get(key, name)
+            if tm is None:
+                tm = _load_named(task, name, dev, progress)
+                with _locks_guard:
+                    lru = _extra.setdefault(key, OrderedDict())
+                    lru[name] = tm
+                    while len(lru) > MAX_EXTRA_MODELS:
+                        lru.popitem(last=False)  # the least recently used; sessions using it load it again
+    finally:
+        with _locks_guard:  # no lock kept per name ever typed; a waiter still holds its reference
+            _locks.pop(lock_key, None)
+    return tm
+
+
+def loaded_choices(task: str, device: str | torch.device | None = None) -> list[str]:
+    """Names of the picked models held for the task now, least recently used first."""
+    dev = pick_device(device or _default_device)
+    with _locks_guard:
+        return list(_extra.get((task, str(dev)), ()))
+
+
+def _check_registry_task(task: str, name: str) -> None:
+    """A registry entry says which task it serves: refuse another tab's before any download."""
+    from taming_lite.checkpoints import CheckpointError
+    from taming_lite.hub import list_models
+
+    try:
+        entry = next((e for e in list_models() if e.name == name), None)
+    except CheckpointError:
+        return
+    if entry is not None and entry.task != task:
+        fits = f"pick it in the {entry.task} tab" if entry.task in TASKS else (
+            "it is not a conditional transformer for any tab" if entry.task == "reconstruction" else
+            "no tab samples with it")
+        raise ModelChoiceError(f"{name} serves {entry.task!r} in the registry, not {task}: {fits}"
+                               + (f" ({entry.description})" if entry.description else ""))
+
+
+def _lru_get(key, name: str) -> TaskModel | None:
+    with _locks_guard:
+        lru = _extra.get(key)
+        if lru is None or name not in lru:
+            return None
+        lru.move_to_end(name)
+        return lru[name]
+
+
+def _load_named(task: str, name: str, dev: torch.device, progress=None) -> TaskModel:
+    """Resolve (download if needed) and build a model by name; check that it fits the tab."""
+    from taming_lite import hub
+    from taming_lite.checkpoints import CheckpointError, read_config
+
+    say = progress or (lambda message: None)
+    t0 = time.perf_counter()
+    target, revision = name, None
+    if not Path(name).is_dir() and "@" in name:
+        target, _, revision = name.partition("@")
+    try:
+        files = hub.resolve(target, revision, progress=say)
+        say(f"{name}: building the model on {dev}")
+        model = files.load(device=dev)
+        extra = {}
+        if files.format == "taming_lite":
+            extra = dict(read_config(files.config.parent).get("extra") or {})
+    except hub.HubUnavailable as e:
+        hint = ""
+        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+            hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
+                    "let the picker download.)")
+        raise ModelChoiceError(f"{e}{hint}") from None
+    except CheckpointError as e:  # also ModelNotFoundError and sha256 mismatches
+        raise ModelChoiceError(str(e)) from None
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # a file that is not a model of ours
+        raise ModelChoiceError(f"{name}: the files were found but do not load as a model "
+                               f"({type(e).__name__}: {str(e)[:300]})") from None
+    check_fits(task, model, extra, name)
+    extra.setdefault("task", task)
+    extra.setdefault("image_size", model.config.first_stage.resolution)
+    where = "from the HF cache" if getattr(files, "from_cache", False) else (
+        "downloaded" if getattr(files, "repo_id", None) else "from disk")
+    extra["load_seconds"] = time.perf_counter() - t0
+    extra["loaded_from"] = where
+    source = f"{name} (Hub)" if getattr(files, "repo_id", None) else name
+    return TaskModel(task, model, dev, False, source, extra, name=name)
+
+
+CONDITIONS = {"completion": "no condition (an unconditional model with a start token)",
+              "depth": "a 1-channel depth map", "labels": "a one-hot label map with {n} classes",
+              "superres": "a low-resolution RGB image (condition grid from a smaller input)",
+              "pose": "an RGB skeleton image the size of the output"}
+
+
+def check_fits(task: str, model, extra: dict, name: str) -> None:
+    """Refuse a model that cannot sample for the tab, saying what it is and which tab it fits."""
+    from taming_lite.data.labels import NUM_CLASSES
+    from taming_lite.net2net import Net2NetTransformer
+
+    if not isinstance(model, Net2NetTransformer):
+        kind = type(model).__name__
+        raise ModelChoiceError(f"{name} is a {kind}, not a conditional transformer: it cannot sample images for "
+                               f"this tab (a VQGAN alone is a first stage: reconstruction, or training a "
+                               f"transformer on top of it). Pick a Net2NetTransformer for {task}.")
+    trained_for = extra.get("task")
+    if trained_for in TASKS and trained_for != task:
+        raise ModelChoiceError(f"{name} was trained for the {trained_for} tab, not {task}: pick it there")
+    fits = _condition_kind(model.config)
+    wanted = CONDITIONS[task].format(n=NUM_CLASSES)
+    if task not in fits:
+        has = _describe_condition(model.config)
+        other = f"; it fits the {' or '.join(fits)} tab" if fits else ""
+        raise ModelChoiceError(f"{name} is conditioned on {has}, but this tab gives {wanted}{other}")
+
+
+def _condition_kind(cfg) -> list[str]:
+    """The tabs whose condition a Net2Net config can take (by the cond stage's layout)."""
+    from taming_lite.data.labels import NUM_CLASSES
+
+    cs = cfg.cond_stage
+    if cs is None:
+        return ["completion"]
+    if cs.n_labels or cs.in_channels not in (1, 3):  # a one-hot label map
+        return ["labels"] if cs.in_channels == NUM_CLASSES else []
+    if cs.in_channels == 1:
+        return ["depth"]
+    factor = cfg.first_stage.downsample_factor // max(1, cs.downsample_factor)
+    return ["superres"] if factor > 1 and cs.resolution < cfg.first_stage.resolution else ["pose"]
+
+
+def _describe_condition(cfg) -> str:
+    cs = cfg.cond_stage
+    if cs is None:
+        return "nothing (an unconditional model)"
+    if cs.n_labels:
+        return f"a label map with {cs.n_labels} classes"
+    return f"a {cs.in_channels}-channel {cs.resolution} px input"
 
 
 # --------------------------------------------------------------------------- placeholders

@@ -1,7 +1,8 @@
 """The app's model loading: a Hub / registry model per task, and the fallback when it cannot load."""
 
+import types
+
 import pytest
-import torch
 
 import taming_lite.hub as hub
 from demos import common, models
@@ -27,9 +28,16 @@ def tiny_net2net():
     return Net2NetTransformer(cfg).eval()
 
 
+def hub_files(name, model):
+    """What hub.resolve returns for a downloaded repo, without files: .load() builds `model`."""
+    return types.SimpleNamespace(name=name, format="original", repo_id=name, from_cache=False,
+                                 load=lambda device=None, dtype=None: model)
+
+
 def test_hub_model_is_used(fresh, monkeypatch):
     asked = []
-    monkeypatch.setattr(hub, "from_pretrained", lambda name, device=None: asked.append(name) or tiny_net2net())
+    monkeypatch.setattr(hub, "resolve",
+                        lambda name, revision=None, **kw: asked.append(name) or hub_files(name, tiny_net2net()))
     models.set_model_dirs({"depth": "someone/depth-model"})
     assert "someone/depth-model" in common.model_notice("depth") and not models.is_placeholder("depth")
     tm = models.get_model("depth", "cpu")
@@ -38,16 +46,24 @@ def test_hub_model_is_used(fresh, monkeypatch):
 
 
 def test_unreachable_hub_falls_back_with_a_notice(fresh, monkeypatch):
-    def offline(name, device=None):
+    def offline(name, revision=None, **kw):
         raise hub.HubUnavailable(f"{name}: the Hugging Face Hub is unreachable")
 
-    monkeypatch.setattr(hub, "from_pretrained", offline)
+    monkeypatch.setattr(hub, "resolve", offline)
     models.set_model_dirs({"pose": "someone/pose-model"})
     tm = models.get_model("pose", "cpu")
     assert tm.placeholder  # the embedded folder is empty here, so the placeholder model
     assert "someone/pose-model could not be used" in tm.notice and "unreachable" in tm.notice
     params = {"num_samples": 1, "height": 64, "width": 64, "seed": 0}
     assert tm.notice in common.run_info(tm, params, 1, 1, [], 0.1)
+
+
+def test_hub_model_for_another_condition_falls_back_with_a_notice(fresh, monkeypatch):
+    monkeypatch.setattr(hub, "resolve", lambda name, revision=None, **kw: hub_files(name, tiny_net2net()))
+    models.set_model_dirs({"labels": "someone/depth-model"})  # a depth model given for the labels tab
+    tm = models.get_model("labels", "cpu")
+    assert tm.placeholder and "someone/depth-model could not be used" in tm.notice
+    assert "1-channel" in tm.notice and "it fits the depth tab" in tm.notice
 
 
 def test_existing_folder_is_a_folder(fresh, tmp_path):
