@@ -4,7 +4,8 @@
     python app.py --device cpu --port 8000 --model weights/ --model depth=path/to/depth_model
 
 `app.py` only assembles the tabs (one module each under demos/). Importable: `build_app()` returns
-the Blocks without launching (tests). On a Hugging Face Space it runs unchanged.
+the Blocks without launching (tests). On a Hugging Face Space it runs unchanged. Each tab has a model
+picker (demos/picker.py): registry entries and any Hub repo id, loaded in the background, per session.
 """
 
 from __future__ import annotations
@@ -51,11 +52,15 @@ def parse_args(argv=None):
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
     p.add_argument("--model", action="append", default=[], metavar="DIR|TASK=DIR",
                    help="a weights root holding <task>/ folders, or one task's model folder; repeatable")
+    p.add_argument("--allow-local-models", action="store_true",
+                   help="let the model picker and the API's `model` argument load folders on this machine by path "
+                        "(off by default: on a shared server anyone could make it read any folder)")
     return p.parse_args(argv)
 
 
 def configure(args) -> None:
     models.set_default_device(args.device)
+    models.set_allow_local_folders(args.allow_local_models)
     dirs = {}
     for spec in args.model:
         task, sep, path = spec.partition("=")

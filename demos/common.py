@@ -289,8 +289,9 @@ def run_info(tm: models.TaskModel, params: dict, done: int, total: int, notes: l
     if tm.placeholder:
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
+    model = f" · model `{tm.name}`" if tm.name else ""
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
-                 f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type}")
+                 f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type}{model}")
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines)
 

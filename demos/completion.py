@@ -8,7 +8,7 @@ import time
 import gradio as gr
 import torch
 
-from . import common, examples, models
+from . import common, examples, models, picker
 from .inputs import InputError, load_rgb, resize_rgb
 
 TASK = "completion"
@@ -40,9 +40,10 @@ def prepare(image, given_rows, height: int, width: int, stride: int):
 
 
 @common.user_errors
-def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+        progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK)
+    tm = models.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     rgb, rows, n2 = prepare(image, given_rows, params["height"], params["width"], tm.stride)
     notes += n2
@@ -102,7 +103,7 @@ def cut_preview(image, given_rows, height, width):
 def build():
     size, stride = common.default_size(TASK)
     gr.Markdown(INTRO)
-    common.notice_markdown(TASK)
+    model_ui = picker.build(TASK)
     with gr.Row():
         with gr.Column():
             image = common.ImageInput(type="filepath", label="image", sources=["upload", "clipboard"], height=260)
@@ -121,6 +122,7 @@ def build():
     for trig in (image.change, rows.change):
         trig(cut_preview, [image, rows, controls.height, controls.width], cut, api_visibility="private",
              show_progress="hidden")
-    ev = go.click(run, [image, rows] + controls.inputs(), [out, cut, info], api_name=API_NAME,
+    picker.wire(model_ui, controls)
+    ev = go.click(run, [image, rows] + controls.inputs() + [model_ui.active], [out, cut, info], api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

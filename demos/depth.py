@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import common, examples, models
+from . import common, examples, models, picker
 from .inputs import InputError, load_depth
 
 TASK = "depth"
@@ -34,7 +34,7 @@ DEPTH_RANGE = 2.0  # mesh/orbit: distance from the nearest (depth 1) to the fart
 
 
 def _resize_depth(d: np.ndarray, height: int, width: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(d.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
+    return np.array(Image.fromarray(d.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
 
 
 def _points(depth: np.ndarray):
@@ -161,9 +161,9 @@ def _depth_source(depth_image, drawn):
 
 @common.user_errors
 def run(depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
-        progress=gr.Progress()):
+        model=models.DEFAULT, progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK)
+    tm = models.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
     notes += n2
@@ -185,7 +185,7 @@ def run(depth_image, invert, seed, temperature, top_k, top_p, num_samples, heigh
 def build():
     size, _ = common.default_size(TASK)
     gr.Markdown(INTRO)
-    common.notice_markdown(TASK)
+    model_ui = picker.build(TASK)
     with gr.Row():
         with gr.Column():
             depth = common.ImageInput(type="filepath", label="depth map (near = bright)", sources=["upload", "clipboard"],
@@ -206,6 +206,8 @@ def build():
                 mesh = gr.Model3D(label="3D mesh (drag to turn)", height=220, clear_color=(0.1, 0.1, 0.1, 1.0))
             info = gr.Markdown()
     gr.Examples([[e["depth"]] for e in examples.landscapes(size)], inputs=[depth], label="examples")
-    ev = go.click(run, [depth, invert] + controls.inputs() + [drawn], [out, orbit, mesh, info], api_name=API_NAME,
+    picker.wire(model_ui, controls)
+    ev = go.click(run, [depth, invert] + controls.inputs() + [drawn, model_ui.active], [out, orbit, mesh, info],
+                  api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

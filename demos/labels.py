@@ -12,7 +12,7 @@ from PIL import Image
 
 from taming_lite.data.labels import LANDSCAPE_CLASSES, NUM_CLASSES, PALETTE, colorize, ids_to_index
 
-from . import common, examples, models
+from . import common, examples, models, picker
 from .inputs import canvas_to_rgb, label_map_from_rgb, load_rgb
 
 TASK = "labels"
@@ -47,9 +47,10 @@ def onehot(ids: np.ndarray, height: int, width: int) -> torch.Tensor:
 
 
 @common.user_errors
-def run(canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+def run(canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+        progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK)
+    tm = models.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
     ids, n2 = label_map_from_rgb(rgb)
@@ -70,7 +71,7 @@ def build():
     size, _ = common.default_size(TASK)
     ex = examples.landscapes(size)
     gr.Markdown(INTRO)
-    common.notice_markdown(TASK)
+    model_ui = picker.build(TASK)
     with gr.Row():
         with gr.Column():
             canvas = gr.ImageEditor(
@@ -92,6 +93,7 @@ def build():
                             format="png")
             info = gr.Markdown()
     gr.Examples([[e["labels"]] for e in ex], inputs=[label_map], label="example label maps")
-    ev = go.click(run, [canvas, label_map] + controls.inputs(), [out, used, info], api_name=API_NAME,
-                  concurrency_id="sampling")
+    picker.wire(model_ui, controls)
+    ev = go.click(run, [canvas, label_map] + controls.inputs() + [model_ui.active], [out, used, info],
+                  api_name=API_NAME, concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

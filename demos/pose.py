@@ -11,7 +11,7 @@ import torch
 
 from taming_lite.data.human import KEYPOINT_NAMES, draw_skeleton
 
-from . import common, examples, models
+from . import common, examples, models, picker
 from .inputs import InputError, parse_keypoints
 
 TASK = "pose"
@@ -31,9 +31,10 @@ def skeleton(keypoints_json: str, height: int, width: int):
 
 
 @common.user_errors
-def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, progress=gr.Progress()):
+def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+        progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK)
+    tm = models.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     H, W = params["height"], params["width"]
     h, w = H // tm.stride, W // tm.stride
@@ -73,7 +74,7 @@ def build():
     presets = examples.pose_presets(size)
     first = next(iter(presets))
     gr.Markdown(INTRO)
-    common.notice_markdown(TASK)
+    model_ui = picker.build(TASK)
     with gr.Row():
         with gr.Column():
             preset = gr.Dropdown(list(presets), value=first, label="preset pose")
@@ -95,6 +96,7 @@ def build():
     for trig in (code.change, controls.height.change, controls.width.change):
         trig(live_preview, [code, controls.height, controls.width], [preview, problem], api_visibility="private",
              show_progress="hidden", trigger_mode="always_last")
-    ev = go.click(run, [code] + controls.inputs(), [out, preview, info], api_name=API_NAME,
+    picker.wire(model_ui, controls)
+    ev = go.click(run, [code] + controls.inputs() + [model_ui.active], [out, preview, info], api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import common, examples, models
+from . import common, examples, models, picker
 from .inputs import load_rgb
 
 TASK = "superres"
@@ -45,9 +45,9 @@ def plan(tm: models.TaskModel, lowres: np.ndarray) -> tuple[np.ndarray, int, int
 
 
 @common.user_errors
-def run(image, seed, temperature, top_k, top_p, num_samples, progress=gr.Progress()):
+def run(image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAULT, progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK)
+    tm = models.get_model(TASK, choice=model)
     low = load_rgb(image)
     known = examples.known_highres(low)
     low, H, W, notes = plan(tm, low)
@@ -74,7 +74,7 @@ def build():
     size, _ = common.default_size(TASK)
     tm_factor = 4 if models.is_placeholder(TASK) else models.get_model(TASK).sr_factor
     gr.Markdown(INTRO.format(factor=tm_factor))
-    common.notice_markdown(TASK)
+    model_ui = picker.build(TASK)
     with gr.Row():
         with gr.Column():
             image = common.ImageInput(type="filepath", label="low-resolution image", sources=["upload", "clipboard"],
@@ -87,5 +87,7 @@ def build():
             out = gr.Gallery(label="bicubic and samples", columns=3, height=300, format="png")
             info = gr.Markdown()
     gr.Examples([[p] for p in examples.superres(size, tm_factor)], inputs=[image], label="examples")
-    ev = go.click(run, [image] + controls.inputs(), [out, info], api_name=API_NAME, concurrency_id="sampling")
+    picker.wire(model_ui, controls)
+    ev = go.click(run, [image] + controls.inputs() + [model_ui.active], [out, info], api_name=API_NAME,
+                  concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -1,0 +1,219 @@
+"""The model picker of each tab: a dropdown of what the registry offers for the task, a text box
+for any Hub repo id, and a status line that follows a load running in the background.
+
+    picker = build("depth")            # under the tab's intro: notice, picker row, status
+    ...                                # the tab's inputs and sampling controls
+    wire(picker, controls)             # the load events (they update the size sliders too)
+    go.click(run, inputs + [picker.active], ...)   # run(..., model=""): the session's model
+
+Semantics: the choice belongs to the browser session. `active` is a hidden textbox holding the
+name of the model this session samples with ("" = the tab's default); it changes only when a load
+has succeeded, so the tab keeps sampling with the previous model while another one loads, and
+after a failed load. Being a component (not a gr.State), it is also the optional last `model`
+argument of each sampling endpoint in the API. The loaded models themselves are shared by all
+sessions (models.load_choice: at most models.MAX_EXTRA_MODELS per tab besides the default).
+
+A load runs in a thread; the event is a generator that polls it every POLL_S seconds and yields
+the status (the hub's messages: asking the Hub, downloading a file with the bytes so far, building
+the model), then "ready: <name> on <device> in X s" or the error with what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from . import common, models
+
+log = logging.getLogger("taming_lite.app")
+POLL_S = 0.25  # how often a running load is looked at
+LOAD_CONCURRENCY = 2  # loads at once, all tabs together (each may hold a model's worth of memory)
+
+
+@dataclass
+class Picker:
+    task: str
+    notice: gr.Markdown
+    dropdown: gr.Dropdown
+    custom: gr.Textbox
+    load: gr.Button
+    status: gr.Markdown
+    active: gr.Textbox  # hidden: the session's model name; the API's `model`
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def help_text() -> str:
+    text = (f"Applies to this browser session only. The server keeps at most {models.MAX_EXTRA_MODELS} "
+            "picked models per tab in memory, shared by all sessions.")
+    if hub_offline():
+        text += " Hub offline (HF_HUB_OFFLINE=1): only models already in the HF cache load."
+    return text
+
+
+def build(task: str) -> Picker:
+    """The notice, the picker row and its status line (call under the tab's intro)."""
+    notice = common.notice_markdown(task)
+    with gr.Row(equal_height=True):
+        dropdown = gr.Dropdown(models.choices(task), value=models.DEFAULT, label="model", info=help_text(),
+                               scale=3, elem_id=f"model-picker-{task}")
+        custom = gr.Textbox(label="…or any Hub repo id", placeholder="user/repo or user/repo@revision", max_lines=1,
+                            scale=3, elem_id=f"model-custom-{task}")
+        load = gr.Button("Load", scale=0, min_width=90, elem_id=f"model-load-{task}")
+    status = gr.Markdown(elem_id=f"model-status-{task}")
+    active = gr.Textbox(value=models.DEFAULT, visible=False, label="model")
+    return Picker(task, notice, dropdown, custom, load, status, active)
+
+
+def wire(picker: Picker, controls: common.Controls | None = None) -> None:
+    """Connect the dropdown, the text box and the Load button to the background load."""
+    sizes = [controls.height, controls.width] if controls is not None and controls.height is not None else []
+    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes
+
+    def on_load(name, current):
+        yield from load_events(picker.task, name, current, with_size=bool(sizes))
+
+    kw = dict(api_visibility="private", show_progress="hidden", concurrency_id="model_load",
+              concurrency_limit=LOAD_CONCURRENCY, trigger_mode="always_last")
+    picker.dropdown.input(on_load, [picker.dropdown, picker.active], outputs, **kw)
+    picker.custom.submit(on_load, [picker.custom, picker.active], outputs, **kw)
+    # the button's event is also callable by clients (not listed in the API page): /load_model_<task>
+    kw.update(api_visibility="undocumented", api_name=f"load_model_{picker.task}")
+    picker.load.click(on_load, [picker.custom, picker.active], outputs, **kw)
+
+
+# --------------------------------------------------------------------------- the load, as a generator
+
+
+def load_events(task: str, name, current, with_size: bool = False):
+    """Yield (status, active, notice, dropdown[, height, width]) while `name` loads for the tab;
+    `current` is the session's model until then. Only the last yield changes `active`."""
+    name = "" if name is None else str(name).strip()
+    current = "" if current is None else str(current).strip()
+    keep = (gr.update(), gr.update()) if with_size else ()
+    try:
+        spec = models.check_choice(name)
+    except models.ModelChoiceError as e:
+        yield failed(task, name, str(e), current) + keep
+        return
+    messages: queue.Queue[str] = queue.Queue()
+    box: dict = {}
+
+    def work():
+        try:
+            box["tm"] = models.load_choice(task, spec, progress=messages.put)
+        except models.ModelChoiceError as e:
+            box["error"] = str(e)
+        except Exception as e:  # noqa: BLE001 - reported in the status; the traceback goes to the log
+            log.exception("loading %r for %s", spec, task)
+            box["error"] = f"internal error ({type(e).__name__}); the server is fine, pick another model"
+
+    t0 = time.perf_counter()
+    thread = threading.Thread(target=work, name=f"load-{task}", daemon=True)
+    thread.start()
+    lines: list[str] = []
+    shown = loading(spec, current, lines, 0.0)
+    yield (shown, gr.update(), gr.update(), gr.update()) + keep  # at once: the click was heard
+    while True:
+        done = not thread.is_alive()  # read before draining: no message is missed
+        while not messages.empty():
+            lines.append(_strip_label(messages.get()))
+        if done:
+            break
+        text = loading(spec, current, lines, time.perf_counter() - t0)
+        if text != shown:  # a new stage, more bytes, or another second
+            yield (text, gr.update(), gr.update(), gr.update()) + keep
+            shown = text
+        thread.join(POLL_S)
+    if "error" in box:
+        yield failed(task, spec, box["error"], current) + keep
+        return
+    tm = box["tm"]
+    size = (gr.update(value=tm.image_size, step=tm.stride, minimum=tm.stride,
+                      maximum=tm.stride * common.MAX_OUTPUT_TOKENS),) * 2 if with_size else ()
+    yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
+           gr.update(value=notice_for(tm), elem_classes=_notice_classes(tm)), dropdown_update(task, spec)) + size
+
+
+def _strip_label(message: str) -> str:
+    """'depth-large: downloading model.ckpt from ...' -> 'downloading model.ckpt from ...'."""
+    label, sep, rest = message.partition(": ")
+    return rest if sep and " " not in label.strip() else message
+
+
+def loading(spec: str, current: str, lines: list[str], seconds: float) -> str:
+    head = (f"⏳ **loading `{spec or 'the default model'}`** · {seconds:.0f} s — this tab keeps sampling with "
+            f"{_name(current)} until it is ready")
+    body = [f"- {line}" for line in lines]
+    if lines and lines[-1].startswith("downloading"):
+        got = _download_bytes(spec)
+        if got:
+            body[-1] += f" · {got / 1e6:.1f} MB so far"
+    return "\n".join([head] + body)
+
+
+def ready(tm: models.TaskModel, spec: str, seconds: float, lines: list[str] = ()) -> str:
+    if any("already loaded" in line for line in lines):
+        where = ", already in memory"
+    elif spec:
+        where = f", {tm.extra.get('loaded_from', 'loaded')}"
+    else:
+        where = ""
+    head = (f"✅ **ready: {_name(spec)}** on {tm.device.type} in {seconds:.1f} s{where}. "
+            "This browser tab now samples with it.")
+    return "\n".join([head] + [f"- {line}" for line in lines])
+
+
+def failed(task: str, name: str, message: str, current: str):
+    text = (f"❌ **could not load `{name or 'the default model'}`**: {message}\n\n"
+            f"This tab keeps sampling with {_name(current)}.")
+    return text, gr.update(), gr.update(), dropdown_update(task, current)
+
+
+def _name(spec: str) -> str:
+    return f"`{spec}`" if spec else "the default model"
+
+
+def notice_for(tm: models.TaskModel) -> str:
+    if not tm.name:
+        return common.model_notice(tm.task)
+    return f"Model: `{tm.name}` — picked for this browser session (other sessions keep their own choice)"
+
+
+def _notice_classes(tm: models.TaskModel) -> list[str]:
+    return ["placeholder-notice"] if tm.placeholder and not tm.name else []
+
+
+def dropdown_update(task: str, spec: str):
+    """The dropdown showing `spec`: a name typed in the text box is added to this session's list."""
+    entries = models.choices(task)
+    if spec not in [value for _, value in entries]:
+        entries.append((f"{spec} (entered)", spec))
+    return gr.update(choices=entries, value=spec)
+
+
+def _download_bytes(spec: str) -> int:
+    """Bytes of the unfinished downloads in the HF cache folder of a Hub repo (best effort: the hub
+    module reports stages, not bytes)."""
+    repo = spec.partition("@")[0]
+    try:
+        from taming_lite import hub
+
+        entry = next((e for e in hub.list_models() if e.name == repo), None)
+        if entry is not None:
+            repo = entry.repo_id or ""
+        if repo.count("/") != 1:
+            return 0
+        blobs = Path(hub._cache_dir(None)) / ("models--" + repo.replace("/", "--")) / "blobs"
+        return sum(p.stat().st_size for p in blobs.glob("*.incomplete"))
+    except Exception:  # noqa: BLE001 - progress only
+        return 0
