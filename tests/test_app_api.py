@@ -1,18 +1,16 @@
 """The app through its real HTTP API: a server subprocess on a loopback port, gradio_client calls.
 
-Every endpoint with its examples and with bad inputs (the error text is asserted), 8 concurrent
-clients on one endpoint, determinism (same seed -> same pixels), cancel, and the server survives it all.
+Every endpoint with its examples, 8 concurrent clients on one endpoint, determinism (same seed ->
+same pixels), cancel, and the server survives it all. Bad and unusual inputs through the API:
+tests/robustness/test_app_bad_inputs.py; the queue, load and determinism across server runs:
+tests/robustness/.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import struct
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,6 @@ from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import AppServer  # noqa: E402
@@ -44,49 +41,16 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, server):
-    """Example inputs (rendered by the same code as the app's examples) and hostile files."""
+    """Example inputs (rendered by the same code as the app's examples)."""
     import os
 
     os.environ["TAMING_LITE_EXAMPLES"] = str(tmp_path_factory.mktemp("examples"))
     from demos import examples
 
-    d = tmp_path_factory.mktemp("inputs")
     ls = examples.landscapes(SIZE)
     out = dict(image=ls[0]["image"], depth=ls[1]["depth"], labels=ls[2]["labels"],
                lowres=examples.superres(SIZE, 4)[0], pose=examples.pose_presets(SIZE))
-    out["bomb"] = _png_bomb(d / "bomb.png", 20000, 20000)
-    (d / "text.png").write_bytes(b"this is not an image")
-    out["text"] = d / "text.png"
-    raw = Path(ls[0]["image"]).read_bytes()
-    (d / "truncated.png").write_bytes(raw[: len(raw) // 2])
-    out["truncated"] = d / "truncated.png"
-    Image.fromarray(np.full((16, 16), np.nan, np.float32), mode="F").save(d / "nan.tiff")
-    out["nan_depth"] = d / "nan.tiff"
-    Image.fromarray((np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)).save(d / "depth16.png")
-    out["depth16"] = d / "depth16.png"
-    Image.open(ls[0]["image"]).convert("CMYK").save(d / "cmyk.jpg")
-    out["cmyk"] = d / "cmyk.jpg"
-    Image.new("RGB", (1, 1), (200, 30, 30)).save(d / "one.png")
-    out["one"] = d / "one.png"
-    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(d / "clear.png")
-    out["clear"] = d / "clear.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(d / "noise.png")
-    out["offpalette"] = d / "noise.png"
-    frames = [Image.new("P", (24, 24), i) for i in range(3)]
-    frames[0].save(d / "anim.gif", save_all=True, append_images=frames[1:])
-    out["gif"] = d / "anim.gif"
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
-
-
-def _png_bomb(path: Path, w: int, h: int) -> Path:
-    """A valid, tiny PNG whose header claims w x h pixels (1-bit)."""
-    def chunk(t, data):
-        return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
-
-    body = zlib.compress(b"\0" * ((w // 8 + 1) * 64))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
-                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
 
 
 def ctrl(**kw):
@@ -147,56 +111,6 @@ def test_endpoint_with_example(client, files, endpoint):
 def test_sliding_window_output_larger_than_the_window(client, files):
     r = call(client, "/labels", args_for("/labels", files, size=2 * SIZE))
     assert gallery_images(r)[0].shape == (2 * SIZE, 2 * SIZE, 3)
-
-
-@pytest.mark.parametrize("name", ["cmyk", "one", "gif"])
-def test_unusual_images_work(client, files, name):
-    r = call(client, "/complete", [handle_file(files[name]), 4] + ctrl() + [SIZE, SIZE])
-    assert gallery_images(r)[0].shape == (SIZE, SIZE, 3)
-
-
-def test_16bit_depth_works(client, files):
-    r = call(client, "/depth", [handle_file(files["depth16"]), True] + ctrl() + [SIZE, SIZE, None])
-    assert "inverted" in r[-1]
-
-
-def test_off_palette_labels_are_snapped_and_said(client, files):
-    r = call(client, "/labels", [None, handle_file(files["offpalette"])] + ctrl() + [SIZE, SIZE])
-    assert "snapped to the nearest class" in r[-1]
-
-
-BAD = [
-    ("/complete", lambda f: [handle_file(f["bomb"]), 4] + ctrl() + [SIZE, SIZE], "decompression bomb"),
-    ("/complete", lambda f: [handle_file(f["text"]), 4] + ctrl() + [SIZE, SIZE], "not an image"),
-    ("/complete", lambda f: [handle_file(f["truncated"]), 4] + ctrl() + [SIZE, SIZE], "truncated"),
-    ("/complete", lambda f: [None, 4] + ctrl() + [SIZE, SIZE], "no image given"),
-    ("/complete", lambda f: [handle_file(f["image"]), 4] + ctrl(temperature=0) + [SIZE, SIZE], "temperature|minimum value 0.1"),
-    ("/complete", lambda f: [handle_file(f["image"]), 4] + ctrl(top_p=1.5) + [SIZE, SIZE], "top-p|maximum value 1"),
-    ("/complete", lambda f: [handle_file(f["image"]), 4] + ctrl(seed=-1) + [SIZE, SIZE], "seed|minimum value 0"),
-    ("/complete", lambda f: [handle_file(f["image"]), 4] + ctrl(top_k=-3) + [SIZE, SIZE], "top-k|minimum value 0"),
-    ("/complete", lambda f: [handle_file(f["image"]), 4] + ctrl(num_samples=99) + [SIZE, SIZE], "number of samples|maximum value 8"),
-    ("/depth", lambda f: [handle_file(f["nan_depth"]), False] + ctrl() + [SIZE, SIZE, None], "NaN"),
-    ("/depth", lambda f: [None, False] + ctrl() + [SIZE, SIZE, None], "no depth map"),
-    ("/depth", lambda f: [handle_file(f["bomb"]), False] + ctrl() + [SIZE, SIZE, None], "decompression bomb"),
-    ("/labels", lambda f: [None, None] + ctrl() + [SIZE, SIZE], "canvas is empty"),
-    ("/superres", lambda f: [handle_file(f["text"])] + ctrl(), "not an image"),
-    ("/superres", lambda f: [handle_file(f["lowres"])] + ctrl(temperature=-1), "temperature|minimum value 0.1"),
-    ("/pose", lambda f: ["{not json"] + ctrl() + [SIZE, SIZE], "not valid JSON"),
-    ("/pose", lambda f: ["[[1, 2], [3, 4]]"] + ctrl() + [SIZE, SIZE], "expected 18 keypoints"),
-    ("/pose", lambda f: [json.dumps([[10, 10]] * 17 + [[999, 10]])] + ctrl() + [SIZE, SIZE], "outside"),
-    ("/pose", lambda f: [json.dumps([["a", 1]] * 18)] + ctrl() + [SIZE, SIZE], "expected a number"),
-    ("/pose", lambda f: [""] + ctrl() + [SIZE, SIZE], "empty"),
-]
-
-
-@pytest.mark.parametrize("endpoint,make,expected", BAD, ids=[f"{e}-{x}" for e, _, x in BAD])
-def test_bad_input_gives_a_clear_error(client, files, endpoint, make, expected):
-    with pytest.raises(AppError) as e:
-        call(client, endpoint, make(files))
-    msg = str(e.value)
-    # the sliders' own range checks (Gradio's message) answer first for values a slider cannot reach
-    assert re.search(expected, msg, re.IGNORECASE), msg
-    assert "Traceback" not in msg
 
 
 def test_openpose_upload_format(client, files):
