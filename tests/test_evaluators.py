@@ -1,0 +1,165 @@
+"""The evaluator networks (taming_lite/evaluators.py): shapes, metrics on hand-made cases, training, I/O."""
+
+import json
+
+import pytest
+import torch
+
+from taming_lite.checkpoints import CheckpointError
+from taming_lite.evaluators import (FLIP_PAIRS, Evaluator, EvaluatorConfig, TrainConfig, consistency, get_batch,
+                                    load_data, load_evaluator, miou, pck, rankdata, save_evaluator, soft_argmax,
+                                    spearman, train)
+
+
+def tiny(task, size=16):
+    return EvaluatorConfig(task=task, image_size=size, ch=4, ch_mult=(1, 2), patch=2)
+
+
+@pytest.mark.parametrize("task,channels", [("labels", 14), ("depth", 1), ("pose", 18)])
+def test_shapes(task, channels):
+    m = Evaluator(tiny(task)).eval()
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    assert m(x).shape == (3, channels, 16, 16)
+    pred = m.predict(x)
+    assert pred.shape == {"labels": (3, 16, 16), "depth": (3, 1, 16, 16), "pose": (3, 18, 2)}[task]
+    big = m.predict(torch.rand(2, 3, 32, 32) * 2 - 1)  # other sizes are resized and mapped back
+    assert big.shape[0] == 2 and (big.shape[-2:] == (32, 32) if task != "pose" else big.shape == (2, 18, 2))
+    if task == "pose":
+        assert 0 <= big.min() and big.max() <= 32
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="task"):
+        EvaluatorConfig(task="superres")
+    with pytest.raises(ValueError, match="divisible"):
+        EvaluatorConfig(task="depth", image_size=20, patch=2, ch_mult=(1, 2, 4))
+
+
+def test_miou_known_cases():
+    t = torch.randint(0, 14, (2, 8, 8))
+    assert miou(t, t) == 1.0
+    target = torch.zeros(1, 4, 4, dtype=torch.long)
+    target[..., 2:] = 1  # half class 0, half class 1
+    pred = torch.zeros_like(target)  # everything class 0: IoU(0) = 8/16, IoU(1) = 0/8
+    assert miou(pred, target) == pytest.approx(0.25)
+    pred2 = target.clone()
+    pred2[0, 0, 0] = 5  # one pixel of a class absent from the target: IoU(0) = 7/8, IoU(1) = 1, IoU(5) = 0
+    assert miou(pred2, target) == pytest.approx((7 / 8 + 1 + 0) / 3)
+
+
+def test_rankdata_and_spearman():
+    assert rankdata(torch.tensor([10.0, 30.0, 20.0, 20.0])).tolist() == [0.0, 3.0, 1.5, 1.5]
+    a = torch.randn(3, 1, 8, 8)
+    assert torch.allclose(spearman(a, torch.exp(3 * a) + 1), torch.ones(3), atol=1e-6)  # monotone transform
+    assert torch.allclose(spearman(a, -a), -torch.ones(3), atol=1e-6)
+    assert spearman(a, torch.zeros_like(a)).tolist() == [0.0, 0.0, 0.0]  # constant: no information
+    # ties: x = [1, 2, 2, 3], y = [1, 2, 3, 4] -> ranks [0, 1.5, 1.5, 3] vs [0, 1, 2, 3]; Pearson of ranks
+    x, y = torch.tensor([[1.0, 2, 2, 3]]), torch.tensor([[1.0, 2, 3, 4]])
+    rx, ry = torch.tensor([0, 1.5, 1.5, 3]), torch.tensor([0.0, 1, 2, 3])
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    assert spearman(x, y).item() == pytest.approx(float((rx * ry).sum() / (rx.norm() * ry.norm())))
+
+
+def test_pck_known_offsets():
+    gt = torch.zeros(1, 18, 3)
+    gt[0, :, 0] = 10.0
+    gt[0, :, 1] = torch.linspace(10, 50, 18)  # visible box 0 x 40 px: threshold 0.1 * 40 = 4 px
+    gt[0, :, 2] = 1
+    pred = gt[..., :2].clone()
+    pred[0, :6, 0] += 3.0  # hits
+    pred[0, 6:12, 0] += 5.0  # misses
+    pred[0, 12:, 1] += 3.9  # hits
+    assert pck(pred, gt, 64) == pytest.approx(12 / 18)
+    assert pck(pred, gt, 64, ref="image") == 1.0  # 0.1 * 64 = 6.4 px
+    gt[0, 6:12, 2] = 0  # the misses are not visible: not counted (the box still spans 10..50)
+    assert pck(pred, gt, 64) == 1.0
+    with pytest.raises(ValueError):
+        pck(pred, gt, 64, ref="torso")
+
+
+def test_soft_argmax_pixel_centres():
+    logits = torch.full((1, 2, 8, 8), -1e4)
+    logits[0, 0, 3, 5] = 0.0  # row 3, column 5 -> x 5.5, y 3.5
+    logits[0, 1, 7, 0] = 0.0
+    assert soft_argmax(logits)[0].tolist() == [[5.5, 3.5], [0.5, 7.5]]
+
+
+def test_pose_flip_moves_keypoints_with_the_image():
+    kp = torch.zeros(4, 18, 3)
+    kp[..., 2] = 1
+    kp[:, :, 0] = torch.arange(18).float() + 0.5 + 4  # keypoint k at column k + 4 ...
+    kp[:, :, 1] = 5.5
+    img = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    img[:, :, 5, 6] = 255  # ... and a bright pixel on keypoint 2 (r_shoulder, column 6)
+    data = {"image": img, "target": kp}
+    g = torch.Generator().manual_seed(0)
+    x, t = get_batch(data, torch.arange(4), "pose", augment=True, generator=g)
+    for xi, ti in zip(x, t):
+        col = int(xi[0, 5].argmax())
+        flipped = col >= 16
+        k = FLIP_PAIRS[2] if flipped else 2  # a flip makes the r_shoulder the l_shoulder's slot
+        assert abs(ti[k, 0].item() - (col + 0.5)) < 1.01
+        assert ti[:, 1].eq(5.5).all()
+
+
+def test_depth_flips_with_the_image():
+    data = load_data("depth", 8, 16, seed=3)
+    g = torch.Generator().manual_seed(1)
+    x, t = get_batch(data, torch.arange(8), "depth", augment=True, generator=g)
+    x0, t0 = get_batch(data, torch.arange(8), "depth")
+    n_flipped = 0
+    for i in range(8):
+        flipped = torch.equal(t[i], t0[i].flip(-1)) and not torch.equal(t[i], t0[i])
+        assert flipped or torch.equal(t[i], t0[i])
+        err, err_flipped = (x[i] - x0[i]).abs().mean(), (x[i] - x0[i].flip(-1)).abs().mean()
+        assert (err_flipped < err) == flipped  # the image went the same way (blur and noise aside)
+        n_flipped += flipped
+    assert 0 < n_flipped < 8
+
+
+@pytest.mark.parametrize("task", ["labels", "depth", "pose"])
+def test_a_few_steps_reduce_the_loss(task):
+    data = load_data(task, 16, 32, seed=3)
+    assert data["image"].dtype == torch.uint8 and len(data["target"]) == 16
+    cfg = EvaluatorConfig(task=task, image_size=32, ch=8, ch_mult=(1, 2), patch=2)
+    tc = TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup=5, log_every=10, augment=False)
+    model = train(cfg, tc, data, log=lambda s: None)
+    first, last = tc.history[0][1], tc.history[-1][1]
+    assert last < first, tc.history
+    assert not model.training
+    x, t = get_batch(data, torch.arange(16), task)
+    res = consistency(model, x, t)
+    assert {"labels": "miou", "depth": "spearman", "pose": "pck"}[task] in res
+
+
+@pytest.mark.parametrize("dtype", [None, torch.float16])
+def test_save_load_round_trip(tmp_path, dtype):
+    m = Evaluator(tiny("depth"))
+    m.net.stem[1].running_mean.uniform_(-0.1, 0.1)  # non-default buffers travel too
+    m.eval()
+    save_evaluator(m, tmp_path / "ev", extra={"note": "x"}, dtype=dtype)
+    meta = json.loads((tmp_path / "ev" / "config.json").read_text())
+    assert meta["model_type"] == "evaluator" and meta["config"]["task"] == "depth" and meta["extra"] == {"note": "x"}
+    back = load_evaluator(tmp_path / "ev")
+    assert back.config == m.config and not back.training
+    assert next(back.parameters()).dtype == torch.float32
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        if dtype is None:
+            assert torch.equal(back(x), m(x))
+        else:
+            assert torch.allclose(back(x), m(x), atol=2e-2)
+
+
+def test_load_refuses_other_models(tmp_path):
+    m = Evaluator(tiny("pose"))
+    save_evaluator(m, tmp_path / "ev")
+    meta = json.loads((tmp_path / "ev" / "config.json").read_text())
+    (tmp_path / "ev" / "config.json").write_text(json.dumps({**meta, "model_type": "vqgan"}))
+    with pytest.raises(CheckpointError, match="not an evaluator"):
+        load_evaluator(tmp_path / "ev")
+    (tmp_path / "ev" / "config.json").write_text(json.dumps({**meta, "config": {**meta["config"], "ch": 8}}))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_evaluator(tmp_path / "ev")
+    with pytest.raises(CheckpointError):
+        load_evaluator(tmp_path / "nothing")
