@@ -10,9 +10,17 @@ was seen in training. Metrics (printed as a Markdown table):
 - completion: the given upper half is kept exactly at token level; samples of different seeds differ;
 - super-resolution: PSNR vs ground truth of the sample and of bicubic upsampling, and PSNR of the
   sample area-downsampled back vs the low-resolution input (consistency);
-- every task: diversity = mean pairwise pixel MSE between samples of one condition (8 seeds).
-Condition-consistency metrics that need evaluator networks (mIoU, depth correlation, PCK) are not
-implemented yet.
+- every task: diversity = mean pairwise pixel MSE between samples of one condition (8 seeds);
+- label-to-landscape, depth-to-image, pose-to-human: condition consistency, measured by the evaluator
+  networks of `taming_lite.evaluators` (weights/evaluators/<task>/, `--evaluators`): a segmenter, a
+  depth regressor and a keypoint detector run on every sample and compared with the sample's input
+  condition: `miou_generated_vs_input` (mIoU of the predicted vs the input label map, one confusion
+  matrix over all samples), `spearman_generated_vs_input` (rank correlation of predicted vs input depth
+  per sample, averaged), `pck_generated_vs_input` (PCK@0.1 of the person's keypoint box). Next to it,
+  the same metric of the evaluator against ground truth on `--n` held-out real renders
+  (`*_evaluator_on_real`, the evaluator's own accuracy: the ceiling) and on those renders passed through
+  the model's image VQGAN (`*_evaluator_on_vqgan_recon`, the ceiling the first stage leaves). A missing
+  evaluator is reported in the table, not an error.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .checkpoints import load_pretrained
+from .checkpoints import CheckpointError, load_pretrained
+from .evaluators import METRIC, consistency, get_batch, load_data, load_evaluator, target_of
 
 HELD_OUT_SEED = 1
 
@@ -102,11 +111,15 @@ def _grid(model):
 
 
 @torch.no_grad()
-def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, n_samples: int) -> dict:
+def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, n_samples: int,
+                     evaluator=None, n_real: int = 200) -> dict:
+    """`evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
+    consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions."""
     size, h = _grid(model)
     ds = _dataset(task, size, n_conditions)
     divs, times, extra = [], [], {}
     kept, sr_gain, sr_cons = [], [], []
+    all_samples, all_targets = [], []
     for i in range(n_conditions):
         item = ds[i]
         x = item["image"][None]
@@ -123,6 +136,9 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
             samples.append(model.decode_to_img(out, (1, 0, h, h)))
         samples = torch.cat(samples)
         divs.append(diversity(samples))
+        if evaluator is not None:
+            all_samples.append(samples)
+            all_targets.append(torch.stack([target_of(task, item)] * len(samples)))
         if task == "completion":
             kept.append(all(torch.equal(t[:, : given.shape[1]], given) for t in toks))
             extra["distinct_lower_halves"] = len({tuple(t[0, given.shape[1]:].tolist()) for t in toks}) == len(toks)
@@ -140,6 +156,22 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     if task == "superres":
         out["psnr_gain_over_bicubic_db"] = sum(sr_gain) / len(sr_gain)
         out["downsampled_consistency_psnr_db"] = sum(sr_cons) / len(sr_cons)
+    if evaluator is not None:
+        out.update(eval_consistency(model, evaluator, task, torch.cat(all_samples), torch.cat(all_targets), n_real))
+    return out
+
+
+@torch.no_grad()
+def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int) -> dict:
+    """The evaluator's metric on generated samples vs their input conditions, on real held-out renders vs
+    ground truth (its ceiling), and on those renders reconstructed by the model's image VQGAN."""
+    m = METRIC[task]
+    out = {f"{m}_generated_vs_input": consistency(evaluator, samples, targets)[m]}
+    real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
+    x, t = get_batch(real, torch.arange(len(real["image"])), task)
+    out[f"{m}_evaluator_on_real"] = consistency(evaluator, x, t)[m]
+    recon = torch.cat([model.first_stage_model(x[i:i + 32])[0] for i in range(0, len(x), 32)]).clamp(-1, 1)
+    out[f"{m}_evaluator_on_vqgan_recon"] = consistency(evaluator, recon, t)[m]
     return out
 
 
@@ -157,6 +189,18 @@ VQGANS = {  # weights dir -> (data task, key)
     "vqgan_skeleton": ("pose", "skeleton"),
 }
 TRANSFORMERS = {"completion": None, "depth": "depth", "labels": "labels", "superres": "lowres4", "pose": "skeleton"}
+EVALUATED = ("labels", "depth", "pose")  # transformers whose condition consistency an evaluator measures
+
+
+def _evaluator(root: Path, task: str):
+    """The evaluator in root/task, or a string saying why there is none."""
+    d = root / task
+    if not (d / "config.json").is_file():
+        return f"(evaluator missing: {_shown(d)}; scripts/train_evaluators.sh)"
+    try:
+        return load_evaluator(d)
+    except CheckpointError as e:
+        return f"(evaluator not loadable: {e})"
 
 
 def _shown(path: Path) -> str:
@@ -166,6 +210,7 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+@torch.no_grad()  # (restores grad mode on return: main is also called from tests)
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(Path(__file__).resolve().parents[1] / "weights"))
@@ -173,9 +218,10 @@ def main(argv=None):
     p.add_argument("--conditions", type=int, default=2, help="conditions per transformer")
     p.add_argument("--samples", type=int, default=8, help="samples (seeds) per condition")
     p.add_argument("--only", nargs="*", default=None, help="names of weights dirs to evaluate")
+    p.add_argument("--evaluators", default=None, help="evaluator networks' folder (default: <weights>/evaluators)")
     args = p.parse_args(argv)
-    torch.set_grad_enabled(False)
     root = Path(args.weights)
+    eval_root = Path(args.evaluators) if args.evaluators else root / "evaluators"
     print(f"# taming-lite evaluation, {time.strftime('%Y-%m-%d')}, held-out seed {HELD_OUT_SEED}, weights {_shown(root)}")
     print("\n| model | metric | value |\n|---|---|---|")
     names = list(VQGANS) + list(TRANSFORMERS)
@@ -201,7 +247,12 @@ def main(argv=None):
                 f_img = model.first_stage_model.config.downsample_factor
                 f_c = model.cond_stage_model.config.downsample_factor
                 key = f"lowres{f_img // f_c}"
-            res = eval_transformer(model, task, key, args.conditions, args.samples)
+            evaluator = _evaluator(eval_root, task) if task in EVALUATED else None
+            missing = evaluator if isinstance(evaluator, str) else None
+            res = eval_transformer(model, task, key, args.conditions, args.samples,
+                                   evaluator=None if missing else evaluator, n_real=args.n)
+            if missing:
+                res[f"{METRIC[task]}_generated_vs_input"] = missing
         for k, v in res.items():
             print(f"| {name} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {name} | {k} | {v} |")
 

@@ -20,3 +20,51 @@ def test_diversity():
     assert diversity(a) == 0
     b = torch.stack([torch.zeros(3, 8, 8), torch.ones(3, 8, 8)])
     assert abs(diversity(b) - 1.0) < 1e-6
+
+
+def _tiny_depth_model():
+    from taming_lite.gpt import GPTConfig
+    from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
+    from taming_lite.vqgan import VQGANConfig
+
+    vq = dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=8, resolution=16,
+              embed_dim=4, n_embed=16)
+    cfg = Net2NetConfig(first_stage=VQGANConfig(**vq), cond_stage=VQGANConfig(**{**vq, "in_channels": 1, "out_ch": 1}),
+                        transformer=GPTConfig(vocab_size=16, block_size=128, n_layer=1, n_head=2, n_embd=32))
+    torch.manual_seed(0)
+    return Net2NetTransformer(cfg).eval()
+
+
+def _rows(text: str) -> dict:
+    rows = [line.split("|")[1:-1] for line in text.splitlines()[4:] if line.startswith("| ")]  # past the header
+    return {(m.strip(), k.strip()): v.strip() for m, k, v in rows}
+
+
+def test_missing_weights_are_reported(tmp_path, capsys):
+    from taming_lite.evaluate import main
+
+    main(["--weights", str(tmp_path), "--only", "depth", "vqgan_image"])
+    rows = _rows(capsys.readouterr().out)
+    assert rows == {("vqgan_image", "(missing)"): "-", ("depth", "(missing)"): "-"}
+
+
+def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
+    from taming_lite.checkpoints import save_pretrained
+    from taming_lite.evaluate import main
+    from taming_lite.evaluators import Evaluator, EvaluatorConfig, save_evaluator
+
+    save_pretrained(_tiny_depth_model(), tmp_path / "depth")
+    args = ["--weights", str(tmp_path), "--only", "depth", "--conditions", "1", "--samples", "2", "--n", "4"]
+    main(args)  # no evaluator: said in the table, the other metrics still there
+    rows = _rows(capsys.readouterr().out)
+    assert "evaluator missing" in rows[("depth", "spearman_generated_vs_input")]
+    assert ("depth", "diversity_mse") in rows
+
+    ev = Evaluator(EvaluatorConfig(task="depth", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval()
+    save_evaluator(ev, tmp_path / "evaluators" / "depth")
+    main(args)
+    rows = _rows(capsys.readouterr().out)
+    for k in ("spearman_generated_vs_input", "spearman_evaluator_on_real", "spearman_evaluator_on_vqgan_recon"):
+        assert -1 <= float(rows[("depth", k)]) <= 1
+    main(args + ["--evaluators", str(tmp_path / "elsewhere")])
+    assert "evaluator missing" in _rows(capsys.readouterr().out)[("depth", "spearman_generated_vs_input")]
