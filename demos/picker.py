@@ -213,7 +213,7 @@ def _download_bytes(spec: str) -> int:
             repo = entry.repo_id or ""
         if repo.count("/") != 1:
             return 0
-        blobs = Path(hub._cache_dir(None)) / ("models--" + repo.replace("/", "--")) / "blobs"
+        blobs = Path(hub.hub_cache_dir()) / ("models--" + repo.replace("/", "--")) / "blobs"
         return sum(p.stat().st_size for p in blobs.glob("*.incomplete"))
     except Exception:  # noqa: BLE001 - progress only
         return 0

@@ -206,6 +206,11 @@ def _endpoint(endpoint: str | None) -> str:
     return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def hub_cache_dir() -> Path:
+    """The HF cache folder in use (HF_HUB_CACHE / HF_HOME, as huggingface_hub reads them)."""
+    return _cache_dir(None)
+
+
 def _cache_dir(cache_dir) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
