@@ -38,6 +38,7 @@ from original import (OriginalGPT, sample_no_cache, sample_with_past, sliding_wi
                       use_original_attention)
 
 from taming_lite.gpt import GPT, GPTConfig, num_params  # noqa: E402
+from taming_lite.quantize import quantize_int8  # noqa: E402
 from taming_lite.sampling import sample_sliding_window, sample_tokens  # noqa: E402
 from taming_lite.vqgan import VQGAN, VQGANConfig  # noqa: E402
 
@@ -87,9 +88,26 @@ def bench_samplers(args, gpt, orig, bw, flops):
         tc, _ = timed(lambda: sample_tokens(gpt, prefix, steps, top_k=100, sample=True,
                                             generator=torch.Generator().manual_seed(0)), repeat=2)
         per = {"a": ta / a_steps, "b": tb / steps, "c": tc / steps}
-        for key, name in (("a", "(a) original, no cache"), ("b", "(b) original sample_with_past"), ("c", "(c) ours, KV cache")):
-            rows.append((B, name, B / per[key], per["a"] / per[key], per["b"] / per[key], bound / per[key], kind))
+        names = [("a", "(a) original, no cache"), ("b", "(b) original sample_with_past"), ("c", "(c) ours, KV cache")]
+        if args.int8:
+            tq, _ = timed(lambda: sample_tokens(gpt_int8(gpt), prefix, steps, top_k=100, sample=True,
+                                                generator=torch.Generator().manual_seed(0)), repeat=2)
+            per["q"] = tq / steps
+            names.append(("q", "(c) ours, KV cache + int8 weights"))
+        for key, name in names:
+            b = bound / 4 if key == "q" else bound  # int8 weights: a quarter of the bytes to read
+            rows.append((B, name, B / per[key], per["a"] / per[key], per["b"] / per[key], b / per[key], kind))
     return rows
+
+
+_int8 = {}
+
+
+def gpt_int8(gpt):
+    """The same GPT with int8 weight-only linears (taming_lite.quantize), made once."""
+    if id(gpt) not in _int8:
+        _int8[id(gpt)] = quantize_int8(copy.deepcopy(gpt))
+    return _int8[id(gpt)]
 
 
 def bench_sliding(args, gpt, orig):
@@ -100,10 +118,16 @@ def bench_sliding(args, gpt, orig):
     n_orig = H * W if args.full else args.window_tokens
     torch.manual_seed(0)
     t_orig, _ = timed(lambda: sliding_window_per_token(orig, cond, z.clone(), window=16, top_k=100, tokens=n_orig))
-    t_ours, _ = timed(lambda: sample_sliding_window(gpt, cond, z, window=(16, 16), top_k=100, sample=True,
-                                                     generator=torch.Generator().manual_seed(0)))
+    ours = {}
+    variants = [("ours, KV-cached blocks of 8 tokens, caches continued", gpt, 1),
+                ("ours, as above, window moved every 2 rows (row_step 2)", gpt, 2)]
+    if args.int8:
+        variants.append(("ours, blocks of 8 + int8 weights", gpt_int8(gpt), 1))
+    for name, model, row_step in variants:
+        ours[name], _ = timed(lambda: sample_sliding_window(model, cond, z, window=(16, 16), top_k=100, sample=True,
+                                                             row_step=row_step, generator=torch.Generator().manual_seed(0)))
     per_orig = t_orig / n_orig
-    return H * W, per_orig * H * W, t_ours, n_orig
+    return H * W, per_orig * H * W, ours, n_orig
 
 
 def bench_vqgan(args):
@@ -134,6 +158,7 @@ def main():
     p.add_argument("--grid", type=int, default=32)
     p.add_argument("--vq-repeat", type=int, default=2)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--int8", action="store_true", help="also time ours with int8 weight-only linears")
     p.add_argument("--skip", nargs="*", default=[], choices=["samplers", "window", "vqgan"])
     args = p.parse_args()
     args.batches = (1, 4)
@@ -164,12 +189,13 @@ def main():
         print(f"(a) timed on {note}; (b), (c) on all {args.steps} tokens.")
 
     if "window" not in args.skip:
-        n, t_orig, t_ours, n_orig = bench_sliding(args, gpt, orig)
+        n, t_orig, ours, n_orig = bench_sliding(args, gpt, orig)
         print(f"\nSliding window, {args.grid}x{args.grid} tokens, 16x16 window, 256 conditioning tokens per window:")
         print("| scheme | seconds | tokens/s | speed-up |")
         print("|---|---|---|---|")
         print(f"| original, one full-window forward per token | {t_orig:.1f} | {n / t_orig:.1f} | 1.0 |")
-        print(f"| ours, KV-cached blocks of 8 tokens | {t_ours:.1f} | {n / t_ours:.1f} | {t_orig / t_ours:.1f} |")
+        for name, t_ours in ours.items():
+            print(f"| {name} | {t_ours:.1f} | {n / t_ours:.1f} | {t_orig / t_ours:.1f} |")
         if n_orig < n:
             print(f"(original timed on {n_orig} tokens; every token costs the same full-window forward)")
 
