@@ -3,6 +3,7 @@
 import types
 
 import pytest
+import torch
 
 import taming_lite.hub as hub
 from demos import common, models
@@ -82,3 +83,20 @@ def test_space_gpu_decoration_only_with_spaces(monkeypatch):
     fake = types.SimpleNamespace(GPU=lambda fn: ("gpu", fn))
     monkeypatch.setitem(sys.modules, "spaces", fake)
     assert common.on_space_gpu(f) == ("gpu", f)
+
+
+def test_int8_option_quantizes_cpu_models_and_they_still_sample(fresh):
+    from taming_lite.quantize import is_quantized
+
+    models.set_int8(True)
+    try:
+        tm = models.get_model("depth", "cpu")
+        assert is_quantized(tm.model.transformer) and "int8" in tm.source
+        cond = tm.model.encode_to_c(torch.zeros(1, 1, tm.image_size, tm.image_size))[1]
+        n = (tm.image_size // tm.stride) ** 2
+        out = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
+        again = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
+        assert out.shape == (1, n) and torch.equal(out, again)
+    finally:
+        models.set_int8(False)
+    assert not is_quantized(models.get_model("depth", "cpu").model.transformer)
