@@ -1,7 +1,9 @@
 """A minimal Hugging Face Hub stand-in on a free loopback port, for the app's picker tests.
 
-A reduced copy of FakeHub in tests/test_hub.py (which may move); it serves what taming_lite.hub
-and huggingface_hub 2.x ask for when downloading a repo's files:
+Used by tests/robustness/test_hub.py and tests/test_app_picker.py. It serves what taming_lite.hub
+and huggingface_hub 2.x ask for when downloading a repo's files, with the headers they read
+(X-Repo-Commit, ETag, X-Linked-Etag, X-Linked-Size, Content-Length, Location, X-Error-Code), and
+records every request so tests can count them:
     GET       /api/models/{repo_id}/revision/{revision}     commit sha and file list
     HEAD/GET  /{repo_id}/resolve/{revision}/{filename}       file metadata / content
     HEAD/GET  /cdn/{sha256}                                   large files, after a redirect to another host name
@@ -22,34 +24,44 @@ LFS_SUFFIXES = (".ckpt", ".safetensors")
 
 
 class FakeHub:
-    """Repos as {repo_id: {"main": commit, "files": {filename: bytes}}} (one branch: main)."""
+    """Repos as {repo_id: {"refs": {name: commit}, "commits": {commit: {filename: bytes}}}}."""
 
     def __init__(self):
         self.repos: dict[str, dict] = {}
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple] = []  # (method, path, headers)
+        self.force_status: int | None = None  # answer every request with this status (a broken server)
         self.delay = 0.0  # seconds before each large-file (CDN) answer: a slow download
         handler = type("Handler", (_Handler,), {"hub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.cdn = f"http://localhost:{self.port}"  # another host name, as the Hub's CDN
+        self.cdn = f"http://localhost:{self.port}"  # another host name: huggingface_hub does not follow it on HEAD
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
-    def push(self, repo_id: str, files: dict[str, bytes]) -> str:
+    def push(self, repo_id: str, files: dict[str, bytes], branch: str = "main", tag: str | None = None) -> str:
+        repo = self.repos.setdefault(repo_id, {"refs": {}, "commits": {}})
         commit = hashlib.sha1(repr(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode()
-                              ).hexdigest()
-        self.repos[repo_id] = {"main": commit, "files": dict(files)}
+                              + str(len(repo["commits"])).encode()).hexdigest()
+        repo["commits"][commit] = dict(files)
+        repo["refs"][branch] = commit
+        if tag:
+            repo["refs"][tag] = commit
         return commit
 
     def push_folder(self, repo_id: str, folder: Path) -> str:
         return self.push(repo_id, {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()})
 
+    def commit_of(self, repo_id: str, revision: str) -> str | None:
+        repo = self.repos[repo_id]
+        return repo["refs"].get(revision) or (revision if revision in repo["commits"] else None)
+
     def blob(self, sha256: str) -> bytes | None:
         for repo in self.repos.values():
-            for data in repo["files"].values():
-                if hashlib.sha256(data).hexdigest() == sha256:
-                    return data
+            for files in repo["commits"].values():
+                for data in files.values():
+                    if hashlib.sha256(data).hexdigest() == sha256:
+                        return data
         return None
 
     def close(self):
@@ -70,8 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._serve(body=True)
 
-    def _send(self, status: int, headers: dict, data: bytes = b"", body: bool = True):
+    def _send(self, status: int, headers: dict | None = None, data: bytes = b"", body: bool = True):
         self.send_response(status)
+        headers = dict(headers or {})
         headers.setdefault("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
@@ -85,20 +98,13 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Repo-Commit"] = commit
         self._send(status, headers, json.dumps({"error": code}).encode(), body)
 
-    def _repo(self, repo_id: str, revision: str, body: bool):
-        repo = self.hub.repos.get(repo_id)
-        if repo is None:
-            self._error(404, "RepoNotFound", body)
-            return None
-        if revision not in ("main", repo["main"]):
-            self._error(404, "RevisionNotFound", body)
-            return None
-        return repo
-
     def _serve(self, body: bool):
         hub = self.hub
-        hub.requests.append((self.command, self.path))
-        parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
+        hub.requests.append((self.command, self.path, self.headers))  # case-insensitive .get
+        if hub.force_status is not None:
+            return self._send(hub.force_status, {"Content-Type": "text/plain"}, b"server error", body)
+        path = urllib.parse.urlsplit(self.path).path
+        parts = path.strip("/").split("/")
         if parts[0] == "cdn" and len(parts) == 2:
             time.sleep(hub.delay)
             data = hub.blob(parts[1])
@@ -106,30 +112,35 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(404, "EntryNotFound", body)
             return self._send(200, {"ETag": f'"{parts[1]}"', "Content-Type": "application/octet-stream"}, data, body)
         if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] == "revision":
-            repo_id = f"{parts[2]}/{parts[3]}"
-            repo = self._repo(repo_id, urllib.parse.unquote(parts[5]), body)
-            if repo is None:
-                return None
-            info = {"id": repo_id, "modelId": repo_id, "sha": repo["main"], "private": False, "gated": False,
-                    "siblings": [{"rfilename": f} for f in sorted(repo["files"])]}
+            repo_id, revision = f"{parts[2]}/{parts[3]}", urllib.parse.unquote(parts[5])
+            if repo_id not in hub.repos:
+                return self._error(404, "RepoNotFound", body)
+            commit = hub.commit_of(repo_id, revision)
+            if commit is None:
+                return self._error(404, "RevisionNotFound", body)
+            info = {"id": repo_id, "modelId": repo_id, "sha": commit, "private": False, "gated": False,
+                    "siblings": [{"rfilename": f} for f in sorted(hub.repos[repo_id]["commits"][commit])]}
             return self._send(200, {"Content-Type": "application/json"}, json.dumps(info).encode(), body)
         if len(parts) >= 5 and parts[2] == "resolve":
-            repo = self._repo(f"{parts[0]}/{parts[1]}", urllib.parse.unquote(parts[3]), body)
-            if repo is None:
-                return None
+            repo_id, revision = f"{parts[0]}/{parts[1]}", urllib.parse.unquote(parts[3])
             filename = urllib.parse.unquote("/".join(parts[4:]))
-            data = repo["files"].get(filename)
+            if repo_id not in hub.repos:
+                return self._error(404, "RepoNotFound", body)
+            commit = hub.commit_of(repo_id, revision)
+            if commit is None:
+                return self._error(404, "RevisionNotFound", body)
+            data = hub.repos[repo_id]["commits"][commit].get(filename)
             if data is None:
-                return self._error(404, "EntryNotFound", body, repo["main"])
+                return self._error(404, "EntryNotFound", body, commit)
             if filename.endswith(LFS_SUFFIXES):  # as the Hub: LFS files redirect to a CDN, metadata on the 302
                 sha = hashlib.sha256(data).hexdigest()
-                return self._send(302, {"X-Repo-Commit": repo["main"], "X-Linked-Etag": f'"{sha}"',
-                                        "X-Linked-Size": str(len(data)), "ETag": f'"{repo["main"][:20]}"',
+                return self._send(302, {"X-Repo-Commit": commit, "X-Linked-Etag": f'"{sha}"',
+                                        "X-Linked-Size": str(len(data)), "ETag": f'"{commit[:20]}"',
                                         "Location": f"{hub.cdn}/cdn/{sha}"}, b"", body)
             git_sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-            return self._send(200, {"X-Repo-Commit": repo["main"], "ETag": f'"{git_sha}"',
+            return self._send(200, {"X-Repo-Commit": commit, "ETag": f'"{git_sha}"',
                                     "Content-Type": "application/octet-stream"}, data, body)
-        return self._error(404, "RepoNotFound", body)
+        self._error(404, "RepoNotFound", body)
 
 
 def use(monkeypatch, tmp_path: Path) -> FakeHub:

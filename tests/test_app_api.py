@@ -8,7 +8,6 @@ tests/robustness/.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,23 +19,9 @@ from PIL import Image
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import AppServer  # noqa: E402
 
 SIZE = 64  # the placeholder models' image size
 CTRL = dict(seed=1, temperature=1.0, top_k=100, top_p=1.0, num_samples=1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = AppServer(tmp_path_factory.mktemp("app")).wait()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server.url, verbose=False)
 
 
 @pytest.fixture(scope="module")

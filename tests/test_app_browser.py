@@ -7,7 +7,6 @@ the committed ones (do that when the trained weights change)."""
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -19,20 +18,11 @@ pytestmark = [pytest.mark.browser,
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import AppServer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TABS = [("completion", "Image completion", "Complete"), ("depth", "Depth to image", "Generate"),
         ("labels", "Label map to landscape", "Generate"), ("superres", "Super-resolution", "Upscale"),
         ("pose", "Pose to human", "Generate")]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = AppServer(tmp_path_factory.mktemp("browser_app")).wait()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")

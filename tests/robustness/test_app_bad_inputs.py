@@ -18,26 +18,14 @@ import pytest
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from app_server import AppServer, example_inputs  # noqa: E402
+from app_server import example_inputs  # noqa: E402
 
 SIZE = 64  # the placeholder models' image size
 CTRL = dict(seed=1, temperature=1.0, top_k=100, top_p=1.0, num_samples=1)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = AppServer(tmp_path_factory.mktemp("app")).wait()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    return Client(server.url, verbose=False)
 
 
 @pytest.fixture(scope="module")

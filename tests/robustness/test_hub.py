@@ -1,12 +1,5 @@
-"""taming_lite.hub against a local Hugging Face Hub stand-in (loopback only, no internet).
-
-`FakeHub` serves the endpoints huggingface_hub and hub.py use:
-    GET       /api/models/{repo_id}/revision/{revision}     repo info: commit sha and file list
-    HEAD/GET  /{repo_id}/resolve/{revision}/{filename}       file metadata / content
-    HEAD/GET  /cdn/{sha256}                                   large files, after a redirect to another host name
-with the headers huggingface_hub 2.x reads (X-Repo-Commit, ETag, X-Linked-Etag, X-Linked-Size,
-Content-Length, Location, X-Error-Code), and records every request so tests can count them.
-"""
+"""taming_lite.hub against a local Hugging Face Hub stand-in (tests/hub_server.py: loopback only,
+no internet): download, cache hits, revisions, sha256, errors, offline mode, timeouts, tokens, names."""
 
 from __future__ import annotations
 
@@ -14,10 +7,8 @@ import hashlib
 import json
 import shutil
 import socket
-import threading
+import sys
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,147 +19,17 @@ from taming_lite.hub import (HubUnavailable, ModelNotFoundError, from_pretrained
                              resolve)
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
-LFS_SUFFIXES = (".ckpt", ".safetensors")
-
-
-class FakeHub:
-    """Repos as {repo_id: {"refs": {name: commit}, "commits": {commit: {filename: bytes}}}}."""
-
-    def __init__(self):
-        self.repos: dict[str, dict] = {}
-        self.requests: list[tuple] = []  # (method, path, headers)
-        self.force_status: int | None = None
-        handler = type("Handler", (_Handler,), {"hub": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.cdn = f"http://localhost:{self.port}"  # another host name: huggingface_hub does not follow it on HEAD
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def push(self, repo_id: str, files: dict[str, bytes], branch: str = "main", tag: str | None = None) -> str:
-        repo = self.repos.setdefault(repo_id, {"refs": {}, "commits": {}})
-        commit = hashlib.sha1(repr(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode()
-                              + str(len(repo["commits"])).encode()).hexdigest()
-        repo["commits"][commit] = dict(files)
-        repo["refs"][branch] = commit
-        if tag:
-            repo["refs"][tag] = commit
-        return commit
-
-    def commit_of(self, repo_id: str, revision: str) -> str | None:
-        repo = self.repos[repo_id]
-        return repo["refs"].get(revision) or (revision if revision in repo["commits"] else None)
-
-    def blob(self, sha256: str) -> bytes | None:
-        for repo in self.repos.values():
-            for files in repo["commits"].values():
-                for data in files.values():
-                    if hashlib.sha256(data).hexdigest() == sha256:
-                        return data
-        return None
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    hub: FakeHub
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_HEAD(self):
-        self._serve(body=False)
-
-    def do_GET(self):
-        self._serve(body=True)
-
-    def _send(self, status: int, headers: dict | None = None, data: bytes = b"", body: bool = True):
-        self.send_response(status)
-        headers = dict(headers or {})
-        headers.setdefault("Content-Length", str(len(data)))
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
-        if body and data:
-            self.wfile.write(data)
-
-    def _error(self, status: int, code: str, body: bool, commit: str | None = None):
-        headers = {"X-Error-Code": code, "X-Error-Message": code, "Content-Type": "application/json"}
-        if commit:
-            headers["X-Repo-Commit"] = commit
-        self._send(status, headers, json.dumps({"error": code}).encode(), body)
-
-    def _serve(self, body: bool):
-        hub = self.hub
-        hub.requests.append((self.command, self.path, self.headers))  # case-insensitive .get
-        if hub.force_status is not None:
-            return self._send(hub.force_status, {"Content-Type": "text/plain"}, b"server error", body)
-        path = urllib.parse.urlsplit(self.path).path
-        parts = path.strip("/").split("/")
-        if parts[0] == "cdn" and len(parts) == 2:
-            data = hub.blob(parts[1])
-            if data is None:
-                return self._error(404, "EntryNotFound", body)
-            return self._send(200, {"ETag": f'"{parts[1]}"', "Content-Type": "application/octet-stream"}, data, body)
-        if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] == "revision":
-            repo_id, revision = f"{parts[2]}/{parts[3]}", urllib.parse.unquote(parts[5])
-            if repo_id not in hub.repos:
-                return self._error(404, "RepoNotFound", body)
-            commit = hub.commit_of(repo_id, revision)
-            if commit is None:
-                return self._error(404, "RevisionNotFound", body)
-            info = {"id": repo_id, "modelId": repo_id, "sha": commit, "private": False, "gated": False,
-                    "siblings": [{"rfilename": f} for f in sorted(hub.repos[repo_id]["commits"][commit])]}
-            return self._send(200, {"Content-Type": "application/json"}, json.dumps(info).encode(), body)
-        if len(parts) >= 5 and parts[2] == "resolve":
-            repo_id, revision = f"{parts[0]}/{parts[1]}", urllib.parse.unquote(parts[3])
-            filename = urllib.parse.unquote("/".join(parts[4:]))
-            if repo_id not in hub.repos:
-                return self._error(404, "RepoNotFound", body)
-            commit = hub.commit_of(repo_id, revision)
-            if commit is None:
-                return self._error(404, "RevisionNotFound", body)
-            data = hub.repos[repo_id]["commits"][commit].get(filename)
-            if data is None:
-                return self._error(404, "EntryNotFound", body, commit)
-            if filename.endswith(LFS_SUFFIXES):  # as the Hub: LFS files redirect to a CDN, metadata on the 302
-                sha = hashlib.sha256(data).hexdigest()
-                return self._send(302, {"X-Repo-Commit": commit, "X-Linked-Etag": f'"{sha}"',
-                                        "X-Linked-Size": str(len(data)), "ETag": f'"{commit[:20]}"',
-                                        "Location": f"{hub.cdn}/cdn/{sha}"}, b"", body)
-            git_sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-            return self._send(200, {"X-Repo-Commit": commit, "ETag": f'"{git_sha}"',
-                                    "Content-Type": "application/octet-stream"}, data, body)
-        self._error(404, "RepoNotFound", body)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import hub_server  # noqa: E402
 
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
-    """A fresh FakeHub as HF_ENDPOINT, and a fresh HF cache. hub.py reads the environment at each
-    call, which is what this checks: huggingface_hub's own constants keep their import-time values
-    (huggingface.co), so a URL built from them instead of the endpoint hub.py passes would fail here.
-    huggingface_hub 2.x also fetches /api/agent-harnesses once per process from constants.ENDPOINT
-    unless a fresh copy is cached at constants.AGENT_HARNESSES_PATH: an empty one is put there, so
-    nothing tries to leave loopback and nothing is written outside tmp_path."""
-    from huggingface_hub import constants
-
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE",
-                "HUGGINGFACE_HUB_CACHE", "TAMING_LITE_HUB_TIMEOUT"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    server = FakeHub()
-    monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
-    agents = tmp_path / "agent_harnesses.json"
-    agents.write_text(json.dumps({"standardEnvVars": [], "harnesses": {}}))
-    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(agents), raising=False)  # huggingface_hub 2.x
+    """A fresh FakeHub as HF_ENDPOINT, and a fresh HF cache (tests/hub_server.py). hub.py reads the
+    environment at each call, which is what this checks."""
+    server = hub_server.use(monkeypatch, tmp_path)
     yield server
     server.close()
 
