@@ -18,9 +18,12 @@ was seen in training. Metrics (printed as a Markdown table):
   matrix over all samples), `spearman_generated_vs_input` (rank correlation of predicted vs input depth
   per sample, averaged), `pck_generated_vs_input` (PCK@0.1 of the person's keypoint box). Next to it,
   the same metric of the evaluator against ground truth on `--n` held-out real renders
-  (`*_evaluator_on_real`, the evaluator's own accuracy: the ceiling) and on those renders passed through
-  the model's image VQGAN (`*_evaluator_on_vqgan_recon`, the ceiling the first stage leaves). A missing
-  evaluator is reported in the table, not an error.
+  (`*_evaluator_on_real`, the evaluator's own accuracy: the ceiling), on those renders passed through
+  the model's image VQGAN (`*_evaluator_on_vqgan_recon`, the ceiling the first stage leaves), and on
+  those renders paired with the condition of another render (`*_floor_shuffled`: the score of an image
+  that ignores its condition but looks like the data, e.g. sky above ground); `*_normalized` =
+  (generated - floor) / (real - floor): 0 = the samples ignore their condition, 1 = as consistent as real
+  renders. A missing evaluator is reported in the table, not an error.
 """
 
 from __future__ import annotations
@@ -172,6 +175,9 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int)
     out[f"{m}_evaluator_on_real"] = consistency(evaluator, x, t)[m]
     recon = torch.cat([model.first_stage_model(x[i:i + 32])[0] for i in range(0, len(x), 32)]).clamp(-1, 1)
     out[f"{m}_evaluator_on_vqgan_recon"] = consistency(evaluator, recon, t)[m]
+    out[f"{m}_floor_shuffled"] = consistency(evaluator, x, t.roll(1, 0))[m]  # real image vs another's condition
+    gen, top, floor = out[f"{m}_generated_vs_input"], out[f"{m}_evaluator_on_real"], out[f"{m}_floor_shuffled"]
+    out[f"{m}_normalized"] = (gen - floor) / (top - floor) if top > floor else float("nan")
     return out
 
 

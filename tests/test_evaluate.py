@@ -64,7 +64,9 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
     save_evaluator(ev, tmp_path / "evaluators" / "depth")
     main(args)
     rows = _rows(capsys.readouterr().out)
-    for k in ("spearman_generated_vs_input", "spearman_evaluator_on_real", "spearman_evaluator_on_vqgan_recon"):
+    for k in ("spearman_generated_vs_input", "spearman_evaluator_on_real", "spearman_evaluator_on_vqgan_recon",
+              "spearman_floor_shuffled"):
         assert -1 <= float(rows[("depth", k)]) <= 1
+    assert ("depth", "spearman_normalized") in rows
     main(args + ["--evaluators", str(tmp_path / "elsewhere")])
     assert "evaluator missing" in _rows(capsys.readouterr().out)[("depth", "spearman_generated_vs_input")]
