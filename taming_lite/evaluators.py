@@ -155,12 +155,13 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
 
 
-def loss_fn(model: Evaluator, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Training loss for one batch; `target` as in `load_data` (indices, depth, or keypoints (B, 18, 3))."""
+def loss_fn(model: Evaluator, x: torch.Tensor, target: torch.Tensor, class_weight: torch.Tensor | None = None):
+    """Training loss for one batch; `target` as in `load_data` (indices, depth, or keypoints (B, 18, 3));
+    `class_weight` (labels): per-class weights of the cross-entropy."""
     out = model(x)
     task = model.config.task
     if task == "labels":
-        return F.cross_entropy(out, target.long())
+        return F.cross_entropy(out, target.long(), weight=class_weight)
     if task == "depth":
         return F.l1_loss(out, target.float())
     B, K, H, W = out.shape
@@ -330,6 +331,7 @@ class TrainConfig:
     data_seed: int = EVALUATOR_SEED
     seed: int = 0
     augment: bool = True
+    class_balance: float = 0.0  # labels: class weights (1 / frequency)^class_balance (0: plain cross-entropy)
     log_every: int = 100
     history: list = field(default_factory=list)
 
@@ -349,6 +351,11 @@ def train(config: EvaluatorConfig, tc: TrainConfig, data: dict, log=print) -> Ev
     model = Evaluator(config).train()
     opt = configure_optimizer(model, tc.lr, tc.weight_decay)
     n = len(data["image"])
+    weight = None
+    if config.task == "labels" and tc.class_balance > 0:  # rare classes count more (mIoU weighs classes equally)
+        freq = torch.bincount(data["target"].flatten().long(), minlength=config.out_channels).double()
+        weight = (freq.clamp(min=1) / freq.sum()) ** -tc.class_balance
+        weight = (weight / (weight * freq).sum() * freq.sum()).float()  # mean weight per pixel = 1
     t0, running = time.perf_counter(), []
     for step in range(1, tc.steps + 1):
         lr = tc.lr * min(1.0, step / max(1, tc.warmup)) * 0.5 * (1 + math.cos(math.pi * (step - 1) / tc.steps))
@@ -357,7 +364,7 @@ def train(config: EvaluatorConfig, tc: TrainConfig, data: dict, log=print) -> Ev
         idx = torch.randint(0, n, (tc.batch_size,), generator=g)
         x, t = get_batch(data, idx, config.task, augment=tc.augment, generator=g)
         with torch.enable_grad():  # (also when called under no_grad)
-            loss = loss_fn(model, x, t)
+            loss = loss_fn(model, x, t, weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
         opt.step()
@@ -433,6 +440,7 @@ def main(argv=None):
     t.add_argument("--ch", type=int, default=EvaluatorConfig.ch)
     t.add_argument("--ch-mult", type=int, nargs="+", default=list(EvaluatorConfig.ch_mult))
     t.add_argument("--no-augment", action="store_true")
+    t.add_argument("--class-balance", type=float, default=0.0, help="labels: class weights (1/frequency)^this")
     t.add_argument("--n-eval", type=int, default=200, help="held-out real renders to score on")
     t.add_argument("--fp32", action="store_true", help="store fp32 weights (default fp16)")
     t.add_argument("--threads", type=int, default=1,
@@ -452,7 +460,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     config = EvaluatorConfig(task=args.task, image_size=args.size, ch=args.ch, ch_mult=tuple(args.ch_mult))
     tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, n_train=args.n_train,
-                     data_seed=args.data_seed, augment=not args.no_augment)
+                     data_seed=args.data_seed, augment=not args.no_augment, class_balance=args.class_balance)
     t0 = time.perf_counter()
     data = load_data(args.task, args.n_train, args.size, args.data_seed, args.data)
     print(f"data: {len(data['image'])} {args.task} samples ({time.perf_counter() - t0:.0f}s)")
@@ -462,7 +470,7 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     dtype = None if args.fp32 else torch.float16
     extra = {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr, "n_train": len(data["image"]),
-             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment,
+             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment, "class_balance": tc.class_balance,
              "train_seconds": round(train_s), "params": n_params, "final_loss": tc.history[-1][1]}
     save_evaluator(model, args.out, extra, dtype=dtype)
     model = load_evaluator(args.out)  # score what was stored (fp16)
