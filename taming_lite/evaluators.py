@@ -9,11 +9,12 @@ skip connections) behind a lossless space-to-depth step (pixel_unshuffle by 2: a
 12 x 32x32, so the U-Net costs a quarter; pixel_shuffle brings the output back to 64x64). Only the output
 head, the loss and the read-out differ by task:
 
-| task   | output per image             | loss                                           | prediction             | metric |
-|--------|------------------------------|------------------------------------------------|------------------------|--------|
-| labels | (14, H, W) class logits      | cross-entropy                                  | argmax -> channel index | mIoU   |
-| depth  | (1, H, W)                    | L1 on depth in [-1, 1] (near = 1)              | the map                | Spearman |
-| pose   | (18, H, W) heatmap logits    | spatial-softmax CE vs a Gaussian + L1 on the soft-argmax | soft-argmax (x, y) px | PCK@0.1 |
+| task   | output per image        | loss                                          | prediction          | metric   |
+|--------|-------------------------|-----------------------------------------------|---------------------|----------|
+| labels | (14, H, W) class logits | cross-entropy (optionally class-balanced)     | argmax: class index | mIoU     |
+| depth  | (1, H, W)               | L1 on depth in [-1, 1] (near = 1)             | the map             | Spearman |
+| pose   | (18, H, W) heatmaps     | spatial-softmax CE vs a Gaussian + L1 (px) on | soft-argmax (x, y)  | PCK@0.1  |
+|        |                         | the soft-argmax, over visible keypoints       | in px               |          |
 
 Metrics (what `consistency` returns; "target" is ground truth for real renders, the input
 condition for generated images):
@@ -168,7 +169,9 @@ def loss_fn(model: Evaluator, x: torch.Tensor, target: torch.Tensor, class_weigh
     vis = target[..., 2] > 0  # (B, K)
     xs = torch.arange(W, dtype=out.dtype) + 0.5
     ys = torch.arange(H, dtype=out.dtype) + 0.5
-    d2 = (xs[None, None, None, :] - target[..., 0, None, None]) ** 2 + (ys[None, None, :, None] - target[..., 1, None, None]) ** 2
+    dx = xs[None, None, None, :] - target[..., 0, None, None]  # (B, K, 1, W)
+    dy = ys[None, None, :, None] - target[..., 1, None, None]  # (B, K, H, 1)
+    d2 = dx**2 + dy**2  # (B, K, H, W)
     g = torch.exp(-d2 / (2 * model.config.heatmap_sigma**2)).flatten(2)  # (B, K, H*W)
     g = g / g.sum(-1, keepdim=True).clamp(min=1e-12)
     ce = -(g * out.flatten(2).log_softmax(-1)).sum(-1)  # (B, K)
@@ -379,7 +382,8 @@ def train(config: EvaluatorConfig, tc: TrainConfig, data: dict, log=print) -> Ev
 # --------------------------------------------------------------------------- save / load
 
 
-def save_evaluator(model: Evaluator, directory, extra: dict | None = None, dtype: torch.dtype | None = torch.float16) -> Path:
+def save_evaluator(model: Evaluator, directory, extra: dict | None = None,
+                   dtype: torch.dtype | None = torch.float16) -> Path:
     """config.json + model.safetensors as `checkpoints.save_pretrained` writes them (model_type "evaluator")."""
     from safetensors.torch import save_file
 
@@ -470,7 +474,8 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     dtype = None if args.fp32 else torch.float16
     extra = {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr, "n_train": len(data["image"]),
-             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment, "class_balance": tc.class_balance,
+             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment,
+             "class_balance": tc.class_balance,
              "train_seconds": round(train_s), "params": n_params, "final_loss": tc.history[-1][1]}
     save_evaluator(model, args.out, extra, dtype=dtype)
     model = load_evaluator(args.out)  # score what was stored (fp16)
