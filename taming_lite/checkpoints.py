@@ -50,11 +50,22 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------- our format
 
 
+def model_types() -> dict[str, tuple[type, type]]:
+    """model_type (config.json) -> (model class, config dataclass), for everything our format holds."""
+    from .evaluators import Evaluator, EvaluatorConfig  # lazy: evaluators imports this module
+
+    return {"vqgan": (VQGAN, VQGANConfig), "gpt": (GPT, GPTConfig), "net2net": (Net2NetTransformer, Net2NetConfig),
+            "pixelgpt": (PixelGPT, PixelGPTConfig), "evaluator": (Evaluator, EvaluatorConfig)}
+
+
 def _model_type(model: nn.Module) -> str:
-    for cls, name in ((Net2NetTransformer, "net2net"), (VQGAN, "vqgan"), (GPT, "gpt"), (PixelGPT, "pixelgpt")):
-        if isinstance(model, cls):
-            return name
-    raise TypeError(f"cannot save a {type(model).__name__}; expected VQGAN, GPT, Net2NetTransformer or PixelGPT")
+    types = model_types()
+    for exact in (True, False):  # the class itself first, then a subclass of one
+        for name, (cls, _) in types.items():
+            if type(model) is cls if exact else isinstance(model, cls):
+                return name
+    raise TypeError(f"cannot save a {type(model).__name__}; expected one of "
+                    f"{', '.join(cls.__name__ for cls, _ in types.values())}")
 
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict | None = None,
@@ -80,18 +91,14 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, extra: dict 
 
 def build_model(model_type: str, config: dict) -> nn.Module:
     """Instantiate an (untrained) model from a model type and a config dict (the config.json layout)."""
+    types = model_types()
+    if model_type not in types:
+        raise CheckpointError(f"unknown model_type {model_type!r}; expected one of {', '.join(map(repr, types))}")
+    cls, config_cls = types[model_type]
     try:
-        if model_type == "vqgan":
-            return VQGAN(VQGANConfig(**config))
-        if model_type == "gpt":
-            return GPT(GPTConfig(**config))
-        if model_type == "net2net":
-            return Net2NetTransformer(Net2NetConfig(**config))
-        if model_type == "pixelgpt":
-            return PixelGPT(PixelGPTConfig(**config))
-    except TypeError as e:  # unknown or missing config fields
+        return cls(config_cls(**config))
+    except (TypeError, ValueError) as e:  # unknown, missing or invalid config fields
         raise CheckpointError(f"invalid {model_type} config: {e}") from None
-    raise CheckpointError(f"unknown model_type {model_type!r}; expected 'vqgan', 'gpt', 'net2net' or 'pixelgpt'")
 
 
 def read_json(path: str | os.PathLike, missing: str):

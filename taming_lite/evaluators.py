@@ -37,7 +37,6 @@ Saved like the other models (config.json + model.safetensors), with `model_type:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,9 +46,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import __version__
-from .checkpoints import (CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_safetensors, load_state_strict,
-                          read_config)
+from .checkpoints import CheckpointError, load_pretrained, read_config, save_pretrained
 from .data.datasets import make_dataset
 from .data.labels import NUM_CLASSES
 
@@ -384,35 +381,16 @@ def train(config: EvaluatorConfig, tc: TrainConfig, data: dict, log=print) -> Ev
 
 def save_evaluator(model: Evaluator, directory, extra: dict | None = None,
                    dtype: torch.dtype | None = torch.float16) -> Path:
-    """config.json + model.safetensors as `checkpoints.save_pretrained` writes them (model_type "evaluator")."""
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    meta = {"model_type": "evaluator", "taming_lite_version": __version__, "config": model.config.to_dict()}
-    if extra:
-        meta["extra"] = extra
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if dtype is not None:
-        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-        meta["weights_dtype"] = str(dtype).removeprefix("torch.")
-    save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
-    (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
-    return directory
+    """config.json (model_type "evaluator") + model.safetensors, by `checkpoints.save_pretrained`."""
+    return save_pretrained(model, directory, extra=extra, dtype=dtype)
 
 
 def load_evaluator(directory) -> Evaluator:
     """Load a saved evaluator (fp32, eval mode); CheckpointError naming the file if it does not fit."""
-    directory = Path(directory)
-    meta = read_config(directory)
-    if meta["model_type"] != "evaluator":
-        raise CheckpointError(f"{directory}: model_type {meta['model_type']!r} is not an evaluator")
-    try:
-        model = Evaluator(EvaluatorConfig(**meta["config"]))
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{directory}: invalid evaluator config: {e}") from None
-    load_state_strict(model, load_safetensors(directory / WEIGHTS_NAME), str(directory / WEIGHTS_NAME))
-    return model.float().eval()
+    model_type = read_config(directory)["model_type"]
+    if model_type != "evaluator":
+        raise CheckpointError(f"{directory}: model_type {model_type!r} is not an evaluator")
+    return load_pretrained(directory).float().eval()
 
 
 def score_real(model: Evaluator, n: int, seed: int) -> dict:
