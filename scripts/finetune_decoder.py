@@ -7,6 +7,8 @@ corner of every decoded image, and this removes it.
 
     python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz \
         --steps 600 --into weights/completion weights/depth weights/labels weights/superres weights/pose
+    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
+        # no training: put the VQGAN's (already fine-tuned) decoder into more transformer folders
 """
 
 import argparse
@@ -26,16 +28,22 @@ from taming_lite.evaluate import psnr  # noqa: E402
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--vqgan", required=True)
-    p.add_argument("--data", required=True, help="npz cache (python -m taming_lite.data cache --format npz)")
+    p.add_argument("--data", help="npz cache (python -m taming_lite.data cache --format npz)")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--into", nargs="*", default=[], help="Net2Net folders whose first stage gets the new decoder")
+    p.add_argument("--copy-only", action="store_true", help="no training: copy the VQGAN's decoder into --into")
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
     vq = load_pretrained(args.vqgan)
+    if args.copy_only:
+        steps = (read_config(args.vqgan).get("extra") or {}).get("decoder_finetuned_steps", 0)
+        return put_decoder(vq, args.into, steps)
+    if not args.data:
+        p.error("--data is required unless --copy-only")
     data = make_dataset("completion", root=args.data)
     images = torch.stack([data[i]["image"] for i in range(len(data))])  # (N, 3, H, W)
     with torch.no_grad():  # frozen encoder + codebook: quantised latents once
@@ -65,17 +73,22 @@ def main():
     meta = read_config(args.vqgan)
     save_pretrained(vq, args.vqgan, extra={**(meta.get("extra") or {}), "decoder_finetuned_steps": args.steps},
                     dtype=torch.float16)
+    put_decoder(vq, args.into, args.steps)
+
+
+def put_decoder(vq, folders, steps: int) -> None:
+    """Replace the decoder of each Net2Net folder's first stage by vq's (same encoder and codebook)."""
     dec_state = {k: v for k, v in vq.state_dict().items() if k.startswith(("decoder.", "post_quant_conv."))}
-    for d in args.into:
+    for d in folders:
         net = load_pretrained(d)
         first = net.first_stage_model
         same = all(torch.equal(first.state_dict()[k].half(), v.half()) for k, v in vq.state_dict().items()
                    if k.startswith(("encoder.", "quant_conv.", "quantize.")))
         if not same:
-            raise SystemExit(f"{d}: its first stage is not {args.vqgan} (encoder/codebook differ); not changed")
+            raise SystemExit(f"{d}: its first stage is not this VQGAN (encoder/codebook differ); not changed")
         first.load_state_dict({**first.state_dict(), **dec_state})
         m = read_config(d)
-        save_pretrained(net, d, extra={**(m.get("extra") or {}), "decoder_finetuned_steps": args.steps},
+        save_pretrained(net, d, extra={**(m.get("extra") or {}), "decoder_finetuned_steps": steps},
                         dtype=torch.float16 if m.get("weights_dtype") == "float16" else None)
         print(f"{d}: decoder replaced")
 
