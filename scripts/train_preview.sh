@@ -43,6 +43,20 @@ done
 #     alone (L1; tokens unchanged, so the transformers stay valid) and put it into every transformer
 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz --steps 600 \
   --into weights/completion weights/depth weights/labels weights/superres weights/pose
+# 2c. the pose transformer was the weakest (PCK 0.22 after 600 steps): continue it, first on the same
+#     1500 humans to 2400 steps, then on 6000 new humans (base seed 3) to 4800 steps, each time
+#     resuming the previous run; then give it the fine-tuned decoder and fp16 storage like the others
+if [ "${POSE_LONGER:-1}" = "1" ]; then
+  python -m taming_lite.data cache --source human --n 6000 --size 64 --seed 3 --format npz --shard-size 6000 \
+    --out runs/data/human64_seed3 --quiet
+  python -m taming_lite.train transformer --config configs/preview/transformer_pose.yaml --resume runs/preview/transformer_pose \
+    out_dir=runs/preview/transformer_pose_long export_dir=runs/preview/transformer_pose_long/export steps=2400 progress=false
+  python -m taming_lite.train transformer --config configs/preview/transformer_pose.yaml --resume runs/preview/transformer_pose_long \
+    out_dir=runs/preview/transformer_pose_long2 export_dir=weights/pose data.root=runs/data/human64_seed3/shard_00000.npz \
+    steps=4800 progress=false
+  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
+  python scripts/shrink_weights.py weights/pose
+fi
 # 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
 run transformer pixel_baseline "$PIXEL_STEPS"
 echo "done: weights/ holds the preview VQGANs, transformers and the pixel baseline"
