@@ -144,6 +144,11 @@ def _window_start(i: int, size: int, window: int, left: int, step: int = 1) -> i
     return max(0, min((i - (left - step // 2)) // step * step, size - window))
 
 
+def _row_step(row_step: int, wh: int) -> int:
+    """row_step limited so that every row stays inside its window."""
+    return max(1, min(int(row_step), wh // 2 + 1))
+
+
 @torch.no_grad()
 def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, start: int = 0,
                                window: tuple[int, int] = (16, 16), block: int | None = None,
@@ -164,7 +169,7 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
     wh, ww = min(window[0], H), min(window[1], W)
     block = max(1, min(block or max(1, ww // 2), ww))
     left = (ww - block) // 2
-    row_step = max(1, min(int(row_step), wh // 2 + 1))
+    row_step = _row_step(row_step, wh)
     grid_cond = cond.dim() == 3
     if grid_cond and cond.shape != z.shape:
         raise ValueError(f"conditioning grid {tuple(cond.shape)} must match the token grid {tuple(z.shape)}")
@@ -223,6 +228,7 @@ def sample_sliding_window_per_token(gpt: GPT, cond: torch.Tensor, z: torch.Tenso
     B, H, W = z.shape
     wh, ww = min(window[0], H), min(window[1], W)
     grid_cond = cond.dim() == 3
+    row_step = _row_step(row_step, wh)
     if block is not None:
         block = max(1, min(block, ww))
     z = z.clone()
