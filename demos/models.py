@@ -426,7 +426,7 @@ def _load_named(task: str, name: str, dev: torch.device, progress=None) -> TaskM
             extra = dict(read_config(files.config.parent).get("extra") or {})
     except hub.HubUnavailable as e:
         hint = ""
-        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        if hub.env_flag("HF_HUB_OFFLINE"):
             hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
                     "let the picker download.)")
         raise ModelChoiceError(f"{e}{hint}") from None

@@ -21,7 +21,6 @@ the model), then "ready: <name> on <device> in X s" or the error with what to do
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -49,7 +48,9 @@ class Picker:
 
 
 def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    from taming_lite.hub import env_flag
+
+    return env_flag("HF_HUB_OFFLINE")
 
 
 def help_text() -> str:

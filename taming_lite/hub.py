@@ -198,8 +198,13 @@ def check_filename(name, where: str = "file name") -> str:
 # --------------------------------------------------------------------------- environment, read at each call
 
 
+def env_flag(name: str) -> bool:
+    """Whether the environment variable is set to a true value (1, true, yes, on), as huggingface_hub reads it."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
 def _offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in _TRUE for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE")
 
 
 def _endpoint(endpoint: str | None) -> str:
