@@ -67,7 +67,7 @@ def machine_bounds():
     return bw, 2 * n**3 / t / 1e9
 
 
-def bench_samplers(args, gpt, orig, bw, flops):
+def bench_samplers(args, gpt, gpt_int8, orig, bw, flops):
     rows = []
     L_c, steps = 256, args.steps
     wbytes = sum(p.numel() * p.element_size() for n, p in gpt.named_parameters() if n not in ("tok_emb.weight", "pos_emb"))
@@ -90,7 +90,7 @@ def bench_samplers(args, gpt, orig, bw, flops):
         per = {"a": ta / a_steps, "b": tb / steps, "c": tc / steps}
         names = [("a", "(a) original, no cache"), ("b", "(b) original sample_with_past"), ("c", "(c) ours, KV cache")]
         if args.int8:
-            tq, _ = timed(lambda: sample_tokens(gpt_int8(gpt), prefix, steps, top_k=100, sample=True,
+            tq, _ = timed(lambda: sample_tokens(gpt_int8, prefix, steps, top_k=100, sample=True,
                                                 generator=torch.Generator().manual_seed(0)), repeat=2)
             per["q"] = tq / steps
             names.append(("q", "(c) ours, KV cache + int8 weights"))
@@ -100,17 +100,8 @@ def bench_samplers(args, gpt, orig, bw, flops):
     return rows
 
 
-_int8 = {}
 
-
-def gpt_int8(gpt):
-    """The same GPT with int8 weight-only linears (taming_lite.quantize), made once."""
-    if id(gpt) not in _int8:
-        _int8[id(gpt)] = quantize_int8(copy.deepcopy(gpt))
-    return _int8[id(gpt)]
-
-
-def bench_sliding(args, gpt, orig):
+def bench_sliding(args, gpt, gpt_int8, orig):
     H = W = args.grid
     g = torch.Generator().manual_seed(1)
     cond = torch.randint(0, 1024, (1, H, W), generator=g)
@@ -122,7 +113,7 @@ def bench_sliding(args, gpt, orig):
     variants = [("ours, KV-cached blocks of 8 tokens, caches continued", gpt, 1),
                 ("ours, as above, window moved every 2 rows (row_step 2)", gpt, 2)]
     if args.int8:
-        variants.append(("ours, blocks of 8 + int8 weights", gpt_int8(gpt), 1))
+        variants.append(("ours, blocks of 8 + int8 weights", gpt_int8, 1))
     for name, model, row_step in variants:
         ours[name], _ = timed(lambda: sample_sliding_window(model, cond, z, window=(16, 16), top_k=100, sample=True,
                                                              row_step=row_step, generator=torch.Generator().manual_seed(0)))
@@ -176,11 +167,12 @@ def main():
     torch.manual_seed(0)
     gpt = GPT(GPTConfig(vocab_size=1024, block_size=512, n_layer=8, n_head=8, n_embd=512)).eval()
     orig = OriginalGPT.from_ours(gpt)
+    gpt_int8 = quantize_int8(copy.deepcopy(gpt)) if args.int8 else None  # int8 weight-only linears
     print(f"GPT: 8 layers x 512 x 8 heads, vocab 1024, {num_params(gpt) / 1e6:.1f} M parameters, "
           f"{args.steps} new tokens after 256 conditioning tokens, top-k 100, fp32")
 
     if "samplers" not in args.skip:
-        rows = bench_samplers(args, gpt, orig, bw, flops)
+        rows = bench_samplers(args, gpt, gpt_int8, orig, bw, flops)
         print("\n| batch | sampler | tokens/s | x (a) | x (b) | of bound | bound |")
         print("|---|---|---|---|---|---|---|")
         for B, name, tps, xa, xb, frac, kind in rows:
@@ -189,7 +181,7 @@ def main():
         print(f"(a) timed on {note}; (b), (c) on all {args.steps} tokens.")
 
     if "window" not in args.skip:
-        n, t_orig, ours, n_orig = bench_sliding(args, gpt, orig)
+        n, t_orig, ours, n_orig = bench_sliding(args, gpt, gpt_int8, orig)
         print(f"\nSliding window, {args.grid}x{args.grid} tokens, 16x16 window, 256 conditioning tokens per window:")
         print("| scheme | seconds | tokens/s | speed-up |")
         print("|---|---|---|---|")
