@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from demos.common import tensor_to_rgb  # noqa: E402
 from taming_lite.checkpoints import load_pretrained  # noqa: E402
 from taming_lite.data.labels import colorize  # noqa: E402
 from taming_lite.evaluate import TRANSFORMERS, _dataset, _grid  # noqa: E402
@@ -29,12 +30,11 @@ TASKS = ("completion", "depth", "labels", "superres", "pose")
 
 def to_rgb(x: torch.Tensor, size: int) -> np.ndarray:
     """(C, h, w) in [-1, 1] -> (size, size, 3) uint8; 1 channel as grey, smaller images by nearest."""
-    x = x.clamp(-1, 1)
     if x.shape[0] == 1:
         x = x.expand(3, -1, -1)
     if x.shape[-1] != size:
         x = F.interpolate(x[None], size=(size, size), mode="nearest")[0]
-    return ((x.permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+    return tensor_to_rgb(x[None])[0]
 
 
 def condition_picture(task: str, item: dict, cond_key: str | None, size: int) -> np.ndarray:
