@@ -12,6 +12,7 @@ corner of every decoded image, and this removes it.
 """
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ def main():
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate: constant, or cosine decay to zero over --steps")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--into", nargs="*", default=[], help="Net2Net folders whose first stage gets the new decoder")
     p.add_argument("--copy-only", action="store_true", help="no training: copy the VQGAN's decoder into --into")
@@ -58,6 +61,9 @@ def main():
     vq.train()
     t0 = time.perf_counter()
     for step in range(1, args.steps + 1):
+        if args.schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / args.steps))
         idx = torch.randint(0, len(images), (args.batch,), generator=g)
         loss = F.l1_loss(vq.decode(quant[idx]), images[idx])
         opt.zero_grad(set_to_none=True)

@@ -9,7 +9,9 @@ was seen in training. Metrics (printed as a Markdown table):
 - VQGAN: PSNR and SSIM of reconstructions, codebook usage (share of codes used over the set);
 - completion: the given upper half is kept exactly at token level; samples of different seeds differ;
 - super-resolution: PSNR vs ground truth of the sample and of bicubic upsampling, and PSNR of the
-  sample area-downsampled back vs the low-resolution input (consistency);
+  sample area-downsampled back vs the low-resolution input (consistency); the same after iterative
+  back-projection onto the input (`taming_lite.superres.back_project`, what the app shows beside the raw
+  samples), and for the image VQGAN's reconstruction of the ground truth (the first stage's ceiling);
 - every task: diversity = mean pairwise pixel MSE between samples of one condition (8 seeds);
 - label-to-landscape, depth-to-image, pose-to-human: condition consistency, measured by the evaluator
   networks of `taming_lite.evaluators` (weights/evaluators/<task>/, `--evaluators`): a segmenter, a
@@ -38,6 +40,7 @@ import torch.nn.functional as F
 
 from .checkpoints import CheckpointError, load_pretrained
 from .evaluators import METRIC, consistency, get_batch, load_data, load_evaluator, target_of
+from .superres import area_downsample, back_project
 
 HELD_OUT_SEED = 1
 
@@ -121,7 +124,7 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     size, h = _grid(model)
     ds = _dataset(task, size, n_conditions)
     divs, times, extra = [], [], {}
-    kept, sr_gain, sr_cons = [], [], []
+    kept, sr = [], {}
     all_samples, all_targets = [], []
     for i in range(n_conditions):
         item = ds[i]
@@ -146,22 +149,44 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
             kept.append(all(torch.equal(t[:, : given.shape[1]], given) for t in toks))
             extra["distinct_lower_halves"] = len({tuple(t[0, given.shape[1]:].tolist()) for t in toks}) == len(toks)
         if task == "superres":
-            low = item[cond_key][None]
-            factor = x.shape[-1] // low.shape[-1]
-            bicubic = F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False)
-            sr_gain.append(float(psnr(samples, x.expand_as(samples)).mean() - psnr(bicubic, x).mean()))
-            sr_cons.append(float(psnr(F.avg_pool2d(samples, factor), low.expand(len(samples), -1, -1, -1)).mean()))
+            for k, v in superres_scores(model, x, item[cond_key][None], samples).items():
+                sr.setdefault(k, []).append(v)
     out = {"conditions": n_conditions, "samples_each": n_samples, "diversity_mse": sum(divs) / len(divs),
            "seconds_per_sample": sum(times) / len(times)}
     if task == "completion":
         out["upper_half_kept"] = all(kept)
         out.update(extra)
     if task == "superres":
-        out["psnr_gain_over_bicubic_db"] = sum(sr_gain) / len(sr_gain)
-        out["downsampled_consistency_psnr_db"] = sum(sr_cons) / len(sr_cons)
+        out.update({k: sum(v) / len(v) for k, v in sr.items()})
     if evaluator is not None:
         out.update(eval_consistency(model, evaluator, task, torch.cat(all_samples), torch.cat(all_targets), n_real))
     return out
+
+
+@torch.no_grad()
+def superres_scores(model, x, low, samples) -> dict:
+    """Super-resolution of one image x (1, 3, H, W) from low (1, 3, H/f, W/f): PSNR vs ground truth of the
+    samples relative to bicubic upsampling, their consistency (area-downsampled vs low), the same after
+    back-projection (`taming_lite.superres`), and the first stage's ceiling: x encoded and decoded by the
+    image VQGAN (the best any sample decoded by it can be), plain and back-projected."""
+    factor = x.shape[-1] // low.shape[-1]
+    lows = low.expand(len(samples), -1, -1, -1)
+    bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
+    projected = back_project(samples, lows, factor)
+    recon = model.first_stage_model(x)[0]
+
+    def gain(images):
+        return float(psnr(images, x.expand_as(images)).mean() - bicubic)
+
+    def cons(images):
+        return float(psnr(area_downsample(images, factor), low.expand(len(images), -1, -1, -1)).mean())
+
+    return {"psnr_gain_over_bicubic_db": gain(samples), "downsampled_consistency_psnr_db": cons(samples),
+            "back_projected_psnr_gain_over_bicubic_db": gain(projected),
+            "back_projected_consistency_psnr_db": cons(projected),
+            "vqgan_recon_psnr_gain_over_bicubic_db": gain(recon),
+            "vqgan_recon_consistency_psnr_db": cons(recon),
+            "vqgan_recon_back_projected_psnr_gain_over_bicubic_db": gain(back_project(recon, low, factor))}
 
 
 @torch.no_grad()

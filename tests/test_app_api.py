@@ -80,8 +80,8 @@ def test_api_lists_the_five_endpoints(client):
 def test_endpoint_with_example(client, files, endpoint):
     r = call(client, endpoint, args_for(endpoint, files, num_samples=2))
     imgs = gallery_images(r)
-    samples = imgs[1:] if endpoint == "/superres" else imgs  # superres: bicubic first
-    assert len(samples) == 2
+    samples = imgs[1:3] if endpoint == "/superres" else imgs  # superres: bicubic, samples, back-projected
+    assert len(imgs) == (5 if endpoint == "/superres" else 2)
     assert all(im.shape == (SIZE, SIZE, 3) for im in imgs)
     info = r[-1]
     assert "done" in info and "untrained placeholder" in info
@@ -90,8 +90,16 @@ def test_endpoint_with_example(client, files, endpoint):
         assert Image.open(gif).n_frames > 1
         assert Path(glb).read_bytes()[:4] == b"glTF"
     if endpoint == "/superres":
-        assert "PSNR" in info
+        assert "PSNR" in info and "back-projected" in info
+        low = np.asarray(Image.open(files["lowres"]).convert("RGB")).astype(np.float64)
+        f = SIZE // low.shape[0]
 
+        def error_of_block_means(im):
+            means = im.astype(np.float64).reshape(low.shape[0], f, low.shape[1], f, 3).mean(axis=(1, 3))
+            return np.abs(means - low).mean()
+
+        for raw, fixed in zip(samples, imgs[3:]):  # back-projected: block means equal the input's pixels
+            assert error_of_block_means(fixed) < 1.0 < error_of_block_means(raw)
 
 def test_sliding_window_output_larger_than_the_window(client, files):
     r = call(client, "/labels", args_for("/labels", files, size=2 * SIZE))
