@@ -25,7 +25,10 @@ was seen in training. Metrics (printed as a Markdown table):
   those renders paired with the condition of another render (`*_floor_shuffled`: the score of an image
   that ignores its condition but looks like the data, e.g. sky above ground); `*_normalized` =
   (generated - floor) / (real - floor): 0 = the samples ignore their condition, 1 = as consistent as real
-  renders. A missing evaluator is reported in the table, not an error.
+  renders. Depth also gets `spearman_deviation_*`: the same correlation after subtracting the mean depth
+  map of the real renders from prediction and input, because plain Spearman is high (~0.94) even for an
+  unrelated pair (every landscape has sky on top); this one is ~0 for unrelated pairs.
+  A missing evaluator is reported in the table, not an error.
 """
 
 from __future__ import annotations
@@ -194,17 +197,20 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int)
     """The evaluator's metric on generated samples vs their input conditions, on real held-out renders vs
     ground truth (its ceiling), and on those renders reconstructed by the model's image VQGAN."""
     m = METRIC[task]
-    out = {f"{m}_generated_vs_input": consistency(evaluator, samples, targets)[m]}
     real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
     x, t = get_batch(real, torch.arange(len(real["image"])), task)
-    out[f"{m}_evaluator_on_real"] = consistency(evaluator, x, t)[m]
     recon = torch.cat([model.first_stage_model(x[i:i + 32])[0] for i in range(0, len(x), 32)]).clamp(-1, 1)
-    out[f"{m}_evaluator_on_vqgan_recon"] = consistency(evaluator, recon, t)[m]
-    out[f"{m}_floor_shuffled"] = consistency(evaluator, x, t.roll(1, 0))[m]  # real image vs another's condition
-    gen, top, floor = out[f"{m}_generated_vs_input"], out[f"{m}_evaluator_on_real"], out[f"{m}_floor_shuffled"]
-    out[f"{m}_normalized"] = (gen - floor) / (top - floor) if top > floor else float("nan")
+    kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {}
+    scores = {"generated_vs_input": consistency(evaluator, samples, targets, **kw),
+              "evaluator_on_real": consistency(evaluator, x, t, **kw),  # its ceiling
+              "evaluator_on_vqgan_recon": consistency(evaluator, recon, t, **kw),  # the first stage's ceiling
+              "floor_shuffled": consistency(evaluator, x, t.roll(1, 0), **kw)}  # real image vs another's condition
+    out = {}
+    for metric in [m] + (["spearman_deviation"] if task == "depth" else []):
+        out.update({f"{metric}_{k}": v[metric] for k, v in scores.items()})
+        gen, top, floor = (out[f"{metric}_{k}"] for k in ("generated_vs_input", "evaluator_on_real", "floor_shuffled"))
+        out[f"{metric}_normalized"] = (gen - floor) / (top - floor) if top > floor else float("nan")
     return out
-
 
 # A VQGAN folder missing from weights/ is taken from the transformer that embeds it (only the image
 # VQGAN is shipped on its own; the cond stages live inside weights/<task>/).

@@ -243,17 +243,24 @@ def pck(pred: torch.Tensor, target: torch.Tensor, image_size, alpha: float = 0.1
 
 
 @torch.no_grad()
-def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, batch_size: int = 64) -> dict:
+def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, batch_size: int = 64,
+                mean_depth: torch.Tensor | None = None) -> dict:
     """Run the evaluator on images (B, 3, H, W) and compare with the target (ground truth of real renders,
     or the input condition of generated images): labels (B, H, W) channel indices, depth (B, 1, H, W),
-    pose keypoints (B, 18, 3). Returns {METRIC[task]: value, ...secondary metrics}."""
+    pose keypoints (B, 18, 3). Returns {METRIC[task]: value, ...secondary metrics}.
+    Depth with `mean_depth` (1, H, W), the average depth map of real renders: also "spearman_deviation",
+    the rank correlation of (predicted - mean_depth) vs (target - mean_depth), which ignores the layout
+    every landscape shares (sky far on top, ground near at the bottom) and scores only what differs."""
     model.eval()
     pred = torch.cat([model.predict(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     task = model.config.task
     if task == "labels":
         return {"miou": miou(pred, target), "pixel_accuracy": float((pred == target).float().mean())}
     if task == "depth":
-        return {"spearman": float(spearman(pred, target).mean()), "l1": float((pred - target).abs().mean())}
+        out = {"spearman": float(spearman(pred, target).mean()), "l1": float((pred - target).abs().mean())}
+        if mean_depth is not None:
+            out["spearman_deviation"] = float(spearman(pred - mean_depth, target - mean_depth).mean())
+        return out
     size = tuple(images.shape[-2:])
     return {"pck": pck(pred, target, size, ref="bbox"), "pck_image": pck(pred, target, size, ref="image")}
 

@@ -68,5 +68,8 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
               "spearman_floor_shuffled"):
         assert -1 <= float(rows[("depth", k)]) <= 1
     assert ("depth", "spearman_normalized") in rows
+    for k in ("generated_vs_input", "evaluator_on_real", "evaluator_on_vqgan_recon", "floor_shuffled"):
+        assert -1 <= float(rows[("depth", f"spearman_deviation_{k}")]) <= 1
+    assert ("depth", "spearman_deviation_normalized") in rows
     main(args + ["--evaluators", str(tmp_path / "elsewhere")])
     assert "evaluator missing" in _rows(capsys.readouterr().out)[("depth", "spearman_generated_vs_input")]

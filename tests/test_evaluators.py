@@ -163,3 +163,24 @@ def test_load_refuses_other_models(tmp_path):
         load_evaluator(tmp_path / "ev")
     with pytest.raises(CheckpointError):
         load_evaluator(tmp_path / "nothing")
+
+
+def test_spearman_deviation_ignores_the_shared_layout():
+    """Depth maps = a layout all share (far on top) + what differs per image: plain Spearman is high for
+    an unrelated pair, the deviation from the mean depth map is not; a perfect prediction scores 1."""
+
+    class Oracle(Evaluator):  # "predicts" the depth it is given in its red channel
+        def predict(self, x):
+            return x[:, :1]
+
+    g = torch.Generator().manual_seed(0)
+    layout = torch.linspace(1, -1, 16)[:, None].expand(16, 16)
+    depth = (layout + 0.3 * torch.randn(8, 1, 16, 16, generator=g)).clamp(-1, 1)
+    images = depth.expand(-1, 3, -1, -1)
+    ev = Oracle(tiny("depth"))
+    mean = depth.mean(0)
+    right = consistency(ev, images, depth, mean_depth=mean)
+    wrong = consistency(ev, images, depth.roll(1, 0), mean_depth=mean)
+    assert right["spearman"] == pytest.approx(1) and right["spearman_deviation"] == pytest.approx(1)
+    assert wrong["spearman"] > 0.7 and abs(wrong["spearman_deviation"]) < 0.3
+    assert "spearman_deviation" not in consistency(ev, images, depth)
