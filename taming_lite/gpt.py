@@ -77,13 +77,18 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.n_head = config.n_head
         self.n_unmasked = config.n_unmasked
+        self.qkv = None  # optional fused query|key|value projection set by taming_lite.quantize
 
     def forward(self, x, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
         B, T, C = x.shape
         nh = self.n_head
-        q = self.query(x).view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
-        k = self.key(x).view(B, T, nh, C // nh).transpose(1, 2)
-        v = self.value(x).view(B, T, nh, C // nh).transpose(1, 2)
+        if self.qkv is not None:  # one matmul for the three projections: (B, T, 3C) -> 3 x (B, T, C)
+            q, k, v = self.qkv(x).split(C, dim=-1)
+        else:
+            q, k, v = self.query(x), self.key(x), self.value(x)
+        q = q.view(B, T, nh, C // nh).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, nh, C // nh).transpose(1, 2)
+        v = v.view(B, T, nh, C // nh).transpose(1, 2)
         if cache is not None:  # write in place, then attend over everything so far
             cache.k[layer, :, :, pos : pos + T] = k
             cache.v[layer, :, :, pos : pos + T] = v

@@ -9,7 +9,9 @@ becomes an `Int8Linear` holding int8 weights with one scale per output channel (
 scale = max |w| / 127). Few rows at a time (a sampling step) go through PyTorch's int8
 weight-only kernel (`aten._weight_int8pack_mm`, bf16 activations); many rows (a prefill, training
 shapes) through an fp32 matmul with the dequantized weights, which is compute-bound anyway.
-Embeddings, layer norms and biases stay fp32. This changes the numbers: measured agreement of
+The three attention projections (query, key, value) become one fused Int8Linear (`attn.qkv`, their
+rows stacked: the same int8 numbers and scales, one kernel call instead of three). Embeddings, layer
+norms and biases stay fp32. This changes the numbers: measured agreement of
 greedy tokens with fp32 is reported by `benchmarks/sampling.py --int8` and tests/test_quantize.py.
 Inference only; a quantized model is not saved by `save_pretrained`.
 """
@@ -20,13 +22,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .gpt import CausalSelfAttention
+
 SMALL_BATCH_ROWS = 16  # up to this many rows use the int8 kernel, more use dequantized fp32
 
 
 class Int8Linear(nn.Module):
     def __init__(self, linear: nn.Linear):
         super().__init__()
-        w = linear.weight.detach().float()  # (out, in)
+        w = linear.weight.detach().float()  # (out, in); per output channel, so stacking rows commutes
         scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # (out,)
         self.register_buffer("weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
         self.register_buffer("scale", scale)
@@ -42,9 +46,8 @@ class Int8Linear(nn.Module):
         if x.device.type != "cpu" or rows > SMALL_BATCH_ROWS:
             return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
         y = torch.ops.aten._weight_int8pack_mm(x.reshape(rows, self.in_features).to(torch.bfloat16),
-                                               self.weight_int8, self.scale_bf16).to(x.dtype)
-        if self.bias is not None:
-            y = y + self.bias
+                                               self.weight_int8, self.scale_bf16)  # (rows, out) bf16
+        y = y.to(x.dtype) if self.bias is None else torch.add(self.bias, y)  # fp32 bias + bf16 -> fp32, one op
         return y.view(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
@@ -52,13 +55,26 @@ class Int8Linear(nn.Module):
 
 
 def quantize_int8(module: nn.Module) -> nn.Module:
-    """Replace every nn.Linear inside `module` by an Int8Linear, in place; returns the module."""
+    """Replace every nn.Linear inside `module` by an Int8Linear, in place, and fuse each attention's
+    query, key and value into one (`attn.qkv`); returns the module."""
     for name, child in list(module.named_children()):
+        if isinstance(child, CausalSelfAttention) and child.qkv is None:
+            child.qkv = Int8Linear(_stacked(child.query, child.key, child.value))
+            del child.query, child.key, child.value
         if isinstance(child, nn.Linear):
             setattr(module, name, Int8Linear(child))
         else:
             quantize_int8(child)
     return module
+
+
+def _stacked(*linears: nn.Linear) -> nn.Linear:
+    """One nn.Linear computing the given ones side by side (their outputs concatenated)."""
+    out = nn.Linear(linears[0].in_features, sum(m.out_features for m in linears))
+    with torch.no_grad():
+        out.weight.copy_(torch.cat([m.weight for m in linears]))
+        out.bias.copy_(torch.cat([m.bias if m.bias is not None else torch.zeros(m.out_features) for m in linears]))
+    return out
 
 
 def is_quantized(module: nn.Module) -> bool:

@@ -42,12 +42,27 @@ def test_quantize_replaces_every_linear_and_keeps_the_rest():
     q = quantize_int8(copy.deepcopy(gpt))
     assert is_quantized(q) and not is_quantized(gpt)
     assert not any(isinstance(m, nn.Linear) for m in q.modules())
-    assert sum(isinstance(m, Int8Linear) for m in q.modules()) == 2 * 6 + 1  # q, k, v, proj, fc, fc2; head
+    assert sum(isinstance(m, Int8Linear) for m in q.modules()) == 2 * 4 + 1  # qkv fused, proj, fc, fc2; head
+    assert all(b.attn.qkv.out_features == 3 * 32 and not hasattr(b.attn, "query") for b in q.blocks)
     assert torch.equal(q.tok_emb.weight, gpt.tok_emb.weight) and torch.equal(q.pos_emb, gpt.pos_emb)
     x = torch.randint(0, 64, (2, 20))
     a, b = gpt(x)[0], q(x)[0]
     cos = torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1))
     assert (cos > 0.999).all()
+
+
+def test_fused_qkv_computes_the_three_quantized_projections():
+    """Stacking query | key | value rows before quantizing gives the same int8 numbers and scales
+    (one scale per output row), so the fused layer equals the three quantized separately."""
+    torch.manual_seed(3)
+    attn = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=32)).blocks[0].attn
+    separate = [Int8Linear(m) for m in (attn.query, attn.key, attn.value)]
+    holder = nn.Sequential(attn)  # quantize_int8 fuses the attention modules among a module's children
+    quantize_int8(holder)
+    fused = holder[0].qkv
+    for rows in (1, SMALL_BATCH_ROWS + 1):
+        x = torch.randn(rows, 32)
+        torch.testing.assert_close(fused(x), torch.cat([m(x) for m in separate], -1), rtol=0, atol=0)
 
 
 def test_quantized_sampling_is_deterministic_by_seed():
