@@ -77,9 +77,10 @@ def main():
     print(f"PSNR on 64 training images: {before:.2f} dB -> {after:.2f} dB")
 
     meta = read_config(args.vqgan)
-    save_pretrained(vq, args.vqgan, extra={**(meta.get("extra") or {}), "decoder_finetuned_steps": args.steps},
-                    dtype=torch.float16)
-    put_decoder(vq, args.into, args.steps)
+    extra = meta.get("extra") or {}
+    total = extra.get("decoder_finetuned_steps", 0) + args.steps  # a fine-tune of a fine-tuned decoder adds up
+    save_pretrained(vq, args.vqgan, extra={**extra, "decoder_finetuned_steps": total}, dtype=torch.float16)
+    put_decoder(vq, args.into, total)
 
 
 def put_decoder(vq, folders, steps: int) -> None:
