@@ -23,7 +23,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained  # noqa: E402
 from taming_lite.data.datasets import make_dataset  # noqa: E402
-from taming_lite.evaluate import psnr  # noqa: E402
+from taming_lite.evaluate import psnr, ssim  # noqa: E402
 
 
 def main():
@@ -33,6 +33,8 @@ def main():
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--ssim-weight", type=float, default=0.0,
+                   help="add this x (1 - SSIM) to the L1 loss (SSIM as taming_lite.evaluate measures it)")
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                    help="learning rate: constant, or cosine decay to zero over --steps")
     p.add_argument("--seed", type=int, default=0)
@@ -65,12 +67,15 @@ def main():
             for group in opt.param_groups:
                 group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / args.steps))
         idx = torch.randint(0, len(images), (args.batch,), generator=g)
-        loss = F.l1_loss(vq.decode(quant[idx]), images[idx])
+        dec = vq.decode(quant[idx])
+        loss = F.l1_loss(dec, images[idx])
+        if args.ssim_weight:
+            loss = loss + args.ssim_weight * (1 - ssim(dec, images[idx]).mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if step % 100 == 0 or step == args.steps:
-            print(f"step {step}/{args.steps}  L1 {loss.item():.4f}  {time.perf_counter() - t0:.0f} s", flush=True)
+            print(f"step {step}/{args.steps}  loss {loss.item():.4f}  {time.perf_counter() - t0:.0f} s", flush=True)
     vq.eval()
     with torch.no_grad():
         after = psnr(vq.decode(quant[held]), images[held]).mean().item()
