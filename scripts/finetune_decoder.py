@@ -12,7 +12,6 @@ corner of every decoded image, and this removes it.
 """
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained  # noqa: E402
 from taming_lite.data.datasets import make_dataset  # noqa: E402
 from taming_lite.evaluate import psnr, ssim  # noqa: E402
+from taming_lite.train.common import warmup_cosine  # noqa: E402
 
 
 def main():
@@ -65,7 +65,7 @@ def main():
     for step in range(1, args.steps + 1):
         if args.schedule == "cosine":
             for group in opt.param_groups:
-                group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / args.steps))
+                group["lr"] = args.lr * warmup_cosine(step - 1, args.steps, warmup=0, min_ratio=0.0)
         idx = torch.randint(0, len(images), (args.batch,), generator=g)
         dec = vq.decode(quant[idx])
         loss = F.l1_loss(dec, images[idx])
