@@ -29,6 +29,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from taming_lite.hub import env_flag
+
 from . import common, models
 
 log = logging.getLogger("taming_lite.app")
@@ -48,8 +50,6 @@ class Picker:
 
 
 def hub_offline() -> bool:
-    from taming_lite.hub import env_flag
-
     return env_flag("HF_HUB_OFFLINE")
 
 
