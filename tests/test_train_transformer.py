@@ -60,6 +60,27 @@ def test_resume_is_bit_exact_with_pkeep_and_ema(tmp_path, stages):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_init_from_continues_a_trained_model(tmp_path, stages):
+    """init_from starts from the exported GPT (its stages may be named by the transformer's folder): the
+    first losses of the continued run are those where the first run ended, far below a fresh start."""
+    image, depth = stages
+    first = train_transformer(tiny_transformer(tmp_path, "a", image, depth, f"export_dir={tmp_path / 'a_x'}"))
+    src = load_pretrained(first)
+    cont = train_transformer(tiny_transformer(tmp_path, "b", first, first, "steps=5", "warmup_steps=0",
+                                              f"init_from={first}", f"export_dir={tmp_path / 'b_x'}"))
+    fresh = column(tmp_path / "a", "loss")
+    loss = column(tmp_path / "b", "loss")
+    assert loss[0] < 0.75 * fresh[0] and abs(loss[0] - mean(fresh[-5:])) < 0.25 * fresh[0], (loss, fresh)
+    net = load_pretrained(cont)
+    assert not all(torch.equal(v, net.transformer.state_dict()[k]) for k, v in src.transformer.state_dict().items())
+    with pytest.raises(ValueError, match="other tokens"):  # a run whose cond stage makes other tokens
+        train_transformer(tiny_transformer(tmp_path, "c", image, image, "steps=1", "data.cond_key=image",
+                                           f"init_from={first}"))
+    with pytest.raises(ValueError, match="GPT config"):
+        train_transformer(tiny_transformer(tmp_path, "d", image, depth, "steps=1", "model.n_layer=3",
+                                           f"init_from={first}"))
+
+
 def test_unconditional_without_token_cache(tmp_path, stages):
     image, _ = stages
     out = train_transformer(tiny_transformer(tmp_path, "u", image, None, "steps=3", "token_cache=null",
@@ -99,3 +120,11 @@ def test_pixel_baseline_trains_and_exports(tmp_path):
     assert isinstance(m, PixelGPT) and m.palette.abs().sum() > 0
     out = m.sample(m.encode(torch.zeros(1, 3, 8, 8))[:, :4].reshape(1, -1), 32, seed=0)
     assert out.shape == (1, 64) and out.max() < 16
+    # init_from: the palette comes along (another seed would fit another one), and the GPT
+    cfg2 = load_config("transformer", TINY_TRANSFORMER, [
+        f"out_dir={tmp_path / 'pix2'}", f"export_dir={tmp_path / 'pix2_export'}", "progress=false",
+        "model_type=pixel", "first_stage=null", "cond_stage=null", "data.cond_key=null", "palette_size=16",
+        "pixel_resolution=8", "steps=3", "seed=1", "log_every=1", f"init_from={tmp_path / 'pix_export'}"])
+    train_transformer(cfg2)
+    assert torch.equal(load_pretrained(tmp_path / "pix2_export").palette, m.palette)
+    assert column(tmp_path / "pix2", "loss")[0] < mean(loss[:3]) / 1.5

@@ -83,6 +83,9 @@ class TransformerTrainConfig(_CommonTrainConfig):
     model_type: str = "net2net"       # "net2net" (VQGAN tokens) or "pixel" (PixelGPT baseline on palette pixels)
     first_stage: str | None = "weights/vqgan_image"  # directory written by the VQGAN trainer (net2net)
     cond_stage: str | None = None     # None: unconditional (a start token); else a VQGAN directory
+    # (first_stage / cond_stage may also name a transformer directory: its first / cond stage is used)
+    init_from: str | None = None      # a trained transformer directory to start from (fine-tuning): its GPT
+                                      # weights (and a pixel model's palette); the optimizer starts fresh
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
     pkeep: float = 1.0
     sos_token: int = 0

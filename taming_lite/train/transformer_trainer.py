@@ -51,7 +51,12 @@ class TokenLM(nn.Module):
 
 
 def _load_stage(path: str, what: str) -> VQGAN:
+    """A VQGAN directory, or a transformer directory whose first / cond stage is taken."""
     model = load_pretrained(path)
+    if isinstance(model, Net2NetTransformer):
+        model = model.first_stage_model if what == "first_stage" else model.cond_stage_model
+        if model is None:
+            raise ValueError(f"{what} {path!r} is an unconditional transformer: it has no cond stage")
     if not isinstance(model, VQGAN):
         raise ValueError(f"{what} {path!r} holds a {type(model).__name__}, not a VQGAN")
     return model
@@ -109,10 +114,42 @@ def build_pixelgpt(cfg: TransformerTrainConfig, dataset) -> PixelGPT:
 
 def build_model(cfg: TransformerTrainConfig, dataset) -> nn.Module:
     if cfg.model_type == "net2net":
-        return build_net2net(cfg, dataset)
-    if cfg.model_type == "pixel":
-        return build_pixelgpt(cfg, dataset)
-    raise ValueError(f"model_type must be 'net2net' or 'pixel', got {cfg.model_type!r}")
+        net = build_net2net(cfg, dataset)
+    elif cfg.model_type == "pixel":
+        net = build_pixelgpt(cfg, dataset)
+    else:
+        raise ValueError(f"model_type must be 'net2net' or 'pixel', got {cfg.model_type!r}")
+    if cfg.init_from:
+        init_weights(net, cfg.init_from)
+    return net
+
+
+@torch.no_grad()
+def init_weights(net: nn.Module, path: str) -> None:
+    """Start from the transformer in `path` (fine-tuning): copy its GPT (a pixel model: and its palette)
+    into `net`, which must have the same shapes and, for a Net2Net, read the same tokens (equal encoders
+    and codebooks: the decoders may differ)."""
+    src = load_pretrained(path)
+    if type(src) is not type(net):
+        raise ValueError(f"init_from {path!r} holds a {type(src).__name__}, this run trains a {type(net).__name__}")
+    if src.transformer.config != net.transformer.config:
+        raise ValueError(f"init_from {path!r}: its GPT config {src.transformer.config} differs from this run's "
+                         f"{net.transformer.config}")
+    if isinstance(net, Net2NetTransformer):
+        for stage in ("first_stage_model", "cond_stage_model"):
+            a, b = getattr(src, stage), getattr(net, stage)
+            if (a is None) != (b is None) or (a is not None and not _same_tokens(a, b)):
+                raise ValueError(f"init_from {path!r}: its {stage} makes other tokens than this run's "
+                                 f"(encoder or codebook differ); set first_stage / cond_stage to {path!r}")
+    else:
+        net.palette.copy_(src.palette)
+    net.transformer.load_state_dict(src.transformer.state_dict())
+
+
+def _same_tokens(a: VQGAN, b: VQGAN) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    keys = [k for k in sa if k.startswith(("encoder.", "quant_conv.", "quantize."))]
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in keys)
 
 
 @torch.no_grad()
@@ -138,7 +175,7 @@ def _cache_key(cfg: TransformerTrainConfig) -> str:
     h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
     h.update(f"{cfg.downsample_cond_size} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
              f"{cfg.palette_pixels} {cfg.seed}".encode())
-    for stage in (cfg.first_stage, cfg.cond_stage):
+    for stage in (cfg.first_stage, cfg.cond_stage, cfg.init_from):  # init_from: a pixel model's palette
         if stage:
             for name in (CONFIG_NAME, WEIGHTS_NAME):
                 h.update((Path(stage) / name).read_bytes())
