@@ -70,10 +70,11 @@ def quantize_int8(module: nn.Module) -> nn.Module:
 
 def _stacked(*linears: nn.Linear) -> nn.Linear:
     """One nn.Linear computing the given ones side by side (their outputs concatenated)."""
-    out = nn.Linear(linears[0].in_features, sum(m.out_features for m in linears))
+    w = linears[0].weight  # the fused layer lives where the model does (CPU, CUDA, ...)
+    out = nn.Linear(linears[0].in_features, sum(m.out_features for m in linears), device=w.device, dtype=w.dtype)
     with torch.no_grad():
         out.weight.copy_(torch.cat([m.weight for m in linears]))
-        out.bias.copy_(torch.cat([m.bias if m.bias is not None else torch.zeros(m.out_features) for m in linears]))
+        out.bias.copy_(torch.cat([m.bias if m.bias is not None else w.new_zeros(m.out_features) for m in linears]))
     return out
 
 

@@ -65,6 +65,13 @@ def test_fused_qkv_computes_the_three_quantized_projections():
         torch.testing.assert_close(fused(x), torch.cat([m(x) for m in separate], -1), rtol=0, atol=0)
 
 
+def test_quantized_layers_stay_on_the_models_device():
+    """The fused qkv is built where the model lives (here the meta device stands in for a GPU)."""
+    gpt = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=32)).to("meta")
+    q = quantize_int8(gpt)
+    assert {t.device.type for t in list(q.parameters()) + list(q.buffers())} == {"meta"}
+
+
 def test_quantized_sampling_is_deterministic_by_seed():
     torch.manual_seed(2)
     q = quantize_int8(GPT(GPTConfig(vocab_size=64, block_size=48, n_layer=2, n_head=2, n_embd=32)).eval())
