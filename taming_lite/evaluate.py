@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import CheckpointError, load_pretrained
-from .evaluators import METRIC, consistency, get_batch, load_data, load_evaluator, target_of
+from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator,
+                         miou_from_confusion, target_of)
 from .superres import area_downsample, back_project
 
 HELD_OUT_SEED = 1
@@ -94,19 +95,21 @@ def eval_vqgan(model, task: str, key: str, n: int) -> dict:
     if key.startswith("lowres"):  # the low-res VQGAN sees area-downsampled images
         size = size * int(key[len("lowres"):])
     ds = _dataset(task, size, n)
-    ps, ss, used = [], [], torch.zeros(model.config.n_embed, dtype=torch.bool)
+    ps, ss, used, conf = [], [], torch.zeros(model.config.n_embed, dtype=torch.bool), 0
     for b in _batches(ds, [key], n):
         x = b[key]
         dec, _, idx = model(x)
         used[idx.unique()] = True
-        if model.is_segmentation:  # pixel accuracy of the argmax labels instead of PSNR/SSIM
+        if model.is_segmentation:  # pixel accuracy and mIoU of the argmax labels instead of PSNR/SSIM
             ps.append((dec.argmax(1) == x.argmax(1)).float().flatten(1).mean(1))
+            conf = conf + confusion_matrix(dec.argmax(1), x.argmax(1), n_classes=x.shape[1])
         else:
             ps.append(psnr(dec, x))
             ss.append(ssim(dec, x))
     out = {"images": n, "codebook_usage": float(used.float().mean())}
     if model.is_segmentation:
         out["pixel_accuracy"] = float(torch.cat(ps).mean())
+        out["miou"] = miou_from_confusion(conf)  # what of the map the transformer can see at all
     else:
         out["psnr_db"] = float(torch.cat(ps).mean())
         out["ssim"] = float(torch.cat(ss).mean())

@@ -73,3 +73,26 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
     assert ("depth", "spearman_deviation_normalized") in rows
     main(args + ["--evaluators", str(tmp_path / "elsewhere")])
     assert "evaluator missing" in _rows(capsys.readouterr().out)[("depth", "spearman_generated_vs_input")]
+
+
+def test_segmentation_vqgan_reports_pixel_accuracy_and_miou():
+    """A label VQGAN is scored by the argmax of its reconstruction: pixel accuracy and mIoU (the
+    share of the map a labels transformer can see); an exact reconstruction scores 1 on both."""
+    from taming_lite.evaluate import eval_vqgan
+    from taming_lite.vqgan import VQGAN, VQGANConfig
+
+    torch.manual_seed(0)
+    vq = VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=4,
+                           resolution=16, in_channels=14, out_ch=14, embed_dim=4, n_embed=8, n_labels=14)).eval()
+    out = eval_vqgan(vq, "labels", "labels", 4)
+    assert set(out) == {"images", "codebook_usage", "pixel_accuracy", "miou"}
+    assert 0 <= out["miou"] <= 1 and 0 <= out["pixel_accuracy"] <= 1
+
+    class Exact(torch.nn.Module):  # reconstruction = input
+        config, is_segmentation = vq.config, True
+
+        def forward(self, x):
+            return x, None, torch.zeros(len(x), dtype=torch.long)
+
+    assert eval_vqgan(Exact(), "labels", "labels", 4) | {"codebook_usage": 0} == {
+        "images": 4, "codebook_usage": 0, "pixel_accuracy": 1.0, "miou": 1.0}
