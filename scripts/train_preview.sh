@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the small "preview" defaults shipped in weights/ (64x64 images, 16x16 tokens) on a CPU: the five
-# VQGANs, then the five transformers, then the pixel-level baseline (about an hour); steps 2c and 2d then
-# continue the weaker models on more data (about four more CPU hours; POSE_LONGER=0 MORE_DATA=0 skips them).
+# VQGANs, then the five transformers, then the pixel-level baseline (about an hour); steps 2c, 2d and 2e then
+# continue the weaker models on more data (about six more CPU hours; POSE_LONGER=0 MORE_DATA=0 MORE_DATA2=0 skip them).
 #   scripts/train_preview.sh                 # everything
 #   VQGAN_STEPS=300 TRANSFORMER_STEPS=200 scripts/train_preview.sh    # quicker, worse
 #   RESUME=1 scripts/train_preview.sh        # continue interrupted runs from their checkpoints
@@ -88,6 +88,22 @@ PY
       --resume "runs/preview/transformer_$name" out_dir="runs/preview/transformer_${name}_long" \
       export_dir="weights/$name" data.root="runs/data/$data" steps="$steps" progress=false
   done
+  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only \
+    --into weights/completion weights/depth weights/labels weights/superres weights/pose
+  python scripts/shrink_weights.py weights/completion weights/depth weights/labels weights/superres weights/pose
+fi
+# 2e. the decoder once more, weighting SSIM higher (L1 + 2 x (1 - SSIM), 3000 steps, one thread: about
+#     100 min), and the labels transformer fine-tuned from the shipped one (init_from: its GPT, a fresh
+#     optimizer) on 6000 more landscapes (base seed 5; one thread, about 90 min; the two ran side by side)
+if [ "${MORE_DATA2:-1}" = "1" ]; then
+  python -m taming_lite.data cache --source landscape --n 6000 --size 64 --seed 5 --format npz --shard-size 6000 \
+    --out runs/data/landscape64_seed5 --quiet
+  OMP_NUM_THREADS=1 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
+    --steps 3000 --batch 16 --lr 1e-4 --schedule cosine --ssim-weight 2.0
+  OMP_NUM_THREADS=1 python -m taming_lite.train transformer --config configs/preview/transformer_labels.yaml \
+    first_stage=weights/labels cond_stage=weights/labels init_from=weights/labels \
+    out_dir=runs/preview/transformer_labels_ft export_dir=weights/labels \
+    data.root=runs/data/landscape64_seed5/shard_00000.npz steps=2400 lr=3e-4 warmup_steps=50 threads=1 progress=false
   python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only \
     --into weights/completion weights/depth weights/labels weights/superres weights/pose
   python scripts/shrink_weights.py weights/completion weights/depth weights/labels weights/superres weights/pose
