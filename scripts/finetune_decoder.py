@@ -24,6 +24,7 @@ from taming_lite.checkpoints import load_pretrained, read_config, save_pretraine
 from taming_lite.data.datasets import make_dataset  # noqa: E402
 from taming_lite.evaluate import psnr, ssim  # noqa: E402
 from taming_lite.train.common import warmup_cosine  # noqa: E402
+from taming_lite.train.transformer_trainer import same_tokens  # noqa: E402
 
 
 def main():
@@ -94,9 +95,7 @@ def put_decoder(vq, folders, steps: int) -> None:
     for d in folders:
         net = load_pretrained(d)
         first = net.first_stage_model
-        same = all(torch.equal(first.state_dict()[k].half(), v.half()) for k, v in vq.state_dict().items()
-                   if k.startswith(("encoder.", "quant_conv.", "quantize.")))
-        if not same:
+        if not same_tokens(first, vq, dtype=torch.float16):
             raise SystemExit(f"{d}: its first stage is not this VQGAN (encoder/codebook differ); not changed")
         first.load_state_dict({**first.state_dict(), **dec_state})
         m = read_config(d)

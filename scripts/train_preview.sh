@@ -18,6 +18,13 @@ run() {  # kind config steps [overrides...]
   # shellcheck disable=SC2086
   python -m taming_lite.train "$kind" --config "configs/preview/$cfg.yaml" $RESUME_FLAG "steps=$steps" progress=false "$@"
 }
+spread_decoder() {  # the image VQGAN's (fine-tuned) decoder into every transformer, then fp16 storage
+  local all="weights/completion weights/depth weights/labels weights/superres weights/pose"
+  # shellcheck disable=SC2086
+  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into $all
+  # shellcheck disable=SC2086
+  python scripts/shrink_weights.py $all
+}
 # 0. data: 1500 landscapes and 1500 humans at 64x64, rendered once (about a minute) into npz caches
 if [ ! -f runs/data/images64.npz ]; then
   python -m taming_lite.data cache --source landscape --n 1500 --size 64 --format npz --shard-size 2000 --out runs/data/landscape64 --quiet
@@ -88,9 +95,7 @@ PY
       --resume "runs/preview/transformer_$name" out_dir="runs/preview/transformer_${name}_long" \
       export_dir="weights/$name" data.root="runs/data/$data" steps="$steps" progress=false
   done
-  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only \
-    --into weights/completion weights/depth weights/labels weights/superres weights/pose
-  python scripts/shrink_weights.py weights/completion weights/depth weights/labels weights/superres weights/pose
+  spread_decoder
 fi
 # 2e. the decoder once more, weighting SSIM higher (L1 + 2 x (1 - SSIM), 3000 steps, one thread: about
 #     100 min), and the labels transformer fine-tuned from the shipped one (init_from: its GPT, a fresh
@@ -104,9 +109,7 @@ if [ "${MORE_DATA2:-1}" = "1" ]; then
     first_stage=weights/labels cond_stage=weights/labels init_from=weights/labels \
     out_dir=runs/preview/transformer_labels_ft export_dir=weights/labels \
     data.root=runs/data/landscape64_seed5/shard_00000.npz steps=2400 lr=3e-4 warmup_steps=50 threads=1 progress=false
-  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only \
-    --into weights/completion weights/depth weights/labels weights/superres weights/pose
-  python scripts/shrink_weights.py weights/completion weights/depth weights/labels weights/superres weights/pose
+  spread_decoder
 fi
 # 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
 run transformer pixel_baseline "$PIXEL_STEPS"

@@ -138,7 +138,7 @@ def init_weights(net: nn.Module, path: str) -> None:
     if isinstance(net, Net2NetTransformer):
         for stage in ("first_stage_model", "cond_stage_model"):
             a, b = getattr(src, stage), getattr(net, stage)
-            if (a is None) != (b is None) or (a is not None and not _same_tokens(a, b)):
+            if (a is None) != (b is None) or (a is not None and not same_tokens(a, b)):
                 raise ValueError(f"init_from {path!r}: its {stage} makes other tokens than this run's "
                                  f"(encoder or codebook differ); set first_stage / cond_stage to {path!r}")
     else:
@@ -146,10 +146,13 @@ def init_weights(net: nn.Module, path: str) -> None:
     net.transformer.load_state_dict(src.transformer.state_dict())
 
 
-def _same_tokens(a: VQGAN, b: VQGAN) -> bool:
+def same_tokens(a: VQGAN, b: VQGAN, dtype: torch.dtype | None = None) -> bool:
+    """Whether two VQGANs turn images into the same tokens: equal encoders and codebooks (compared
+    after casting to `dtype` if given, e.g. fp16 for weights stored in fp16); decoders may differ."""
     sa, sb = a.state_dict(), b.state_dict()
     keys = [k for k in sa if k.startswith(("encoder.", "quant_conv.", "quantize."))]
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in keys)
+    cast = (lambda t: t.to(dtype)) if dtype is not None else (lambda t: t)
+    return sa.keys() == sb.keys() and all(torch.equal(cast(sa[k]), cast(sb[k])) for k in keys)
 
 
 @torch.no_grad()
@@ -175,7 +178,8 @@ def _cache_key(cfg: TransformerTrainConfig) -> str:
     h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
     h.update(f"{cfg.downsample_cond_size} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
              f"{cfg.palette_pixels} {cfg.seed}".encode())
-    for stage in (cfg.first_stage, cfg.cond_stage, cfg.init_from):  # init_from: a pixel model's palette
+    palette_from = cfg.init_from if cfg.model_type == "pixel" else None  # a Net2Net's tokens ignore init_from
+    for stage in (cfg.first_stage, cfg.cond_stage, palette_from):
         if stage:
             for name in (CONFIG_NAME, WEIGHTS_NAME):
                 h.update((Path(stage) / name).read_bytes())
