@@ -56,11 +56,18 @@ def test_tab_runs_its_example_in_the_browser(page, task, tab, button):
     panel.wait_for(state="visible", timeout=30_000)
     if task != "pose":  # pose starts with a preset; the others with an empty input: click the first example
         panel.locator(".gallery-item, button.gallery, tr.tr-body").first.click()
+        # the example reaches the input image asynchronously (slow on a loaded machine): wait for it,
+        # or the click below runs on an empty input
+        panel.locator("[data-testid='image'] img").first.wait_for(state="visible", timeout=60_000)
     page.wait_for_timeout(500)
     panel.get_by_role("button", name=button, exact=True).click()
+    done = panel.get_by_text("done", exact=False).first
+    error = page.locator(".toast-body.error").first  # a gr.Error: fail at once with its message
+    done.or_(error).wait_for(timeout=90_000)
+    if error.is_visible():
+        pytest.fail(f"the {task} tab showed an error: {error.inner_text()}")
     gallery = panel.locator(".grid-wrap img, .gallery img, [data-testid='gallery'] img")
-    gallery.first.wait_for(state="visible", timeout=90_000)
-    panel.get_by_text("done", exact=False).first.wait_for(timeout=90_000)
+    gallery.first.wait_for(state="visible", timeout=30_000)
     if task == "depth":
         panel.locator("img[src*='orbit']").first.wait_for(timeout=30_000)  # the 3D orbit GIF
         # (the gr.Model3D viewer needs WebGL, which --disable-gpu may turn off; its file is checked via the API)
