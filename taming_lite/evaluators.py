@@ -472,4 +472,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    # run the package's module, not this __main__ copy of it: a model built from __main__.Evaluator
+    # is not a taming_lite.evaluators.Evaluator, and save_pretrained would refuse it
+    from taming_lite.evaluators import main as package_main
+
+    package_main()

@@ -184,3 +184,22 @@ def test_spearman_deviation_ignores_the_shared_layout():
     assert right["spearman"] == pytest.approx(1) and right["spearman_deviation"] == pytest.approx(1)
     assert wrong["spearman"] > 0.7 and abs(wrong["spearman_deviation"]) < 0.3
     assert "spearman_deviation" not in consistency(ev, images, depth)
+
+
+def test_train_command_saves_a_loadable_evaluator(tmp_path):
+    """`python -m taming_lite.evaluators train` as scripts/train_evaluators.sh runs it, in a subprocess:
+    run as __main__, the module's classes were copies that save_pretrained refused after training."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "ev"
+    cmd = [sys.executable, "-m", "taming_lite.evaluators", "train", "--task", "depth", "--steps", "2", "--n-train", "8",
+           "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out)]
+    r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "saved" in r.stdout
+    model = load_evaluator(out)
+    assert model.config.task == "depth" and model.config.image_size == 32
+    extra = json.loads((out / "config.json").read_text())["extra"]
+    assert extra["steps"] == 2 and extra["held_out_real"]["n"] == 4
