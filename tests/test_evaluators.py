@@ -1,6 +1,9 @@
 """The evaluator networks (taming_lite/evaluators.py): shapes, metrics on hand-made cases, training, I/O."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -189,10 +192,6 @@ def test_spearman_deviation_ignores_the_shared_layout():
 def test_train_command_saves_a_loadable_evaluator(tmp_path):
     """`python -m taming_lite.evaluators train` as scripts/train_evaluators.sh runs it, in a subprocess:
     run as __main__, the module's classes were copies that save_pretrained refused after training."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     out = tmp_path / "ev"
     cmd = [sys.executable, "-m", "taming_lite.evaluators", "train", "--task", "depth", "--steps", "2", "--n-train", "8",
            "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out)]
