@@ -15,6 +15,19 @@ def test_psnr_and_ssim_basics():
     assert ssim(-x, x).mean() < ssim(noisy, x).mean()
 
 
+def test_ssim_is_wang_et_al_as_scikit_image_computes_it():
+    """11x11 Gaussian window, sigma 1.5, population covariance, cropped borders (Wang et al. 2004)."""
+    from skimage import metrics as skimage  # requirements-dev.txt installs it
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(3, 3, 40, 48, generator=g) * 2 - 1
+    y = (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    ours = ssim(y.double(), x.double())
+    to01 = lambda t: ((t + 1) / 2).permute(1, 2, 0).numpy()  # noqa: E731
+    ref = [skimage.structural_similarity(to01(a), to01(b), channel_axis=2, data_range=1.0, gaussian_weights=True,
+                                         sigma=1.5, use_sample_covariance=False) for a, b in zip(y.double(), x.double())]
+    assert torch.allclose(ours, torch.tensor(ref, dtype=torch.float64), atol=1e-6)
+
+
 def test_diversity():
     a = torch.zeros(3, 3, 8, 8)
     assert diversity(a) == 0
