@@ -16,7 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from dataclasses import replace
+
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,6 +28,7 @@ from taming_lite.data.datasets import make_dataset  # noqa: E402
 from taming_lite.evaluate import psnr, ssim  # noqa: E402
 from taming_lite.train.common import warmup_cosine  # noqa: E402
 from taming_lite.train.transformer_trainer import same_tokens  # noqa: E402
+from taming_lite.vqgan import VQGAN  # noqa: E402
 
 
 def main():
@@ -41,6 +45,9 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--into", nargs="*", default=[], help="Net2Net folders whose first stage gets the new decoder")
     p.add_argument("--copy-only", action="store_true", help="no training: copy the VQGAN's decoder into --into")
+    p.add_argument("--grow-decoder", type=int, nargs="+", metavar="N",
+                   help="first give the decoder this many res blocks per level, highest resolution first "
+                        "(VQGANConfig.decoder_num_res_blocks); the added blocks start as identities")
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
@@ -50,6 +57,11 @@ def main():
         return put_decoder(vq, args.into, steps)
     if not args.data:
         p.error("--data is required unless --copy-only")
+    if args.grow_decoder:
+        try:
+            vq = grow_decoder(vq, tuple(args.grow_decoder))
+        except ValueError as e:
+            p.error(str(e))
     data = make_dataset("completion", root=args.data)
     images = torch.stack([data[i]["image"] for i in range(len(data))])  # (N, 3, H, W)
     with torch.no_grad():  # frozen encoder + codebook: quantised latents once
@@ -89,15 +101,39 @@ def main():
     put_decoder(vq, args.into, total)
 
 
+def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
+    """A copy of vq whose decoder has `blocks` res blocks per level (highest resolution first). Each
+    level keeps its blocks and gets the new ones appended, zero-initialised on their last layer (conv2,
+    and proj_out of an attention block), so they start as identities and the decoder's output is
+    unchanged until training moves them."""
+    cfg = vq.config
+    old = cfg.decoder_num_res_blocks or (cfg.num_res_blocks,) * len(cfg.ch_mult)
+    if len(blocks) != len(old) or any(b < a for a, b in zip(old, blocks)):
+        raise ValueError(f"--grow-decoder needs {len(old)} counts, each >= the current {list(old)}; got {list(blocks)}")
+    grown = VQGAN(replace(cfg, decoder_num_res_blocks=blocks))
+    missing, unexpected = grown.load_state_dict(vq.state_dict(), strict=False)
+    assert not unexpected, unexpected
+    for i, (a, b) in enumerate(zip(old, blocks)):
+        level = grown.decoder.up[i]
+        for j in range(a + 1, b + 1):
+            for layer in [level.block[j].conv2] + ([level.attn[j].proj_out] if len(level.attn) else []):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+    new = {k for k in missing}
+    assert all(k.startswith("decoder.up.") for k in new), new
+    return grown
+
+
 def put_decoder(vq, folders, steps: int) -> None:
-    """Replace the decoder of each Net2Net folder's first stage by vq's (same encoder and codebook)."""
-    dec_state = {k: v for k, v in vq.state_dict().items() if k.startswith(("decoder.", "post_quant_conv."))}
+    """Replace the decoder of each Net2Net folder's first stage by vq's (same encoder and codebook; the
+    decoder's architecture may differ, e.g. grown by --grow-decoder)."""
     for d in folders:
         net = load_pretrained(d)
-        first = net.first_stage_model
-        if not same_tokens(first, vq, dtype=torch.float16):
+        if not same_tokens(net.first_stage_model, vq, dtype=torch.float16):
             raise SystemExit(f"{d}: its first stage is not this VQGAN (encoder/codebook differ); not changed")
-        first.load_state_dict({**first.state_dict(), **dec_state})
+        net.config.first_stage = vq.config
+        net.first_stage_model = VQGAN(vq.config).eval()
+        net.first_stage_model.load_state_dict(vq.state_dict())
         m = read_config(d)
         save_pretrained(net, d, extra={**(m.get("extra") or {}), "decoder_finetuned_steps": steps},
                         dtype=torch.float16 if m.get("weights_dtype") == "float16" else None)

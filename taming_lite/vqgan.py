@@ -43,10 +43,18 @@ class VQGANConfig:
     legacy_beta: bool = True  # original placement: beta on the codebook term (training loss only)
     # segmentation variant: number of label channels (None for an image/depth VQGAN)
     n_labels: int | None = None
+    # not in the original: res blocks of each decoder level, highest resolution first (None: num_res_blocks
+    # at every level, as the original). A decoder grown this way keeps the encoder, codebook and tokens.
+    decoder_num_res_blocks: tuple[int, ...] | None = None
 
     def __post_init__(self):
         self.ch_mult = tuple(self.ch_mult)
         self.attn_resolutions = tuple(self.attn_resolutions)
+        if self.decoder_num_res_blocks is not None:
+            self.decoder_num_res_blocks = tuple(int(n) for n in self.decoder_num_res_blocks)
+            if len(self.decoder_num_res_blocks) != len(self.ch_mult) or min(self.decoder_num_res_blocks) < 0:
+                raise ValueError(f"decoder_num_res_blocks needs one count >= 0 per level of ch_mult "
+                                 f"{self.ch_mult}, got {self.decoder_num_res_blocks}")
         if self.ch % 32 != 0:
             raise ValueError(f"ch must be a multiple of 32 (GroupNorm with 32 groups), got {self.ch}")
         if not self.ch_mult:
@@ -181,7 +189,8 @@ class Decoder(nn.Module):
             level = nn.Module()
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             block_out = ch * mult[i]
-            for _ in range(cfg.num_res_blocks + 1):
+            n_blocks = cfg.num_res_blocks if cfg.decoder_num_res_blocks is None else cfg.decoder_num_res_blocks[i]
+            for _ in range(n_blocks + 1):
                 level.block.append(ResnetBlock(block_in, block_out, cfg.dropout))
                 block_in = block_out
                 if res in cfg.attn_resolutions:

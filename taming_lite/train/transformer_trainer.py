@@ -150,9 +150,9 @@ def same_tokens(a: VQGAN, b: VQGAN, dtype: torch.dtype | None = None) -> bool:
     """Whether two VQGANs turn images into the same tokens: equal encoders and codebooks (compared
     after casting to `dtype` if given, e.g. fp16 for weights stored in fp16); decoders may differ."""
     sa, sb = a.state_dict(), b.state_dict()
-    keys = [k for k in sa if k.startswith(("encoder.", "quant_conv.", "quantize."))]
+    ka, kb = ([k for k in s if k.startswith(("encoder.", "quant_conv.", "quantize."))] for s in (sa, sb))
     cast = (lambda t: t.to(dtype)) if dtype is not None else (lambda t: t)
-    return sa.keys() == sb.keys() and all(torch.equal(cast(sa[k]), cast(sb[k])) for k in keys)
+    return ka == kb and all(sa[k].shape == sb[k].shape and torch.equal(cast(sa[k]), cast(sb[k])) for k in ka)
 
 
 @torch.no_grad()
