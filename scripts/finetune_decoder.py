@@ -40,6 +40,9 @@ def main():
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ssim-weight", type=float, default=0.0,
                    help="add this x (1 - SSIM) to the L1 loss (SSIM as taming_lite.evaluate measures it)")
+    p.add_argument("--ssim-window", type=int, default=11,
+                   help="SSIM window of that loss (11, the standard; the decoder's fine-tunes before the "
+                        "evaluation moved to it used 7)")
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                    help="learning rate: constant, or cosine decay to zero over --steps")
     p.add_argument("--seed", type=int, default=0)
@@ -83,7 +86,7 @@ def main():
         dec = vq.decode(quant[idx])
         loss = F.l1_loss(dec, images[idx])
         if args.ssim_weight:
-            loss = loss + args.ssim_weight * (1 - ssim(dec, images[idx]).mean())
+            loss = loss + args.ssim_weight * (1 - ssim(dec, images[idx], window=args.ssim_window).mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
