@@ -14,9 +14,8 @@ corner of every decoded image, and this removes it.
 import argparse
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -122,8 +121,7 @@ def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
             for layer in [level.block[j].conv2] + ([level.attn[j].proj_out] if len(level.attn) else []):
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
-    new = {k for k in missing}
-    assert all(k.startswith("decoder.up.") for k in new), new
+    assert all(k.startswith("decoder.up.") for k in missing), missing  # only the new blocks start untrained
     return grown
 
 
