@@ -109,7 +109,7 @@ def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
     and proj_out of an attention block), so they start as identities and the decoder's output is
     unchanged until training moves them."""
     cfg = vq.config
-    old = cfg.decoder_num_res_blocks or (cfg.num_res_blocks,) * len(cfg.ch_mult)
+    old = cfg.decoder_res_blocks
     if len(blocks) != len(old) or any(b < a for a, b in zip(old, blocks)):
         raise ValueError(f"--grow-decoder needs {len(old)} counts, each >= the current {list(old)}; got {list(blocks)}")
     grown = VQGAN(replace(cfg, decoder_num_res_blocks=blocks))

@@ -64,6 +64,11 @@ class VQGANConfig:
     def downsample_factor(self) -> int:
         return 2 ** (len(self.ch_mult) - 1)
 
+    @property
+    def decoder_res_blocks(self) -> tuple[int, ...]:
+        """Res blocks of each decoder level, highest resolution first (the Decoder builds one more)."""
+        return self.decoder_num_res_blocks or (self.num_res_blocks,) * len(self.ch_mult)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -189,8 +194,7 @@ class Decoder(nn.Module):
             level = nn.Module()
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             block_out = ch * mult[i]
-            n_blocks = cfg.num_res_blocks if cfg.decoder_num_res_blocks is None else cfg.decoder_num_res_blocks[i]
-            for _ in range(n_blocks + 1):
+            for _ in range(cfg.decoder_res_blocks[i] + 1):
                 level.block.append(ResnetBlock(block_in, block_out, cfg.dropout))
                 block_in = block_out
                 if res in cfg.attn_resolutions:
