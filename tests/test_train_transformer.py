@@ -79,6 +79,12 @@ def test_init_from_continues_a_trained_model(tmp_path, stages):
     with pytest.raises(ValueError, match="GPT config"):
         train_transformer(tiny_transformer(tmp_path, "d", image, depth, "steps=1", "model.n_layer=3",
                                            f"init_from={first}"))
+    # ... unless asked to relearn them: the run starts from the source's GPT (lr 0: the export is that GPT)
+    other = train_transformer(tiny_transformer(tmp_path, "e", image, image, "steps=1", "data.cond_key=image",
+                                               "lr=0", "warmup_steps=0", f"init_from={first}",
+                                               "init_from_other_tokens=true", f"export_dir={tmp_path / 'e_x'}"))
+    got = load_pretrained(other).transformer.state_dict()
+    assert all(torch.equal(v, got[k]) for k, v in src.transformer.state_dict().items())
 
 
 def test_unconditional_without_token_cache(tmp_path, stages):

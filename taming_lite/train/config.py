@@ -86,6 +86,9 @@ class TransformerTrainConfig(_CommonTrainConfig):
     # (first_stage / cond_stage may also name a transformer directory: its first / cond stage is used)
     init_from: str | None = None      # a trained transformer directory to start from (fine-tuning): its GPT
                                       # weights (and a pixel model's palette); the optimizer starts fresh
+    init_from_other_tokens: bool = False  # allow init_from a transformer whose first / cond stage makes other
+                                      # tokens (e.g. a retrained cond stage): its GPT still knows the other
+                                      # side and where to attend; the changed side's embeddings are relearned
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
     pkeep: float = 1.0
     sos_token: int = 0

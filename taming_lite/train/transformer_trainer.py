@@ -120,15 +120,16 @@ def build_model(cfg: TransformerTrainConfig, dataset) -> nn.Module:
     else:
         raise ValueError(f"model_type must be 'net2net' or 'pixel', got {cfg.model_type!r}")
     if cfg.init_from:
-        init_weights(net, cfg.init_from)
+        init_weights(net, cfg.init_from, other_tokens=cfg.init_from_other_tokens)
     return net
 
 
 @torch.no_grad()
-def init_weights(net: nn.Module, path: str) -> None:
+def init_weights(net: nn.Module, path: str, other_tokens: bool = False) -> None:
     """Start from the transformer in `path` (fine-tuning): copy its GPT (a pixel model: and its palette)
     into `net`, which must have the same shapes and, for a Net2Net, read the same tokens (equal encoders
-    and codebooks: the decoders may differ)."""
+    and codebooks: the decoders may differ) unless `other_tokens`: then a stage may differ (its tokens
+    mean something new, and the run relearns them) as long as the GPT's shapes match."""
     src = load_pretrained(path)
     if type(src) is not type(net):
         raise ValueError(f"init_from {path!r} holds a {type(src).__name__}, this run trains a {type(net).__name__}")
@@ -138,9 +139,13 @@ def init_weights(net: nn.Module, path: str) -> None:
     if isinstance(net, Net2NetTransformer):
         for stage in ("first_stage_model", "cond_stage_model"):
             a, b = getattr(src, stage), getattr(net, stage)
-            if (a is None) != (b is None) or (a is not None and not same_tokens(a, b)):
-                raise ValueError(f"init_from {path!r}: its {stage} makes other tokens than this run's "
-                                 f"(encoder or codebook differ); set first_stage / cond_stage to {path!r}")
+            if type(a) is not type(b) or (isinstance(a, VQGAN) and not same_tokens(a, b)):
+                if not other_tokens or type(a) is not type(b):  # (a start token vs a VQGAN: another task)
+                    raise ValueError(f"init_from {path!r}: its {stage} makes other tokens than this run's "
+                                     f"(encoder or codebook differ); set first_stage / cond_stage to {path!r}, "
+                                     "or init_from_other_tokens=true to relearn them")
+                print(f"[taming_lite.train] init_from {path}: its {stage} makes other tokens than this run's; "
+                      "their embeddings are relearned (init_from_other_tokens)")
     else:
         net.palette.copy_(src.palette)
     net.transformer.load_state_dict(src.transformer.state_dict())
