@@ -53,6 +53,8 @@ def main():
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
+    if args.copy_only and args.grow_decoder:
+        p.error("--grow-decoder grows a decoder before training it: it does nothing with --copy-only")
     vq = load_pretrained(args.vqgan)
     if args.copy_only:
         steps = (read_config(args.vqgan).get("extra") or {}).get("decoder_finetuned_steps", 0)

@@ -87,3 +87,8 @@ def test_bad_growth_is_a_usage_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         finetune_decoder.main()
     assert "--grow-decoder needs 2 counts" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["finetune_decoder.py", "--vqgan", str(tmp_path / "vq"), "--copy-only",
+                                      "--grow-decoder", "2", "1", "--into", str(tmp_path / "net")])
+    with pytest.raises(SystemExit):  # copying never grows: refused rather than silently ignored
+        finetune_decoder.main()
+    assert "does nothing with --copy-only" in capsys.readouterr().err
