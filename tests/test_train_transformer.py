@@ -85,6 +85,9 @@ def test_init_from_continues_a_trained_model(tmp_path, stages):
                                                "init_from_other_tokens=true", f"export_dir={tmp_path / 'e_x'}"))
     got = load_pretrained(other).transformer.state_dict()
     assert all(torch.equal(v, got[k]) for k, v in src.transformer.state_dict().items())
+    with pytest.raises(ValueError, match="is a VQGAN, this run's a SOSProvider"):  # never across tasks
+        train_transformer(tiny_transformer(tmp_path, "f", image, None, "steps=1", "model.block_size=128",
+                                           f"init_from={first}", "init_from_other_tokens=true"))
 
 
 def test_unconditional_without_token_cache(tmp_path, stages):

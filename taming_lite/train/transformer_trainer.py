@@ -139,8 +139,11 @@ def init_weights(net: nn.Module, path: str, other_tokens: bool = False) -> None:
     if isinstance(net, Net2NetTransformer):
         for stage in ("first_stage_model", "cond_stage_model"):
             a, b = getattr(src, stage), getattr(net, stage)
-            if type(a) is not type(b) or (isinstance(a, VQGAN) and not same_tokens(a, b)):
-                if not other_tokens or type(a) is not type(b):  # (a start token vs a VQGAN: another task)
+            if type(a) is not type(b):  # a start token vs a VQGAN: another task
+                raise ValueError(f"init_from {path!r}: its {stage} is a {type(a).__name__}, this run's a "
+                                 f"{type(b).__name__}")
+            if isinstance(a, VQGAN) and not same_tokens(a, b):
+                if not other_tokens:
                     raise ValueError(f"init_from {path!r}: its {stage} makes other tokens than this run's "
                                      f"(encoder or codebook differ); set first_stage / cond_stage to {path!r}, "
                                      "or init_from_other_tokens=true to relearn them")
