@@ -2,7 +2,8 @@
 waits for the result image and takes a screenshot. Playwright never downloads a browser here.
 
 Screenshots go to a temporary folder; with TAMING_LITE_SCREENSHOTS=docs/screenshots they replace
-the committed ones (do that when the trained weights change)."""
+the committed ones (do that when the trained weights change, with TAMING_LITE_APP_WEIGHTS=$PWD/weights:
+without it the app runs the untrained placeholders)."""
 
 from __future__ import annotations
 
