@@ -154,6 +154,19 @@ def load_pretrained(directory: str | os.PathLike, device=None, dtype: torch.dtyp
     return model
 
 
+def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
+    """A VQGAN directory, or a transformer directory whose first stage (what="first_stage") or cond
+    stage (what="cond_stage") is taken. ValueError if the folder holds neither."""
+    model = load_pretrained(path)
+    if isinstance(model, Net2NetTransformer):
+        model = model.first_stage_model if what == "first_stage" else model.cond_stage_model
+        if model is None:
+            raise ValueError(f"{what} {str(path)!r} is an unconditional transformer: it has no cond stage")
+    if not isinstance(model, VQGAN):
+        raise ValueError(f"{what} {str(path)!r} holds a {type(model).__name__}, not a VQGAN")
+    return model
+
+
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
     """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name."""
     expected = model.state_dict()

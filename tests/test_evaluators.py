@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from taming_lite.checkpoints import CheckpointError
+from taming_lite.checkpoints import CheckpointError, save_pretrained
 from taming_lite.evaluators import (FLIP_PAIRS, Evaluator, EvaluatorConfig, TrainConfig, consistency, get_batch,
-                                    load_data, load_evaluator, miou, pck, rankdata, save_evaluator, soft_argmax,
-                                    spearman, train)
+                                    load_data, load_evaluator, miou, pck, rankdata, reconstruct, save_evaluator,
+                                    soft_argmax, spearman, train)
+from taming_lite.vqgan import VQGAN, VQGANConfig
 
 
 def tiny(task, size=16):
@@ -202,3 +203,65 @@ def test_train_command_saves_a_loadable_evaluator(tmp_path):
     assert model.config.task == "depth" and model.config.image_size == 32
     extra = json.loads((out / "config.json").read_text())["extra"]
     assert extra["steps"] == 2 and extra["held_out_real"]["n"] == 4
+
+
+def tiny_vqgan():
+    torch.manual_seed(0)
+    return VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=4,
+                             resolution=16, embed_dim=4, n_embed=16)).eval()
+
+
+def test_reconstruct_gives_uint8_images_of_the_vqgan():
+    vq = tiny_vqgan()
+    data = load_data("labels", 5, 16, seed=3)
+    rec = reconstruct(vq, data["image"], batch_size=2)  # batches of 2, 2, 1
+    assert rec.dtype == torch.uint8 and rec.shape == data["image"].shape
+    with torch.no_grad():
+        want = vq(data["image"][3:4].float() / 127.5 - 1)[0].clamp(-1, 1)
+    assert (rec[3:4].float() / 127.5 - 1 - want).abs().max() <= 1 / 127.5 + 1e-6
+
+
+def test_recon_share_swaps_images_keeps_targets():
+    data = load_data("labels", 16, 16, seed=3)
+    data["recon"] = 255 - data["image"]  # stand-in "reconstructions", easy to tell apart
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    x, t = get_batch(data, torch.arange(16), "labels", augment=True, generator=g, recon_share=1.0)
+    x0, t0 = get_batch(data, torch.arange(16), "labels")
+    for i in range(16):  # every image is its reconstruction (blur, noise and flips aside); targets stay
+        flipped = torch.equal(t[i], t0[i].flip(-1)) and not torch.equal(t[i], t0[i])
+        ref = (-x0[i]).flip(-1) if flipped else -x0[i]
+        assert (x[i] - ref).abs().mean() < (x[i] - ref.neg()).abs().mean()
+    shares = []
+    for share in (0.0, 0.5):
+        x, _ = get_batch(data, torch.arange(16).repeat(8), "labels", augment=True,
+                         generator=torch.Generator().manual_seed(1), recon_share=share)
+        x0 = get_batch(data, torch.arange(16).repeat(8), "labels")[0]
+        near_recon = ((x - -x0).abs().flatten(1).mean(1) < (x - x0).abs().flatten(1).mean(1)) | \
+                     ((x - -x0.flip(-1)).abs().flatten(1).mean(1) < (x - x0.flip(-1)).abs().flatten(1).mean(1))
+        shares.append(near_recon.float().mean().item())
+    assert shares[0] == 0 and 0.3 < shares[1] < 0.7
+    with pytest.raises(ValueError, match="recon"):
+        get_batch({k: v for k, v in data.items() if k != "recon"}, torch.arange(4), "labels", augment=True,
+                  recon_share=0.5)
+
+
+def test_train_command_with_first_stage_records_both_scores(tmp_path):
+    save_pretrained(tiny_vqgan(), tmp_path / "vq")
+    out = tmp_path / "ev"
+    base = [sys.executable, "-m", "taming_lite.evaluators", "train", "--task", "labels", "--steps", "2",
+            "--n-train", "8", "--n-eval", "4", "--size", "16", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2",
+            "--out", str(out), "--first-stage", str(tmp_path / "vq")]
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(base, cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    extra = json.loads((out / "config.json").read_text())["extra"]
+    assert extra["recon_share"] == 0.5 and extra["first_stage"] == str(tmp_path / "vq")
+    assert "miou" in extra["held_out_real"] and "miou" in extra["held_out_recon"]
+    r = subprocess.run([sys.executable, "-m", "taming_lite.evaluators", "score", str(out), "--n", "4",
+                        "--first-stage", str(tmp_path / "vq")], cwd=root, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "real renders" in r.stdout and "reconstructions by" in r.stdout, r.stderr[-2000:]
+    for bad, msg in ((["--recon-share", "1.5"], "recon-share"), (["--no-augment"], "no-augment"),
+                     (["--first-stage", str(out)], "not a VQGAN")):
+        r = subprocess.run(base + bad, cwd=root, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]

@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safetensors, load_state_strict, save_pretrained
+from ..checkpoints import (CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safetensors, load_stage, load_state_strict,
+                           save_pretrained)
 from ..device import autocast, autocast_dtype
 from ..gpt import GPTConfig
 from ..net2net import Net2NetConfig, Net2NetTransformer
@@ -50,22 +51,10 @@ class TokenLM(nn.Module):
         return self.net.forward_indices(z, c, generator)
 
 
-def _load_stage(path: str, what: str) -> VQGAN:
-    """A VQGAN directory, or a transformer directory whose first / cond stage is taken."""
-    model = load_pretrained(path)
-    if isinstance(model, Net2NetTransformer):
-        model = model.first_stage_model if what == "first_stage" else model.cond_stage_model
-        if model is None:
-            raise ValueError(f"{what} {path!r} is an unconditional transformer: it has no cond stage")
-    if not isinstance(model, VQGAN):
-        raise ValueError(f"{what} {path!r} holds a {type(model).__name__}, not a VQGAN")
-    return model
-
-
 def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
     """Frozen stages from their directories + a fresh GPT sized for their token grids."""
-    first = _load_stage(cfg.first_stage, "first_stage")
-    cond = _load_stage(cfg.cond_stage, "cond_stage") if cfg.cond_stage else None
+    first = load_stage(cfg.first_stage, "first_stage")
+    cond = load_stage(cfg.cond_stage, "cond_stage") if cfg.cond_stage else None
     if (cond is None) != (cfg.data.cond_key is None):
         raise ValueError("set both cond_stage and data.cond_key (conditional) or neither (unconditional)")
     item = collate(dataset, [0])
