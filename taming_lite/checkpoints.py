@@ -160,8 +160,8 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     model = load_pretrained(path)
     if isinstance(model, Net2NetTransformer):
         model = model.first_stage_model if what == "first_stage" else model.cond_stage_model
-        if model is None:
-            raise ValueError(f"{what} {str(path)!r} is an unconditional transformer: it has no cond stage")
+        if not isinstance(model, VQGAN):  # None, or the start token (SOSProvider) of an unconditional model
+            raise ValueError(f"{what} {str(path)!r} is an unconditional transformer: it has no cond stage VQGAN")
     if not isinstance(model, VQGAN):
         raise ValueError(f"{what} {str(path)!r} holds a {type(model).__name__}, not a VQGAN")
     return model

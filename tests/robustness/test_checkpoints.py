@@ -177,3 +177,27 @@ def test_half_precision_storage(tmp_path):
     for (k, a), b in zip(m.state_dict().items(), m2.state_dict().values()):
         assert b.dtype == a.dtype, k
         assert torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), k
+
+
+def test_load_stage_takes_a_vqgan_from_its_folder_or_a_transformer(tmp_path):
+    from taming_lite.checkpoints import load_stage
+    from taming_lite.pixelgpt import PixelGPT, PixelGPTConfig
+
+    torch.manual_seed(0)
+    cond, uncond = tiny_net2net(cond=True), tiny_net2net(cond=False)
+    save_pretrained(cond, tmp_path / "cond")
+    save_pretrained(uncond, tmp_path / "uncond")
+    save_pretrained(cond.first_stage_model, tmp_path / "vq")
+    with torch.no_grad():
+        for path, what, want in ((tmp_path / "vq", "first_stage", cond.first_stage_model),
+                                 (tmp_path / "cond", "first_stage", cond.first_stage_model),
+                                 (tmp_path / "cond", "cond_stage", cond.cond_stage_model)):
+            got = load_stage(path, what).eval()
+            x = torch.rand(1, want.config.in_channels, 16, 16) * 2 - 1
+            assert isinstance(got, VQGAN) and torch.equal(got(x)[0], want.eval()(x)[0]), (path, what)
+    with pytest.raises(ValueError, match="unconditional transformer"):
+        load_stage(tmp_path / "uncond", "cond_stage")
+    gpt = GPTConfig(vocab_size=9, block_size=16, n_layer=1, n_head=1, n_embd=16)
+    save_pretrained(PixelGPT(PixelGPTConfig(transformer=gpt, resolution=4, palette_size=8)), tmp_path / "pixel")
+    with pytest.raises(ValueError, match="holds a PixelGPT, not a VQGAN"):
+        load_stage(tmp_path / "pixel")
