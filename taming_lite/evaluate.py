@@ -179,7 +179,7 @@ def superres_scores(model, x, low, samples) -> dict:
     lows = low.expand(len(samples), -1, -1, -1)
     bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
     projected = back_project(samples, lows, factor)
-    recon = model.first_stage_model(x)[0]
+    recon = model.first_stage_model.reconstruct(x)
 
     def gain(images):
         return float(psnr(images, x.expand_as(images)).mean() - bicubic)
@@ -202,7 +202,7 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int)
     m = METRIC[task]
     real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
     x, t = get_batch(real, torch.arange(len(real["image"])), task)
-    recon = torch.cat([model.first_stage_model(x[i:i + 32])[0] for i in range(0, len(x), 32)]).clamp(-1, 1)
+    recon = model.first_stage_model.reconstruct(x)
     kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {}
     scores = {"generated_vs_input": consistency(evaluator, samples, targets, **kw),
               "evaluator_on_real": consistency(evaluator, x, t, **kw),  # its ceiling

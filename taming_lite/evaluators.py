@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from .checkpoints import CheckpointError, load_pretrained, load_stage, read_config, save_pretrained
 from .data.datasets import make_dataset
 from .data.labels import NUM_CLASSES
+from .vqgan import VQGAN
 
 EVALUATOR_SEED = 2  # base seed of the evaluators' training renders (generators: 0, held out: 1)
 TASKS = ("labels", "depth", "pose")
@@ -295,13 +296,12 @@ def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, roo
 
 
 @torch.no_grad()
-def reconstruct(vqgan: nn.Module, images: torch.Tensor, batch_size: int = 64, log=None) -> torch.Tensor:
-    """uint8 images (n, 3, H, W) through a VQGAN (encode, quantize, decode): uint8 reconstructions."""
-    vqgan = vqgan.float().eval()
+def reconstruct(vqgan: VQGAN, images: torch.Tensor, batch_size: int = 64, log=None) -> torch.Tensor:
+    """uint8 images (n, 3, H, W) through a VQGAN (`VQGAN.reconstruct`): uint8 reconstructions."""
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].float() / 127.5 - 1.0
-        out.append(((vqgan(x)[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8))
+        out.append(((vqgan.reconstruct(x, batch_size) + 1) * 127.5).round().to(torch.uint8))
         if log is not None and (i // batch_size) % 20 == 0:
             log(f"reconstructed {min(i + batch_size, len(images))}/{len(images)}")
     return torch.cat(out)

@@ -289,6 +289,14 @@ class VQGAN(nn.Module):
         return self.decode(quant), qloss, indices
 
     @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+        """x (B, in_channels, H, W) in [-1, 1] -> its reconstruction (encode, quantize, decode) clamped to
+        [-1, 1], in x's dtype, computed in batches of batch_size in the model's dtype (the model is left as it is)."""
+        dtype = next(self.parameters()).dtype
+        out = [self(x[i:i + batch_size].to(dtype))[0].clamp(-1, 1).to(x.dtype) for i in range(0, len(x), batch_size)]
+        return torch.cat(out) if out else x.clone()
+
+    @torch.no_grad()
     def encode_to_indices(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, in_channels, H, W) -> LongTensor (B, H/f, W/f)."""
         return self.encode(x)[2]

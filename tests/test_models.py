@@ -21,6 +21,20 @@ def test_vqgan_shapes(ch_mult, f):
     assert m.decode_indices(idx).shape == (2, 3, 32, 48)
 
 
+def test_vqgan_reconstruct_batches_clamps_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    m = VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=8,
+                          resolution=16, embed_dim=4, n_embed=16)).eval().double()
+    x = torch.rand(5, 3, 16, 16) * 2 - 1
+    rec = m.reconstruct(x, batch_size=2)  # batches of 2, 2, 1
+    assert rec.dtype == torch.float32 and rec.shape == x.shape
+    assert next(m.parameters()).dtype == torch.float64  # computed in the model's dtype, model not cast
+    with torch.no_grad():
+        want = m(x.double())[0].clamp(-1, 1).float()
+    assert torch.allclose(rec, want, atol=1e-6) and rec.abs().max() <= 1
+    assert m.reconstruct(x[:0]).shape == (0, 3, 16, 16)
+
+
 def test_quantizer_straight_through_and_beta_placement():
     cfg = VQGANConfig(ch=32, ch_mult=(1,), num_res_blocks=1, attn_resolutions=(), z_channels=4, resolution=8,
                       embed_dim=4, n_embed=8)
