@@ -3,6 +3,7 @@
     python -m taming_lite.evaluate                       # all that weights/ holds, a quick set
     python -m taming_lite.evaluate --n 1000 --samples 8  # larger sets
     python -m taming_lite.evaluate --only vqgan superres
+    python -m taming_lite.evaluate --only labels --per-class   # which classes the samples get wrong
 
 Held-out samples use the data sets' base seed 1 (training uses seed 0), so no evaluation image
 was seen in training. Metrics (printed as a Markdown table):
@@ -27,7 +28,9 @@ was seen in training. Metrics (printed as a Markdown table):
   (generated - floor) / (real - floor): 0 = the samples ignore their condition, 1 = as consistent as real
   renders. Depth also gets `spearman_deviation_*`: the same correlation after subtracting the mean depth
   map of the real renders from prediction and input, because plain Spearman is high (~0.94) even for an
-  unrelated pair (every landscape has sky on top); this one is ~0 for unrelated pairs.
+  unrelated pair (every landscape has sky on top); this one is ~0 for unrelated pairs. With
+  `--per-class`, labels also get the IoU of every class (`iou_<class>_generated_vs_input`,
+  `..._evaluator_on_real`, `..._evaluator_on_vqgan_recon`; nan for a class in neither map).
   A missing evaluator is reported in the table, not an error.
 """
 
@@ -124,9 +127,10 @@ def _grid(model):
 
 @torch.no_grad()
 def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, n_samples: int,
-                     evaluator=None, n_real: int = 200) -> dict:
+                     evaluator=None, n_real: int = 200, per_class: bool = False) -> dict:
     """`evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
-    consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions."""
+    consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions
+    (labels with `per_class`: the IoU of every class too)."""
     size, h = _grid(model)
     ds = _dataset(task, size, n_conditions)
     divs, times, extra = [], [], {}
@@ -165,7 +169,8 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     if task == "superres":
         out.update({k: sum(v) / len(v) for k, v in sr.items()})
     if evaluator is not None:
-        out.update(eval_consistency(model, evaluator, task, torch.cat(all_samples), torch.cat(all_targets), n_real))
+        out.update(eval_consistency(model, evaluator, task, torch.cat(all_samples), torch.cat(all_targets), n_real,
+                                    per_class=per_class))
     return out
 
 
@@ -196,14 +201,15 @@ def superres_scores(model, x, low, samples) -> dict:
 
 
 @torch.no_grad()
-def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int) -> dict:
+def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int, per_class: bool = False) -> dict:
     """The evaluator's metric on generated samples vs their input conditions, on real held-out renders vs
-    ground truth (its ceiling), and on those renders reconstructed by the model's image VQGAN."""
+    ground truth (its ceiling), and on those renders reconstructed by the model's image VQGAN; labels with
+    `per_class`: also "iou_<class>_<which>" for the samples, the renders and their reconstructions."""
     m = METRIC[task]
     real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
     x, t = get_batch(real, torch.arange(len(real["image"])), task)
     recon = model.first_stage_model.reconstruct(x)
-    kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {}
+    kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {"per_class": per_class} if task == "labels" else {}
     scores = {"generated_vs_input": consistency(evaluator, samples, targets, **kw),
               "evaluator_on_real": consistency(evaluator, x, t, **kw),  # its ceiling
               "evaluator_on_vqgan_recon": consistency(evaluator, recon, t, **kw),  # the first stage's ceiling
@@ -213,6 +219,8 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int)
         out.update({f"{metric}_{k}": v[metric] for k, v in scores.items()})
         gen, top, floor = (out[f"{metric}_{k}"] for k in ("generated_vs_input", "evaluator_on_real", "floor_shuffled"))
         out[f"{metric}_normalized"] = (gen - floor) / (top - floor) if top > floor else float("nan")
+    for which in ("generated_vs_input", "evaluator_on_real", "evaluator_on_vqgan_recon"):
+        out.update({f"{k}_{which}": v for k, v in scores[which].items() if k.startswith("iou_")})
     return out
 
 # A VQGAN folder missing from weights/ is taken from the transformer that embeds it (only the image
@@ -259,6 +267,8 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=8, help="samples (seeds) per condition")
     p.add_argument("--only", nargs="*", default=None, help="names of weights dirs to evaluate")
     p.add_argument("--evaluators", default=None, help="evaluator networks' folder (default: <weights>/evaluators)")
+    p.add_argument("--per-class", action="store_true",
+                   help="labels: the IoU of every class (samples, real renders, their reconstructions)")
     args = p.parse_args(argv)
     root = Path(args.weights)
     eval_root = Path(args.evaluators) if args.evaluators else root / "evaluators"
@@ -290,7 +300,8 @@ def main(argv=None):
             evaluator = _evaluator(eval_root, task) if task in EVALUATED else None
             missing = evaluator if isinstance(evaluator, str) else None
             res = eval_transformer(model, task, key, args.conditions, args.samples,
-                                   evaluator=None if missing else evaluator, n_real=args.n)
+                                   evaluator=None if missing else evaluator, n_real=args.n,
+                                   per_class=args.per_class)
             if missing:
                 res[f"{METRIC[task]}_generated_vs_input"] = missing
         for k, v in res.items():

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 from .checkpoints import CheckpointError, load_pretrained, load_stage, read_config, save_pretrained
 from .data.datasets import make_dataset
-from .data.labels import NUM_CLASSES
+from .data.labels import LANDSCAPE_CLASSES, NUM_CLASSES
 from .vqgan import VQGAN
 
 EVALUATOR_SEED = 2  # base seed of the evaluators' training renders (generators: 0, held out: 1)
@@ -198,11 +198,17 @@ def miou(pred: torch.Tensor, target: torch.Tensor, n_classes: int = NUM_CLASSES)
     return miou_from_confusion(confusion_matrix(pred, target, n_classes))
 
 
-def miou_from_confusion(conf: torch.Tensor) -> float:
+def iou_per_class(conf: torch.Tensor) -> torch.Tensor:
+    """(n,) IoU of each class from a confusion matrix; NaN for a class in neither target nor prediction."""
     tp = conf.diag().double()
     union = conf.sum(0).double() + conf.sum(1).double() - tp
-    present = union > 0
-    return float((tp[present] / union[present]).mean()) if present.any() else float("nan")
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+
+
+def miou_from_confusion(conf: torch.Tensor) -> float:
+    iou = iou_per_class(conf)
+    present = ~iou.isnan()
+    return float(iou[present].mean()) if present.any() else float("nan")
 
 
 def rankdata(x: torch.Tensor) -> torch.Tensor:
@@ -251,18 +257,23 @@ def pck(pred: torch.Tensor, target: torch.Tensor, image_size, alpha: float = 0.1
 
 @torch.no_grad()
 def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, batch_size: int = 64,
-                mean_depth: torch.Tensor | None = None) -> dict:
+                mean_depth: torch.Tensor | None = None, per_class: bool = False) -> dict:
     """Run the evaluator on images (B, 3, H, W) and compare with the target (ground truth of real renders,
     or the input condition of generated images): labels (B, H, W) channel indices, depth (B, 1, H, W),
     pose keypoints (B, 18, 3). Returns {METRIC[task]: value, ...secondary metrics}.
     Depth with `mean_depth` (1, H, W), the average depth map of real renders: also "spearman_deviation",
     the rank correlation of (predicted - mean_depth) vs (target - mean_depth), which ignores the layout
-    every landscape shares (sky far on top, ground near at the bottom) and scores only what differs."""
+    every landscape shares (sky far on top, ground near at the bottom) and scores only what differs.
+    Labels with `per_class`: also "iou_<class name>" for every class (NaN where it is in neither map)."""
     model.eval()
     pred = torch.cat([model.predict(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
     task = model.config.task
     if task == "labels":
-        return {"miou": miou(pred, target), "pixel_accuracy": float((pred == target).float().mean())}
+        conf = confusion_matrix(pred, target)
+        out = {"miou": miou_from_confusion(conf), "pixel_accuracy": float((pred == target).float().mean())}
+        if per_class:
+            out.update({f"iou_{c[1]}": float(v) for c, v in zip(LANDSCAPE_CLASSES, iou_per_class(conf))})
+        return out
     if task == "depth":
         out = {"spearman": float(spearman(pred, target).mean()), "l1": float((pred - target).abs().mean())}
         if mean_depth is not None:

@@ -1,3 +1,5 @@
+import math
+
 import torch
 
 from taming_lite.evaluate import diversity, psnr, ssim
@@ -35,14 +37,16 @@ def test_diversity():
     assert abs(diversity(b) - 1.0) < 1e-6
 
 
-def _tiny_depth_model():
+def _tiny_depth_model(cond_channels: int = 1, n_labels: int | None = None):
+    """A tiny depth (or, with 14 cond channels and n_labels 14, labels) transformer."""
     from taming_lite.gpt import GPTConfig
     from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
     from taming_lite.vqgan import VQGANConfig
 
     vq = dict(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=8, resolution=16,
               embed_dim=4, n_embed=16)
-    cfg = Net2NetConfig(first_stage=VQGANConfig(**vq), cond_stage=VQGANConfig(**{**vq, "in_channels": 1, "out_ch": 1}),
+    cond = VQGANConfig(**{**vq, "in_channels": cond_channels, "out_ch": cond_channels, "n_labels": n_labels})
+    cfg = Net2NetConfig(first_stage=VQGANConfig(**vq), cond_stage=cond,
                         transformer=GPTConfig(vocab_size=16, block_size=128, n_layer=1, n_head=2, n_embd=32))
     torch.manual_seed(0)
     return Net2NetTransformer(cfg).eval()
@@ -86,6 +90,25 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
     assert ("depth", "spearman_deviation_normalized") in rows
     main(args + ["--evaluators", str(tmp_path / "elsewhere")])
     assert "evaluator missing" in _rows(capsys.readouterr().out)[("depth", "spearman_generated_vs_input")]
+
+
+def test_per_class_iou_of_labels(tmp_path, capsys):
+    from taming_lite.checkpoints import save_pretrained
+    from taming_lite.evaluate import main
+    from taming_lite.evaluators import Evaluator, EvaluatorConfig, save_evaluator
+
+    save_pretrained(_tiny_depth_model(14, 14), tmp_path / "labels")
+    save_evaluator(Evaluator(EvaluatorConfig(task="labels", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval(),
+                   tmp_path / "evaluators" / "labels")
+    args = ["--weights", str(tmp_path), "--only", "labels", "--conditions", "1", "--samples", "2", "--n", "4"]
+    main(args)
+    assert not any(k.startswith("iou_") for _, k in _rows(capsys.readouterr().out))
+    main(args + ["--per-class"])
+    rows = _rows(capsys.readouterr().out)
+    for which in ("generated_vs_input", "evaluator_on_real", "evaluator_on_vqgan_recon"):
+        per = [float(v) for (m, k), v in rows.items() if k.startswith("iou_") and k.endswith(which)]
+        assert len(per) == 14 and all(math.isnan(v) or 0 <= v <= 1 for v in per)
+    assert ("labels", "iou_sky-other_generated_vs_input") in rows and 0 <= float(rows[("labels", "miou_generated_vs_input")]) <= 1
 
 
 def test_segmentation_vqgan_reports_pixel_accuracy_and_miou():

@@ -10,7 +10,7 @@ import torch
 
 from taming_lite.checkpoints import CheckpointError, save_pretrained
 from taming_lite.evaluators import (FLIP_PAIRS, Evaluator, EvaluatorConfig, TrainConfig, consistency, get_batch,
-                                    load_data, load_evaluator, miou, pck, rankdata, reconstruct, save_evaluator,
+                                    load_data, load_evaluator, miou, pck, iou_per_class, confusion_matrix, rankdata, reconstruct, save_evaluator,
                                     soft_argmax, spearman, train)
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
@@ -37,6 +37,20 @@ def test_config_checks():
         EvaluatorConfig(task="superres")
     with pytest.raises(ValueError, match="divisible"):
         EvaluatorConfig(task="depth", image_size=20, patch=2, ch_mult=(1, 2, 4))
+
+
+def test_iou_per_class_and_consistency_per_class():
+    target = torch.tensor([[0, 0, 1, 1]])
+    pred = torch.tensor([[0, 1, 1, 1]])
+    iou = iou_per_class(confusion_matrix(pred, target, 3))
+    assert iou[0] == pytest.approx(0.5) and iou[1] == pytest.approx(2 / 3) and iou[2].isnan()  # 2: in neither
+    model = Evaluator(tiny("labels")).eval()
+    x, t = torch.rand(3, 3, 16, 16) * 2 - 1, torch.randint(0, 14, (3, 16, 16))
+    out = consistency(model, x, t, per_class=True)
+    per = torch.tensor([v for k, v in out.items() if k.startswith("iou_")], dtype=torch.float64)
+    assert len(per) == 14 and "iou_sky-other" in out
+    assert out["miou"] == pytest.approx(float(per[~per.isnan()].mean()))
+    assert not any(k.startswith("iou_") for k in consistency(model, x, t))  # off by default
 
 
 def test_miou_known_cases():
