@@ -65,3 +65,29 @@ def test_bad_iters_and_indivisible_size():
         back_project(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 2, 2), 4, iters=0)
     with pytest.raises(ValueError, match="not divisible"):
         area_downsample(torch.zeros(1, 3, 10, 10), 4)
+
+
+def test_ceiling_script_prints_a_row_per_factor_and_refuses_bad_ones(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    from taming_lite.checkpoints import save_pretrained
+    from taming_lite.vqgan import VQGAN, VQGANConfig
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import superres_ceiling
+
+    torch.manual_seed(0)
+    save_pretrained(VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=8,
+                                      resolution=16, embed_dim=4, n_embed=16)), tmp_path / "vq")
+    superres_ceiling.main(["--vqgan", str(tmp_path / "vq"), "--n", "3", "--factors", "2", "4"])
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| x")]
+    assert [r.split("|")[1].strip() for r in rows] == ["x2", "x4"]
+    assert all(r.count(" dB") == 4 for r in rows)
+    bicubic = [float(r.split("|")[2].split()[0]) for r in rows]
+    assert bicubic[0] > bicubic[1] > 0  # x4 loses more than x2
+    for bad, why in ((["--factors", "3"], "divide the image size 16"), (["--factors", "1"], "at least 2"),
+                     (["--n", "0"], "--n must be at least 1")):
+        with pytest.raises(SystemExit):
+            superres_ceiling.main(["--vqgan", str(tmp_path / "vq")] + bad)
+        assert why in capsys.readouterr().err
