@@ -30,6 +30,10 @@ def test_cli_smoke_and_resume(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "at step 2" in r.stdout
     assert len((out / "metrics.csv").read_text().splitlines()) == 1 + 4
+    # `--resume key=value ...`: the override is not taken for --resume's PATH (it resumes from out_dir)
+    r = cli("vqgan", "--config", str(TINY_VQGAN), "--resume", "steps=5", f"out_dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "at step 4" in r.stdout and len((out / "metrics.csv").read_text().splitlines()) == 1 + 5
 
 
 def test_cli_errors_are_messages(tmp_path):

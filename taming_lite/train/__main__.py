@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EPILOG = """\
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_intermixed_args(argv)
+    if args.resume not in (None, "auto") and "=" in args.resume and not os.path.exists(args.resume):
+        # `--resume steps=500 ...`: argparse took the first override for --resume's optional PATH
+        args.overrides.insert(0, args.resume)
+        args.resume = "auto"
 
     import yaml
 
