@@ -175,29 +175,41 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
 
 
 @torch.no_grad()
+def first_stage_ceiling(vqgan, x, low) -> dict:
+    """What super-resolution decoded by `vqgan` can reach: the ground truth x (B, 3, H, W) encoded and decoded
+    by it, as PSNR vs x relative to bicubic upsampling of low (B, 3, H/f, W/f), plain and back-projected onto
+    low, and its consistency with low (area-downsampled vs low). dB, averaged over images; with the bicubic
+    PSNR itself as "bicubic_psnr_db"."""
+    factor = x.shape[-1] // low.shape[-1]
+    bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
+    recon = vqgan.reconstruct(x)
+    return {"bicubic_psnr_db": float(bicubic),
+            "vqgan_recon_psnr_gain_over_bicubic_db": float(psnr(recon, x).mean() - bicubic),
+            "vqgan_recon_consistency_psnr_db": float(psnr(area_downsample(recon, factor), low).mean()),
+            "vqgan_recon_back_projected_psnr_gain_over_bicubic_db":
+                float(psnr(back_project(recon, low, factor), x).mean() - bicubic)}
+
+
+@torch.no_grad()
 def superres_scores(model, x, low, samples) -> dict:
     """Super-resolution of one image x (1, 3, H, W) from low (1, 3, H/f, W/f): PSNR vs ground truth of the
     samples relative to bicubic upsampling, their consistency (area-downsampled vs low), the same after
-    back-projection (`taming_lite.superres`), and the first stage's ceiling: x encoded and decoded by the
-    image VQGAN (the best any sample decoded by it can be), plain and back-projected."""
+    back-projection (`taming_lite.superres`), and the first stage's ceiling (`first_stage_ceiling`)."""
     factor = x.shape[-1] // low.shape[-1]
     lows = low.expand(len(samples), -1, -1, -1)
-    bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
+    ceiling = first_stage_ceiling(model.first_stage_model, x, low)
+    bicubic = ceiling.pop("bicubic_psnr_db")
     projected = back_project(samples, lows, factor)
-    recon = model.first_stage_model.reconstruct(x)
 
     def gain(images):
         return float(psnr(images, x.expand_as(images)).mean() - bicubic)
 
     def cons(images):
-        return float(psnr(area_downsample(images, factor), low.expand(len(images), -1, -1, -1)).mean())
+        return float(psnr(area_downsample(images, factor), lows).mean())
 
     return {"psnr_gain_over_bicubic_db": gain(samples), "downsampled_consistency_psnr_db": cons(samples),
             "back_projected_psnr_gain_over_bicubic_db": gain(projected),
-            "back_projected_consistency_psnr_db": cons(projected),
-            "vqgan_recon_psnr_gain_over_bicubic_db": gain(recon),
-            "vqgan_recon_consistency_psnr_db": cons(recon),
-            "vqgan_recon_back_projected_psnr_gain_over_bicubic_db": gain(back_project(recon, low, factor))}
+            "back_projected_consistency_psnr_db": cons(projected), **ceiling}
 
 
 @torch.no_grad()
