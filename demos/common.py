@@ -316,6 +316,7 @@ def encode_condition(tm: models.TaskModel, c: torch.Tensor, h: int, w: int, batc
 
 
 def cond_size(tm: models.TaskModel, height: int, width: int) -> tuple[int, int]:
-    """Pixel size of the condition input whose token grid matches an output of height x width."""
-    s = tm.cond_stride
-    return height // tm.stride * s, width // tm.stride * s
+    """Pixel size of the condition input whose token grid matches an output of height x width (before the
+    model's own upsampling of it, if any)."""
+    s, up = tm.cond_stride, tm.cond_upsample
+    return height // tm.stride * s // up, width // tm.stride * s // up

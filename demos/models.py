@@ -91,12 +91,17 @@ class TaskModel:
         return cs.downsample_factor if cs is not None else self.stride
 
     @property
+    def cond_upsample(self) -> int:
+        """How many times the model upsamples its condition before the cond stage (x8 super-resolution: 2)."""
+        return int(getattr(self.model.config, "cond_upsample", 1))
+
+    @property
     def sr_factor(self) -> int:
         """Super-resolution: how much smaller the low-resolution input is than the output."""
         cond = self.extra.get("cond")
         if isinstance(cond, dict) and cond.get("factor"):
             return int(cond["factor"])
-        return max(1, self.stride // self.cond_stride)
+        return max(1, self.stride * self.cond_upsample // self.cond_stride)
 
 
 def weights_dir(task: str) -> Path | None:
@@ -484,7 +489,7 @@ def _condition_kind(cfg) -> list[str]:
         return ["labels"] if cs.in_channels == NUM_CLASSES else []
     if cs.in_channels == 1:
         return ["depth"]
-    factor = cfg.first_stage.downsample_factor // max(1, cs.downsample_factor)
+    factor = cfg.first_stage.downsample_factor * cfg.cond_upsample // max(1, cs.downsample_factor)
     return ["superres"] if factor > 1 and cs.resolution < cfg.first_stage.resolution else ["pose"]
 
 

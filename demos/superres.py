@@ -3,6 +3,7 @@ same grid as the output's; the transformer samples high-resolution tokens that f
 
 from __future__ import annotations
 
+import math
 import time
 
 import gradio as gr
@@ -43,15 +44,16 @@ def back_projected(imgs: list[np.ndarray], low: np.ndarray, factor: int) -> list
 def plan(tm: models.TaskModel, lowres: np.ndarray) -> tuple[np.ndarray, int, int, list[str]]:
     """Fit the input to the output grid: -> (low-res image, output height, output width, notes)."""
     f = tm.sr_factor
+    step = math.lcm(tm.stride, f)  # the output is whole tokens and the input whole pixels
     notes = []
     h0, w0 = lowres.shape[:2]
     max_side = tm.stride * common.MAX_OUTPUT_TOKENS // f
     scale = min(1.0, max_side / max(h0, w0))
-    H = max(tm.stride, int(round(h0 * scale * f / tm.stride)) * tm.stride)
-    W = max(tm.stride, int(round(w0 * scale * f / tm.stride)) * tm.stride)
+    H = max(step, int(round(h0 * scale * f / step)) * step)
+    W = max(step, int(round(w0 * scale * f / step)) * step)
     if (H // f, W // f) != (h0, w0):
-        notes.append(f"input {w0}×{h0} resized to {W // f}×{H // f} (output {W}×{H}: a multiple of the token "
-                     f"stride, at most {tm.stride * common.MAX_OUTPUT_TOKENS} px)")
+        notes.append(f"input {w0}×{h0} resized to {W // f}×{H // f} (output {W}×{H}: a multiple of {step} px, "
+                     f"at most {tm.stride * common.MAX_OUTPUT_TOKENS} px)")
         lowres = np.asarray(Image.fromarray(lowres).resize((W // f, H // f), Image.BICUBIC))
     return lowres, H, W, notes
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from demos.common import tensor_to_rgb  # noqa: E402
 from taming_lite.checkpoints import load_pretrained  # noqa: E402
 from taming_lite.data.labels import colorize  # noqa: E402
-from taming_lite.evaluate import TRANSFORMERS, _dataset, _grid  # noqa: E402
+from taming_lite.evaluate import _dataset, _grid, condition_key  # noqa: E402
 
 TASKS = ("completion", "depth", "labels", "superres", "pose")
 
@@ -51,7 +51,7 @@ def condition_picture(task: str, item: dict, cond_key: str | None, size: int) ->
 def sheet(task: str, weights: Path, rows: int, samples: int, gap: int = 2) -> Image.Image:
     model = load_pretrained(weights / task).eval()
     size, h = _grid(model)
-    cond_key = TRANSFORMERS[task]
+    cond_key = condition_key(model, task)
     ds = _dataset(task, size, rows)
     cols = samples + 2
     out = np.full((rows * (size + gap) - gap, cols * (size + gap) - gap, 3), 255, np.uint8)

@@ -252,6 +252,16 @@ TRANSFORMERS = {"completion": None, "depth": "depth", "labels": "labels", "super
 EVALUATED = ("labels", "depth", "pose")  # transformers whose condition consistency an evaluator measures
 
 
+def condition_key(model, task: str) -> str | None:
+    """The dataset key a trained transformer of `task` is conditioned on (super-resolution: 'lowres4' or
+    'lowres8', from its stages' downsampling and its cond_upsample)."""
+    key = TRANSFORMERS[task]
+    if key and key.startswith("lowres"):
+        cfg = model.config
+        key = f"lowres{cfg.first_stage.downsample_factor * cfg.cond_upsample // cfg.cond_stage.downsample_factor}"
+    return key
+
+
 def _evaluator(root: Path, task: str):
     """The evaluator in root/task, or a string saying why there is none."""
     d = root / task
@@ -304,11 +314,7 @@ def main(argv=None):
             res = eval_vqgan(model, task, key, args.n)
         else:
             task = name
-            key = TRANSFORMERS[name]
-            if key and key.startswith("lowres"):  # the low-res factor of the trained model
-                f_img = model.first_stage_model.config.downsample_factor
-                f_c = model.cond_stage_model.config.downsample_factor
-                key = f"lowres{f_img // f_c}"
+            key = condition_key(model, name)
             evaluator = _evaluator(eval_root, task) if task in EVALUATED else None
             missing = evaluator if isinstance(evaluator, str) else None
             res = eval_transformer(model, task, key, args.conditions, args.samples,

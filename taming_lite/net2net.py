@@ -30,6 +30,10 @@ class Net2NetConfig:
     sos_token: int = 0
     pkeep: float = 1.0  # training: keep each input token with this probability, else a random one
     downsample_cond_size: int = -1
+    # nearest-neighbour upsampling of the condition before the cond stage: an x8 super-resolution model
+    # reuses an f=1 cond stage made for x4 (each low-res pixel becomes 2x2, the tokens stay on the
+    # output's token grid). 1: none
+    cond_upsample: int = 1
     first_stage_key: str = "image"
     cond_stage_key: str = "image"
 
@@ -40,6 +44,8 @@ class Net2NetConfig:
             self.transformer = GPTConfig(**self.transformer)
         if isinstance(self.cond_stage, dict):
             self.cond_stage = VQGANConfig(**self.cond_stage)
+        if not isinstance(self.cond_upsample, int) or self.cond_upsample < 1:
+            raise ValueError(f"cond_upsample must be a whole number >= 1, got {self.cond_upsample!r}")
         if self.transformer.vocab_size < self.first_stage.n_embed:
             raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < first stage n_embed {self.first_stage.n_embed}")
         if self.cond_stage is not None and self.transformer.vocab_size < self.cond_stage.n_embed:
@@ -51,6 +57,16 @@ class Net2NetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def resize_condition(c: torch.Tensor, downsample_cond_size: int = -1, cond_upsample: int = 1) -> torch.Tensor:
+    """What the cond stage sees of a condition (B, C, H, W): resized to a fixed square size (the original's
+    `downsample_cond_size`, nearest) and/or upsampled `cond_upsample` times (nearest)."""
+    if downsample_cond_size > -1:
+        c = nn.functional.interpolate(c, size=(downsample_cond_size, downsample_cond_size))
+    if cond_upsample > 1:
+        c = nn.functional.interpolate(c, scale_factor=cond_upsample, mode="nearest")
+    return c
 
 
 class SOSProvider(nn.Module):
@@ -97,9 +113,7 @@ class Net2NetTransformer(nn.Module):
     @torch.no_grad()
     def encode_to_c(self, c: torch.Tensor):
         """condition -> quant_c, indices (B, Lc)."""
-        if self.config.downsample_cond_size > -1:
-            s = self.config.downsample_cond_size
-            c = nn.functional.interpolate(c, size=(s, s))
+        c = resize_condition(c, self.config.downsample_cond_size, self.config.cond_upsample)
         quant_c, _, indices = self.cond_stage_model.encode(c)
         return quant_c, indices.reshape(c.shape[0], -1)
 

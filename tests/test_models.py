@@ -93,3 +93,35 @@ def test_pick_device(monkeypatch):
         pick_device("tpu7")
     with autocast(torch.device("cpu")):
         assert torch.ones(1).dtype == torch.float32
+
+
+def test_net2net_cond_upsample():
+    """cond_upsample=2: the cond stage sees each condition pixel as 2x2 (nearest), so an f=1 cond stage
+    made for x4 super-resolution gives x8 inputs tokens on the output's grid; saved and loaded with it."""
+    import tempfile
+
+    from taming_lite.checkpoints import load_pretrained, save_pretrained
+    from taming_lite.gpt import GPTConfig
+    from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
+
+    first = VQGANConfig(ch=32, ch_mult=(1, 1, 1), num_res_blocks=1, attn_resolutions=(), z_channels=8, resolution=32,
+                        embed_dim=4, n_embed=16)  # f=4: 32 px -> 8x8 tokens
+    cond = VQGANConfig(ch=32, ch_mult=(1,), num_res_blocks=1, attn_resolutions=(), z_channels=8, resolution=8,
+                       embed_dim=4, n_embed=16)  # f=1
+    gpt = GPTConfig(vocab_size=16, block_size=128, n_layer=1, n_head=2, n_embd=32)
+    torch.manual_seed(0)
+    m = Net2NetTransformer(Net2NetConfig(first_stage=first, cond_stage=cond, transformer=gpt, cond_upsample=2)).eval()
+    low = torch.rand(2, 3, 4, 4) * 2 - 1  # 32 px / 8
+    quant, idx = m.encode_to_c(low)
+    assert quant.shape[-2:] == (8, 8) and idx.shape == (2, 64)
+    _, _, want = m.cond_stage_model.encode(low.repeat_interleave(2, -1).repeat_interleave(2, -2))
+    assert torch.equal(idx, want.reshape(2, -1))
+    from taming_lite.evaluate import condition_key
+
+    assert condition_key(m, "superres") == "lowres8"  # what evaluate and the sample sheets feed it
+    with tempfile.TemporaryDirectory() as d:
+        back = load_pretrained(save_pretrained(m, d))
+        assert back.config.cond_upsample == 2 and torch.equal(back.encode_to_c(low)[1], idx)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="cond_upsample"):
+            Net2NetConfig(first_stage=first, cond_stage=cond, transformer=gpt, cond_upsample=bad)

@@ -90,6 +90,20 @@ def test_init_from_continues_a_trained_model(tmp_path, stages):
                                            f"init_from={first}", "init_from_other_tokens=true"))
 
 
+def test_cond_upsample_reaches_the_model_and_its_tokens(tmp_path, stages):
+    """cond_upsample=2 (x8 super-resolution through a cond stage made for x4): the GPT is sized for the
+    upsampled condition's tokens, the cached tokens are those, and the export keeps the setting."""
+    image, depth = stages
+    out = train_transformer(tiny_transformer(tmp_path, "up", image, depth, "steps=2", "cond_upsample=2",
+                                             f"export_dir={tmp_path / 'up_x'}"))
+    net = load_pretrained(out)
+    assert net.config.cond_upsample == 2
+    L = net.transformer.config.block_size // 5  # the condition's grid is twice as large: 4 L cond + L image
+    assert net.transformer.config.block_size == 5 * L
+    tokens = torch.load(tmp_path / "up" / "tokens.pt")
+    assert tokens["c"].shape[1] == 4 * tokens["z"].shape[1] == 4 * L
+
+
 def test_unconditional_without_token_cache(tmp_path, stages):
     image, _ = stages
     out = train_transformer(tiny_transformer(tmp_path, "u", image, None, "steps=3", "token_cache=null",

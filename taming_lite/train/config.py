@@ -93,6 +93,8 @@ class TransformerTrainConfig(_CommonTrainConfig):
     pkeep: float = 1.0
     sos_token: int = 0
     downsample_cond_size: int = -1
+    cond_upsample: int = 1            # upsample the condition (nearest) before the cond stage, e.g. 2 for x8
+                                      # super-resolution through a cond stage made for x4 inputs
     lr: float = 4.5e-4
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)

@@ -30,7 +30,7 @@ from ..checkpoints import (CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safe
                            save_pretrained)
 from ..device import autocast, autocast_dtype
 from ..gpt import GPTConfig
-from ..net2net import Net2NetConfig, Net2NetTransformer
+from ..net2net import Net2NetConfig, Net2NetTransformer, resize_condition
 from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
 from .common import (BatchStream, Checkpointer, Dist, EMA, MetricsLog, Progress, StopRequest, check_ranks_agree,
@@ -62,9 +62,7 @@ def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
     if cond is None:
         Lc = 1
     else:
-        c = item[cfg.data.cond_key]
-        if cfg.downsample_cond_size > -1:
-            c = F.interpolate(c, size=(cfg.downsample_cond_size,) * 2)
+        c = resize_condition(item[cfg.data.cond_key], cfg.downsample_cond_size, cfg.cond_upsample)
         Lc = cond.encode_to_indices(c).numel()
     vocab = max(first.config.n_embed, cond.config.n_embed if cond is not None else 0, cfg.sos_token + 1)
     gpt = {"vocab_size": vocab, "block_size": Lc + L, **cfg.model}
@@ -72,7 +70,8 @@ def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
         raise ValueError(f"model.block_size={gpt['block_size']} is too small for {Lc} cond + {L} image tokens")
     config = Net2NetConfig(first_stage=first.config, cond_stage=cond.config if cond is not None else None,
                            transformer=GPTConfig(**gpt), sos_token=cfg.sos_token, pkeep=cfg.pkeep,
-                           downsample_cond_size=cfg.downsample_cond_size, first_stage_key=cfg.data.image_key,
+                           downsample_cond_size=cfg.downsample_cond_size, cond_upsample=cfg.cond_upsample,
+                           first_stage_key=cfg.data.image_key,
                            cond_stage_key=cfg.data.cond_key or cfg.data.image_key)
     net = Net2NetTransformer(config)
     net.first_stage_model.load_state_dict(first.state_dict())
@@ -173,7 +172,7 @@ def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig
 def _cache_key(cfg: TransformerTrainConfig) -> str:
     """What the cached tokens depend on: the stages' bytes and the data config."""
     h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
-    h.update(f"{cfg.downsample_cond_size} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
+    h.update(f"{cfg.downsample_cond_size} {cfg.cond_upsample} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
              f"{cfg.palette_pixels} {cfg.seed}".encode())
     palette_from = cfg.init_from if cfg.model_type == "pixel" else None  # a Net2Net's tokens ignore init_from
     for stage in (cfg.first_stage, cfg.cond_stage, palette_from):
