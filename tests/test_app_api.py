@@ -80,8 +80,9 @@ def test_api_lists_the_five_endpoints(client):
 def test_endpoint_with_example(client, files, endpoint):
     r = call(client, endpoint, args_for(endpoint, files, num_samples=2))
     imgs = gallery_images(r)
-    samples = imgs[1:3] if endpoint == "/superres" else imgs  # superres: bicubic, samples, back-projected
-    assert len(imgs) == (5 if endpoint == "/superres" else 2)
+    # superres: bicubic, 2 samples, 2 back-projected, their mean back-projected
+    samples = imgs[1:3] if endpoint == "/superres" else imgs
+    assert len(imgs) == (6 if endpoint == "/superres" else 2)
     assert all(im.shape == (SIZE, SIZE, 3) for im in imgs)
     info = r[-1]
     assert "done" in info and "untrained placeholder" in info
@@ -98,8 +99,12 @@ def test_endpoint_with_example(client, files, endpoint):
             means = im.astype(np.float64).reshape(low.shape[0], f, low.shape[1], f, 3).mean(axis=(1, 3))
             return np.abs(means - low).mean()
 
-        for raw, fixed in zip(samples, imgs[3:]):  # back-projected: block means equal the input's pixels
+        for raw, fixed in zip(samples, imgs[3:5]):  # back-projected: block means equal the input's pixels
             assert error_of_block_means(fixed) < 1.0 < error_of_block_means(raw)
+        assert error_of_block_means(imgs[5]) < 1.0 and "their mean, back-projected" in info
+        # the mean of the two samples, back-projected: between them wherever they differ
+        lo, hi = np.minimum(imgs[3], imgs[4]).astype(int), np.maximum(imgs[3], imgs[4]).astype(int)
+        assert np.mean((imgs[5] >= lo - 8) & (imgs[5] <= hi + 8)) > 0.9
 
 def test_sliding_window_output_larger_than_the_window(client, files):
     r = call(client, "/labels", args_for("/labels", files, size=2 * SIZE))

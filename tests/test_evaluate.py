@@ -132,3 +132,27 @@ def test_segmentation_vqgan_reports_pixel_accuracy_and_miou():
 
     assert eval_vqgan(Exact(), "labels", "labels", 4) | {"codebook_usage": 0} == {
         "images": 4, "codebook_usage": 0, "pixel_accuracy": 1.0, "miou": 1.0}
+
+
+def test_superres_scores_of_samples_and_of_their_mean():
+    """Samples = ground truth + independent noise: their mean is ~10 log10(N) dB closer to the truth than
+    one sample; back-projection makes samples consistent with the input; a sample equal to the bicubic
+    upsampling gains 0 dB."""
+    import torch.nn.functional as F
+
+    from taming_lite.evaluate import superres_scores
+    from taming_lite.superres import area_downsample
+
+    model = _tiny_depth_model()  # only its first stage is used (the ceiling)
+    g = torch.Generator().manual_seed(0)
+    x = F.interpolate(torch.rand(1, 3, 4, 4, generator=g) * 1.6 - 0.8, size=16, mode="bilinear", align_corners=False)
+    low = area_downsample(x, 4)
+    n = 8
+    samples = x + 0.1 * torch.randn(n, 3, 16, 16, generator=g)
+    s = superres_scores(model, x, low, samples)
+    gain = s["mean_of_samples_psnr_gain_over_bicubic_db"] - s["psnr_gain_over_bicubic_db"]
+    assert abs(gain - 10 * math.log10(n)) < 1.5, s
+    assert s["back_projected_consistency_psnr_db"] > s["downsampled_consistency_psnr_db"] + 10
+    assert s["mean_of_samples_back_projected_psnr_gain_over_bicubic_db"] > s["back_projected_psnr_gain_over_bicubic_db"]
+    bicubic = F.interpolate(low, scale_factor=4, mode="bicubic", align_corners=False).expand(2, -1, -1, -1)
+    assert abs(superres_scores(model, x, low, bicubic)["psnr_gain_over_bicubic_db"]) < 1e-4
