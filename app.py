@@ -24,7 +24,9 @@ TITLE = "taming-lite: VQGAN + transformer"
 CONCURRENCY = int(os.environ.get("TAMING_LITE_CONCURRENCY", "2"))  # sampling jobs at once (protects a CPU)
 MAX_QUEUE = 64
 MAX_FILE_SIZE = "20mb"
-CSS = ".placeholder-notice { border: 2px solid #e0a000; border-radius: 6px; padding: 4px 10px; background: #fff6d6; }"
+CSS = (".placeholder-notice { border: 2px solid #e0a000; border-radius: 6px; padding: 4px 10px; background: #fff6d6; }\n"
+       # a low-resolution input (8x8 px for the shipped x8 model) shown enlarged with visible pixels, not as a dot
+       "#superres-input img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }")
 
 TABS = [("Image completion", completion), ("Depth to image", depth), ("Label map to landscape", labels),
         ("Super-resolution", superres), ("Pose to human", pose)]

@@ -105,7 +105,7 @@ def build():
     with gr.Row():
         with gr.Column():
             image = common.ImageInput(type="filepath", label="low-resolution image", sources=["upload", "clipboard"],
-                             height=240, image_mode=None)
+                             height=240, image_mode=None, elem_id="superres-input")
             controls = common.sampling_controls(TASK, with_size=False)
             with gr.Row():
                 go = gr.Button("Upscale", variant="primary")

@@ -72,6 +72,11 @@ def test_tab_runs_its_example_in_the_browser(page, task, tab, button):
     if task == "depth":
         panel.locator("img[src*='orbit']").first.wait_for(timeout=30_000)  # the 3D orbit GIF
         # (the gr.Model3D viewer needs WebGL, which --disable-gpu may turn off; its file is checked via the API)
+    if task == "superres":  # the tiny low-resolution input is shown enlarged, its pixels sharp (app.CSS)
+        img = panel.locator("#superres-input img").first
+        box = img.bounding_box()
+        assert box and box["height"] >= 100, box
+        assert img.evaluate("e => getComputedStyle(e).imageRendering") == "pixelated"
     page.wait_for_timeout(800)
     assert panel.get_by_text("untrained placeholder", exact=False).count() >= 1 or "weights" in panel.inner_text()
     page.screenshot(path=str(shots_dir() / f"{task}.png"), full_page=True)
