@@ -101,7 +101,7 @@ class TaskModel:
         cond = self.extra.get("cond")
         if isinstance(cond, dict) and cond.get("factor"):
             return int(cond["factor"])
-        return max(1, self.stride * self.cond_upsample // self.cond_stride)
+        return max(1, self.model.config.cond_factor)
 
 
 def weights_dir(task: str) -> Path | None:
@@ -489,8 +489,7 @@ def _condition_kind(cfg) -> list[str]:
         return ["labels"] if cs.in_channels == NUM_CLASSES else []
     if cs.in_channels == 1:
         return ["depth"]
-    factor = cfg.first_stage.downsample_factor * cfg.cond_upsample // max(1, cs.downsample_factor)
-    return ["superres"] if factor > 1 and cs.resolution < cfg.first_stage.resolution else ["pose"]
+    return ["superres"] if cfg.cond_factor > 1 and cs.resolution < cfg.first_stage.resolution else ["pose"]
 
 
 def _describe_condition(cfg) -> str:

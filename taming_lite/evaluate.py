@@ -263,10 +263,7 @@ def condition_key(model, task: str) -> str | None:
     """The dataset key a trained transformer of `task` is conditioned on (super-resolution: 'lowres4' or
     'lowres8', from its stages' downsampling and its cond_upsample)."""
     key = TRANSFORMERS[task]
-    if key and key.startswith("lowres"):
-        cfg = model.config
-        key = f"lowres{cfg.first_stage.downsample_factor * cfg.cond_upsample // cfg.cond_stage.downsample_factor}"
-    return key
+    return f"lowres{model.config.cond_factor}" if key and key.startswith("lowres") else key
 
 
 def _evaluator(root: Path, task: str):

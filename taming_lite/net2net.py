@@ -55,6 +55,14 @@ class Net2NetConfig:
     def unconditional(self) -> bool:
         return self.cond_stage is None
 
+    @property
+    def cond_factor(self) -> int:
+        """Output pixels per condition pixel along a side: 4 or 8 for super-resolution, 1 for a condition at
+        the output's size (depth, labels, pose) and for unconditional models."""
+        if self.cond_stage is None:
+            return 1
+        return self.first_stage.downsample_factor * self.cond_upsample // self.cond_stage.downsample_factor
+
     def to_dict(self) -> dict:
         return asdict(self)
 
