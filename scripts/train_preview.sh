@@ -179,21 +179,20 @@ fi
 # 2k. super-resolution x8 instead of x4: the shipped x4 model trained on with 8x8 inputs that it enlarges 2x
 #     (nearest) before the same low-res VQGAN (cond_upsample=2), 2000 steps (two threads, about 45 min):
 #     on 8 conditions x 4 samples PSNR -3.07 dB vs bicubic (x4: -4.90), consistency 29.5 dB (x4: 28.0)
-if [ "${SUPERRES_X8:-1}" = "1" ]; then
+superres_x8() {  # train the shipped super-resolution model on as x8: steps, lr, run folder, checkpoint interval
   python -m taming_lite.train transformer --config configs/preview/transformer_superres.yaml \
     first_stage=weights/superres cond_stage=weights/superres init_from=weights/superres cond_upsample=2 \
-    data.cond_key=lowres8 data.root=runs/data/images64_more.npz steps=2000 lr=3e-4 warmup_steps=50 threads=2 \
-    progress=false out_dir=runs/preview/transformer_superres_x8 export_dir=weights/superres ckpt_every=400 log_every=50
+    data.cond_key=lowres8 data.root=runs/data/images64_more.npz steps="$1" lr="$2" warmup_steps=50 threads=2 \
+    progress=false out_dir="runs/preview/$3" export_dir=weights/superres ckpt_every="$4" log_every=50
   spread_decoder
+}
+if [ "${SUPERRES_X8:-1}" = "1" ]; then
+  superres_x8 2000 3e-4 transformer_superres_x8 400
 fi
 # 2l. the x8 model trained on: 3000 more steps from it, lr 2e-4 (two threads, about 80 min): raw samples' consistency
 #     29.6 -> 30.5 dB and PSNR -3.05 -> -2.80 dB vs bicubic on 8 conditions x 4 samples (both models in one run)
 if [ "${SUPERRES_X8_LONGER:-1}" = "1" ]; then
-  python -m taming_lite.train transformer --config configs/preview/transformer_superres.yaml \
-    first_stage=weights/superres cond_stage=weights/superres init_from=weights/superres cond_upsample=2 \
-    data.cond_key=lowres8 data.root=runs/data/images64_more.npz steps=3000 lr=2e-4 warmup_steps=50 threads=2 \
-    progress=false out_dir=runs/preview/transformer_superres_x8b export_dir=weights/superres ckpt_every=500 log_every=50
-  spread_decoder
+  superres_x8 3000 2e-4 transformer_superres_x8b 500
 fi
 # 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
 run transformer pixel_baseline "$PIXEL_STEPS"
