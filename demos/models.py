@@ -93,7 +93,7 @@ class TaskModel:
     @property
     def cond_upsample(self) -> int:
         """How many times the model upsamples its condition before the cond stage (x8 super-resolution: 2)."""
-        return int(getattr(self.model.config, "cond_upsample", 1))
+        return self.model.config.cond_upsample
 
     @property
     def sr_factor(self) -> int:
@@ -241,8 +241,6 @@ def _resolve(task: str, dev: torch.device) -> TaskModel:
         return TaskModel(task, model, dev, False, str(d), dict(extra), notice)
     model = placeholder_model(task).to(dev).eval()
     extra = {"task": task, "image_size": model.config.first_stage.resolution}
-    if task == "superres":
-        extra["cond"] = {"factor": 4}
     return TaskModel(task, model, dev, True, f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})", extra,
                      notice)
 
