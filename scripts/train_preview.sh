@@ -190,7 +190,7 @@ if [ "${SUPERRES_X8:-1}" = "1" ]; then
   superres_x8 2000 3e-4 transformer_superres_x8 400
 fi
 # 2l. the x8 model trained on: 3000 more steps from it, lr 2e-4 (two threads, about 80 min): raw samples' consistency
-#     29.6 -> 30.5 dB and PSNR -3.05 -> -2.80 dB vs bicubic on 8 conditions x 4 samples (both models in one run)
+#     29.6 -> 30.5 dB and PSNR -3.05 -> -2.80 dB vs bicubic on 8 conditions x 4 samples (both models, same conditions and seeds)
 if [ "${SUPERRES_X8_LONGER:-1}" = "1" ]; then
   superres_x8 3000 2e-4 transformer_superres_x8b 500
 fi
