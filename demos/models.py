@@ -97,10 +97,7 @@ class TaskModel:
 
     @property
     def sr_factor(self) -> int:
-        """Super-resolution: how much smaller the low-resolution input is than the output."""
-        cond = self.extra.get("cond")
-        if isinstance(cond, dict) and cond.get("factor"):
-            return int(cond["factor"])
+        """Super-resolution: how much smaller the low-resolution input is than the output (from the config)."""
         return max(1, self.model.config.cond_factor)
 
 

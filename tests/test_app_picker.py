@@ -47,8 +47,6 @@ def save_model(folder: Path, task: str, seed: int = 1, extra_task: str | None = 
     extra = {"image_size": SIZE}
     if extra_task:
         extra["task"] = task if extra_task == "same" else extra_task
-    if task == "superres":
-        extra["cond"] = {"factor": 4}
     return save_pretrained(tiny_model(task, seed), folder, extra=extra)
 
 
