@@ -72,3 +72,16 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path):
     assert "--resume" in stderr
     latest = (out / "checkpoints" / "latest.txt").read_text().strip()
     assert latest.startswith("step_") and (out / "checkpoints" / latest / "training_state.pt").is_file()
+
+
+def test_time_budget_exit_status_and_message(tmp_path):
+    """max_minutes=: the run stops with a checkpoint and exit status 75 (not 130: nothing went wrong) and
+    says how to go on; a negative budget is a usage error."""
+    out = tmp_path / "run"
+    r = cli("vqgan", "--config", str(TINY_VQGAN), "steps=100000", "max_minutes=0.0001", f"out_dir={out}")
+    assert r.returncode == 75, r.stderr[-2000:]
+    assert "time budget of 0.0001 min reached" in r.stderr and "--resume" in r.stderr and "Traceback" not in r.stderr
+    latest = (out / "checkpoints" / "latest.txt").read_text().strip()
+    assert latest.startswith("step_") and (out / "checkpoints" / latest / "training_state.pt").is_file()
+    r = cli("vqgan", "--config", str(TINY_VQGAN), "steps=2", "max_minutes=-5", f"out_dir={tmp_path / 'neg'}")
+    assert r.returncode == 2 and "max_minutes must be >= 0" in r.stderr and "Traceback" not in r.stderr

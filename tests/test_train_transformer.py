@@ -60,6 +60,18 @@ def test_resume_is_bit_exact_with_pkeep_and_ema(tmp_path, stages):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_time_budget_stops_the_transformer_run(tmp_path, stages):
+    """max_minutes counts from the start of the run (token caching included): 1e-9 min stops it after
+    its first step with a checkpoint; a resume finishes it."""
+    image, depth = stages
+    cfg = tiny_transformer(tmp_path, "run", image, depth, "steps=4", "max_minutes=1e-9")
+    with pytest.raises(TrainingInterrupted) as info:
+        train_transformer(cfg)
+    assert info.value.time_budget == 1e-9 and info.value.checkpoint.name == "step_0000001"
+    train_transformer(tiny_transformer(tmp_path, "run", image, depth, "steps=4"), resume=True)
+    assert len(column(tmp_path / "run", "loss")) == 4
+
+
 def test_init_from_continues_a_trained_model(tmp_path, stages):
     """init_from starts from the exported GPT (its stages may be named by the transformer's folder): the
     first losses of the continued run are those where the first run ended, far below a fresh start."""

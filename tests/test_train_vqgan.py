@@ -121,3 +121,27 @@ def test_perceptual_off_without_local_weights(tmp_path, monkeypatch, capsys):
     with pytest.raises(FileNotFoundError):
         make_perceptual("on")
     assert make_perceptual("off") is None
+
+
+def test_time_budget_stops_with_a_checkpoint_and_resumes_exactly(tmp_path):
+    """max_minutes: past the budget the run saves and stops like Ctrl-C, saying why; resuming (with or
+    without a budget) gives the uninterrupted run's losses and weights."""
+    common = ["steps=6", "loss.disc_start=1000"]
+    train_vqgan(tiny_vqgan(tmp_path, "full", *common))
+    part = tiny_vqgan(tmp_path, "part", *common, "max_minutes=1e-9")  # spent before the first step ends
+    with pytest.raises(TrainingInterrupted) as info:
+        train_vqgan(part)
+    assert info.value.time_budget == 1e-9 and "time budget of 1e-09 min reached" in str(info.value)
+    assert info.value.checkpoint == tmp_path / "part" / "checkpoints" / "step_0000001"
+    assert (tmp_path / "part" / "checkpoints" / "latest.txt").read_text().strip() == "step_0000001"
+    train_vqgan(tiny_vqgan(tmp_path, "part", *common, "max_minutes=60"), resume=True)  # ample: runs to the end
+    assert column(tmp_path / "full", "loss") == column(tmp_path / "part", "loss")
+    a = load_pretrained(tmp_path / "full" / "checkpoints" / "final").state_dict()
+    b = load_pretrained(tmp_path / "part" / "checkpoints" / "final").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_negative_time_budget_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="max_minutes must be >= 0"):
+        train_vqgan(tiny_vqgan(tmp_path, "run", "steps=2", "max_minutes=-1"))
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+EXIT_TIME_BUDGET = 75  # the time budget (max_minutes=) ended the run: not a failure, continue with --resume
+
 EPILOG = """\
 overrides: any config field, dotted for sections, value parsed as YAML, e.g.
   steps=200 batch_size=4 data.size=64 data.num_samples=100 model.n_embed=256 loss.disc_start=500
@@ -14,6 +16,8 @@ examples:
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml
   python -m taming_lite.train transformer --config configs/transformer_depth.yaml steps=5000
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --resume     # latest checkpoint in out_dir
+  python -m taming_lite.train vqgan --config configs/vqgan_image.yaml max_minutes=120
+      # stops after two hours with a checkpoint (exit status 75; Ctrl-C: 130); go on with --resume max_minutes=120
   torchrun --nproc_per_node=2 -m taming_lite.train vqgan --config configs/tiny_vqgan.yaml
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --print-config
 """
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         TRAINERS[args.trainer](cfg, resume=args.resume)
     except TrainingInterrupted as e:
         print(f"[taming_lite.train] {e}", file=sys.stderr)
-        return 130
+        return EXIT_TIME_BUDGET if e.time_budget is not None else 130
     except (FileNotFoundError, KeyError, ValueError) as e:  # config / data / checkpoint problems: no traceback
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"[taming_lite.train] error: {msg}", file=sys.stderr)

@@ -10,7 +10,8 @@
   project's format) + `training_state.pt` (optimizer states, step, ...; plain tensors and numbers,
   read back with `weights_only=True`).
 - `MetricsLog` (CSV), `Progress` (tqdm with loss, throughput and ETA), `save_grid` (PNG),
-  `StopRequest` (Ctrl-C: finish the step, save a checkpoint, exit).
+  `StopRequest` (Ctrl-C, SIGTERM or the end of the `max_minutes` time budget: finish the step, save a
+  checkpoint, exit).
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class Dist:
 
 def run_training(cfg, body, resume, on_step):
     """Shared entry of both trainers: CPU threads, the process group, and its clean-up."""
+    if cfg.max_minutes < 0:
+        raise ValueError(f"max_minutes must be >= 0 (0: no time budget), got {cfg.max_minutes}")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     d = Dist(cfg.device)
@@ -107,15 +110,18 @@ def run_training(cfg, body, resume, on_step):
 
 
 def checkpoint_or_stop(step: int, cfg, d: Dist, ckpt: "Checkpointer", model: nn.Module, state: Callable[[], dict],
-                       extra: dict, stop_requested: bool, progress: "Progress", out: Path) -> None:
-    """After a training step: on Ctrl-C / an on_step request, save and raise TrainingInterrupted;
-    else save every `ckpt_every` steps (rank 0 writes, all ranks wait)."""
+                       extra: dict, stop_requested: bool, progress: "Progress", out: Path,
+                       time_up: bool = False) -> None:
+    """After a training step: on Ctrl-C / an on_step request / the end of the time budget (`time_up`),
+    save and raise TrainingInterrupted; else save every `ckpt_every` steps (rank 0 writes, all ranks wait)."""
     if d.any(stop_requested) and step < cfg.steps:
+        time_up = d.any(time_up)  # every rank names the same reason
         if d.main:
             ckpt.save(step, model, state(), extra)
         d.barrier()
         progress.close()
-        raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}")
+        raise TrainingInterrupted(out / "checkpoints" / f"step_{step:07d}",
+                                  time_budget=cfg.max_minutes if time_up else None)
     if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
         if d.main:
             ckpt.save(step, model, state(), extra)
@@ -393,12 +399,19 @@ def load_training_state(path: Path) -> dict:
 
 
 class StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM sets a flag; the loop finishes its step, saves, and exits.
-    A second Ctrl-C interrupts at once."""
+    """Ctrl-C (SIGINT) or SIGTERM sets a flag, and so does the end of a time budget of `max_minutes`
+    counted from `since` (a `time.monotonic()` reading; 0 minutes: no budget); the loop finishes its
+    step, saves, and exits. A second Ctrl-C interrupts at once."""
 
-    def __init__(self):
-        self.requested = False
+    def __init__(self, max_minutes: float = 0.0, since: float | None = None):
+        self.signalled = False
+        start = time.monotonic() if since is None else since
+        self.deadline = start + 60.0 * max_minutes if max_minutes > 0 else None
         self._old = {}
+
+    @property
+    def time_up(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def __enter__(self):
         import threading
@@ -409,9 +422,9 @@ class StopRequest:
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:
+        if self.signalled:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signalled = True
         print("\n[taming_lite.train] stopping after this step; saving a checkpoint (Ctrl-C again to abort)", flush=True)
 
     def __exit__(self, *exc):
@@ -421,8 +434,11 @@ class StopRequest:
 
 
 class TrainingInterrupted(Exception):
-    """Raised after a stop request once the checkpoint is written; carries its path."""
+    """Raised after a stop request once the checkpoint is written; carries its path, and the time budget
+    in minutes when that is what ended the run (else None)."""
 
-    def __init__(self, checkpoint: Path):
-        super().__init__(f"training stopped; checkpoint saved at {checkpoint} (continue with --resume)")
+    def __init__(self, checkpoint: Path, time_budget: float | None = None):
+        why = f"time budget of {time_budget:g} min reached" if time_budget is not None else "training stopped"
+        super().__init__(f"{why}; checkpoint saved at {checkpoint} (continue with --resume)")
         self.checkpoint = checkpoint
+        self.time_budget = time_budget

@@ -66,6 +66,7 @@ class _CommonTrainConfig:
     ckpt_every: int = 500             # checkpoints (0: only at the end)
     keep_checkpoints: int = 2         # most recent step checkpoints kept on disk
     progress: bool = True             # tqdm bar (rank 0)
+    max_minutes: float = 0.0          # time budget of this process: past it, save a checkpoint and stop (0: none)
     data: DataConfig = field(default_factory=DataConfig)
 
 

@@ -250,6 +250,7 @@ def train_transformer(cfg: TransformerTrainConfig, resume: str | bool | None = N
 
 
 def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
+    started = time.monotonic()  # the time budget (max_minutes) counts data preparation too
     out = Path(cfg.out_dir)
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -313,7 +314,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
     stream = BatchStream(source, cfg.batch_size, cfg.seed, d, start, cfg.steps, cfg.num_workers)
     net.train()
     step = start
-    with StopRequest() as stop:
+    with StopRequest(cfg.max_minutes, since=started) as stop:
         for batch in stream:
             gen = seed_step(cfg.seed, step, d.rank, dev)
             t0 = time.perf_counter()
@@ -349,8 +350,9 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
             requested = on_step(step, logs, net) if on_step is not None else False
-            checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra, stop.requested or bool(requested),
-                               progress, out)
+            time_up = stop.time_up
+            checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra,
+                               stop.signalled or time_up or bool(requested), progress, out, time_up=time_up)
     progress.close()
 
     diff = check_ranks_agree(net.transformer, d)

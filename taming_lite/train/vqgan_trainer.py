@@ -91,6 +91,7 @@ def train_vqgan(cfg: VQGANTrainConfig, resume: str | bool | None = None,
 
 
 def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
+    started = time.monotonic()  # the time budget (max_minutes) counts data preparation too
     out = Path(cfg.out_dir)
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
     stream = BatchStream(dataset, cfg.batch_size, cfg.seed, d, start, cfg.steps, cfg.num_workers)
     model.train()
     step = start
-    with StopRequest() as stop:
+    with StopRequest(cfg.max_minutes, since=started) as stop:
         for batch in stream:
             seed_step(cfg.seed, step, d.rank)  # reseeds the global RNG (dropout, dead codes): exact resume
             t0 = time.perf_counter()
@@ -209,8 +210,9 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
             requested = on_step(step, logs, model) if on_step is not None else False
-            checkpoint_or_stop(step, cfg, d, ckpt, model, training_state, extra, stop.requested or bool(requested),
-                               progress, out)
+            time_up = stop.time_up
+            checkpoint_or_stop(step, cfg, d, ckpt, model, training_state, extra,
+                               stop.signalled or time_up or bool(requested), progress, out, time_up=time_up)
     progress.close()
 
     diff = check_ranks_agree(model, d)
