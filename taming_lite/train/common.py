@@ -110,11 +110,12 @@ def run_training(cfg, body, resume, on_step):
 
 
 def checkpoint_or_stop(step: int, cfg, d: Dist, ckpt: "Checkpointer", model: nn.Module, state: Callable[[], dict],
-                       extra: dict, stop_requested: bool, progress: "Progress", out: Path,
-                       time_up: bool = False) -> None:
-    """After a training step: on Ctrl-C / an on_step request / the end of the time budget (`time_up`),
-    save and raise TrainingInterrupted; else save every `ckpt_every` steps (rank 0 writes, all ranks wait)."""
-    if d.any(stop_requested) and step < cfg.steps:
+                       extra: dict, stop: "StopRequest", requested: bool, progress: "Progress", out: Path) -> None:
+    """After a training step: on Ctrl-C, the end of the time budget (`stop`) or an on_step request
+    (`requested`), save and raise TrainingInterrupted; else save every `ckpt_every` steps (rank 0 writes,
+    all ranks wait)."""
+    time_up = stop.time_up  # read once: the reason given is the one that stopped the run
+    if d.any(stop.signalled or time_up or requested) and step < cfg.steps:
         time_up = d.any(time_up)  # every rank names the same reason
         if d.main:
             ckpt.save(step, model, state(), extra)

@@ -350,9 +350,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             if d.main and cfg.sample_every and step % cfg.sample_every == 0:
                 save_samples(step)
             requested = on_step(step, logs, net) if on_step is not None else False
-            time_up = stop.time_up
-            checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra,
-                               stop.signalled or time_up or bool(requested), progress, out, time_up=time_up)
+            checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra, stop, bool(requested), progress, out)
     progress.close()
 
     diff = check_ranks_agree(net.transformer, d)
