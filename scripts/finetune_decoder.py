@@ -5,29 +5,26 @@ these tokens stay valid; only the way tokens become pixels improves. Used for th
 weights: the short GAN phase of the preview image VQGAN left a checkerboard in the top-left
 corner of every decoded image, and this removes it.
 
-    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz \
+    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --data runs/data/images64.npz \
         --steps 600 --into weights/completion weights/depth weights/labels weights/superres weights/pose
-    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
+    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --copy-only --into weights/pose
         # no training: put the VQGAN's (already fine-tuned) decoder into more transformer folders
 """
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained  # noqa: E402
-from taming_lite.data.datasets import make_dataset  # noqa: E402
-from taming_lite.evaluate import psnr, ssim  # noqa: E402
-from taming_lite.train.common import warmup_cosine  # noqa: E402
-from taming_lite.train.transformer_trainer import same_tokens  # noqa: E402
-from taming_lite.vqgan import VQGAN  # noqa: E402
+from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained
+from taming_lite.data.datasets import make_dataset
+from taming_lite.evaluate import psnr, ssim
+from taming_lite.train.common import warmup_cosine
+from taming_lite.train.transformer_trainer import same_tokens
+from taming_lite.vqgan import VQGAN
 
 
 def main():
