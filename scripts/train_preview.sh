@@ -55,8 +55,8 @@ budget() {  # what is left of MAX_MINUTES (prints max_minutes=...), or exit 75 b
   echo "max_minutes=$left"
 }
 
-train() {  # trainer config run [resume-from-run] -- overrides...: one training run in $RUNS/run, resumed
-  # from its own checkpoint when it has one, else from resume-from-run's (a run trained on), else started
+train() {  # trainer config run from overrides...: one training run in $RUNS/run, resumed from its own
+  # checkpoint when it has one, else from run `from`'s (a run trained on further; - for none), else started
   local trainer=$1 cfg=$2 run=$3 from=$4 flags=() rc=0
   shift 4
   if [ -f "$RUNS/$run/checkpoints/latest.txt" ]; then
