@@ -5,9 +5,9 @@ these tokens stay valid; only the way tokens become pixels improves. Used for th
 weights: the short GAN phase of the preview image VQGAN left a checkerboard in the top-left
 corner of every decoded image, and this removes it.
 
-    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --data runs/data/images64.npz \
+    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz \
         --steps 600 --into weights/completion weights/depth weights/labels weights/superres weights/pose
-    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --copy-only --into weights/pose
+    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
         # no training: put the VQGAN's (already fine-tuned) decoder into more transformer folders
 """
 
