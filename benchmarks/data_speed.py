@@ -1,6 +1,6 @@
 """Procedural data speed on one core: images/s at 128x128 (and 256x256) for landscapes and humans.
 
-    python benchmarks/data_speed.py [--n 100] [--sizes 128 256]
+    python -m benchmarks.data_speed [--n 100] [--sizes 128 256]
 
 Target (issue 4): >= 20 landscapes/s at 128x128 on one core.
 """
@@ -11,12 +11,9 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from machine import cpu_name  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 from taming_lite.data import render_human, render_landscape  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """Sampling benchmark: our KV-cached sampler vs the original algorithms, same weights, same process.
 
-    python benchmarks/sampling.py            # the full table (a few minutes on a 2-core CPU)
-    python benchmarks/sampling.py --quick    # fewer tokens, for a smoke run
+    python -m benchmarks.sampling            # the full table (a few minutes on a 2-core CPU)
+    python -m benchmarks.sampling --quick    # fewer tokens, for a smoke run
 
 (a) original `sample`: re-runs the whole sequence for every token (no cache);
 (b) original `sample_with_past`: cache grown with torch.cat at every token;
@@ -24,23 +24,18 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from machine import cpu_name  # noqa: E402
-from original import (OriginalGPT, sample_no_cache, sample_with_past, sliding_window_per_token,  # noqa: E402
+from benchmarks.machine import cpu_name
+from benchmarks.original import (OriginalGPT, sample_no_cache, sample_with_past, sliding_window_per_token,
                       use_original_attention)
 
-from taming_lite.gpt import GPT, GPTConfig, num_params  # noqa: E402
-from taming_lite.quantize import quantize_int8  # noqa: E402
-from taming_lite.sampling import sample_sliding_window, sample_tokens  # noqa: E402
-from taming_lite.vqgan import VQGAN, VQGANConfig  # noqa: E402
+from taming_lite.gpt import GPT, GPTConfig, num_params
+from taming_lite.quantize import quantize_int8
+from taming_lite.sampling import sample_sliding_window, sample_tokens
+from taming_lite.vqgan import VQGAN, VQGANConfig
 
 
 def timed(fn, repeat=1):

@@ -1,7 +1,7 @@
 """Training throughput on this machine: VQGAN images/s and transformer tokens/s, the shipped configs' model sizes.
 
-    python benchmarks/train_speed.py                    # all VQGAN and transformer configs, a few steps each
-    python benchmarks/train_speed.py --steps 6 --threads 2 --only vqgan_image transformer_depth
+    python -m benchmarks.train_speed                    # all VQGAN and transformer configs, a few steps each
+    python -m benchmarks.train_speed --steps 6 --threads 2 --only vqgan_image transformer_depth
 
 Runs the real training loops (`train_vqgan`, `train_transformer`) with each config's model and batch
 size, on synthetic inputs of the right shapes (so the number is the model's, not the data
@@ -21,13 +21,12 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from machine import cpu_name  # noqa: E402
-from taming_lite.checkpoints import load_pretrained, save_pretrained  # noqa: E402
-from taming_lite.train import load_config, read_metrics, train_transformer, train_vqgan  # noqa: E402
-from taming_lite.train.data import build_dataset  # noqa: E402
-from taming_lite.train.vqgan_trainer import build_vqgan  # noqa: E402
+from benchmarks.machine import cpu_name
+from taming_lite.checkpoints import load_pretrained, save_pretrained
+from taming_lite.train import load_config, read_metrics, train_transformer, train_vqgan
+from taming_lite.train.data import build_dataset
+from taming_lite.train.vqgan_trainer import build_vqgan
 
 VQGANS = ["vqgan_image", "vqgan_depth", "vqgan_labels", "vqgan_lowres", "vqgan_skeleton"]
 TRANSFORMERS = ["transformer_completion", "transformer_depth", "transformer_labels", "transformer_superres",

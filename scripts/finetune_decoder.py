@@ -12,22 +12,19 @@ corner of every decoded image, and this removes it.
 """
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained  # noqa: E402
-from taming_lite.data.datasets import make_dataset  # noqa: E402
-from taming_lite.evaluate import psnr, ssim  # noqa: E402
-from taming_lite.train.common import warmup_cosine  # noqa: E402
-from taming_lite.train.transformer_trainer import same_tokens  # noqa: E402
-from taming_lite.vqgan import VQGAN  # noqa: E402
+from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained
+from taming_lite.data.datasets import make_dataset
+from taming_lite.evaluate import psnr, ssim
+from taming_lite.train.common import warmup_cosine
+from taming_lite.train.transformer_trainer import same_tokens
+from taming_lite.vqgan import VQGAN
 
 
 def main():

@@ -1,16 +1,14 @@
 """Regenerate docs/contact_sheet.png: 16 landscapes (image | depth | labels), 16 humans (image | skeleton).
 
-    python scripts/make_contact_sheet.py [--out docs/contact_sheet.png] [--size 128]
+    python -m scripts.make_contact_sheet [--out docs/contact_sheet.png] [--size 128]
 """
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from taming_lite.data import colorize, render_human, render_landscape  # noqa: E402
+from taming_lite.data import colorize, render_human, render_landscape
 
 GAP = 4
 

@@ -1,7 +1,7 @@
 """Sample sheets of the shipped models: one row per held-out condition, condition | 4 samples | ground truth.
 
-    python scripts/make_sample_sheets.py                      # all five tasks -> docs/samples/<task>.png
-    python scripts/make_sample_sheets.py --tasks pose --rows 4
+    python -m scripts.make_sample_sheets                      # all five tasks -> docs/samples/<task>.png
+    python -m scripts.make_sample_sheets --tasks pose --rows 4
 
 Conditions come from the held-out seed of `taming_lite.evaluate` (never seen in training); samples
 use top-k 100 and seeds 0..3, as the evaluation does. Completion shows the given upper half over a
@@ -11,7 +11,6 @@ grey lower half as its condition.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +18,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from demos.common import tensor_to_rgb  # noqa: E402
-from taming_lite.checkpoints import load_pretrained  # noqa: E402
-from taming_lite.data.labels import colorize  # noqa: E402
-from taming_lite.evaluate import _dataset, _grid, condition_key  # noqa: E402
+from demos.common import tensor_to_rgb
+from taming_lite.checkpoints import load_pretrained
+from taming_lite.data.labels import colorize
+from taming_lite.evaluate import _dataset, _grid, condition_key
 
 TASKS = ("completion", "depth", "labels", "superres", "pose")
 

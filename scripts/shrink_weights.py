@@ -1,6 +1,6 @@
 """Re-save model folders with fp16 storage (half the bytes; loading casts back to fp32).
 
-    python scripts/shrink_weights.py weights/completion weights/depth ...
+    python -m scripts.shrink_weights weights/completion weights/depth ...
 """
 
 import sys
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained  # noqa: E402
+from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained
 
 for d in sys.argv[1:]:
     meta = read_config(d)

@@ -2,21 +2,18 @@
 of the area-downsampled held-out images vs the VQGAN's own reconstruction of the ground truth (the best
 any sample decoded by it can be), plain and back-projected onto the low-resolution input.
 
-    python scripts/superres_ceiling.py                       # weights/vqgan_image, 200 images, x4 and x8
-    python scripts/superres_ceiling.py --vqgan weights/superres --n 1000 --factors 2 4 8
+    python -m scripts.superres_ceiling                       # weights/vqgan_image, 200 images, x4 and x8
+    python -m scripts.superres_ceiling --vqgan weights/superres --n 1000 --factors 2 4 8
 
 Prints a Markdown table. The project's bars: samples >= +1 dB over bicubic, consistency >= 30 dB.
 """
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from taming_lite.checkpoints import load_stage  # noqa: E402
-from taming_lite.evaluate import _dataset, first_stage_ceiling  # noqa: E402
-from taming_lite.superres import area_downsample  # noqa: E402
+from taming_lite.checkpoints import load_stage
+from taming_lite.evaluate import _dataset, first_stage_ceiling
+from taming_lite.superres import area_downsample
 
 
 def main(argv=None):

@@ -1,199 +1,288 @@
 #!/usr/bin/env bash
-# Train the small "preview" defaults shipped in weights/ (64x64 images, 16x16 tokens) on a CPU: the five
-# VQGANs, then the five transformers, then the pixel-level baseline (about an hour); steps 2c to 2l then
-# continue the weaker models on more data (about fourteen more CPU hours; POSE_LONGER=0 MORE_DATA=0 MORE_DATA2=0
-# MORE_DECODER=0 GROW_DECODER=0 BETTER_LOWRES=0 BETTER_LABELS=0 LABELS_LONGER=0 SUPERRES_X8=0 SUPERRES_X8_LONGER=0
-# skip them).
-#   scripts/train_preview.sh                 # everything
-#   VQGAN_STEPS=300 TRANSFORMER_STEPS=200 scripts/train_preview.sh    # quicker, worse
-#   RESUME=1 scripts/train_preview.sh        # continue interrupted runs from their checkpoints
-# The full-size recipe (128x128, f=8, hours on a GPU) is scripts/train_defaults.sh.
+# The recipe for the preview models shipped in weights/ (64x64 images, 16x16 tokens), from nothing, on a CPU:
+# the same configs (configs/preview/), data seeds, step counts and chains of --resume / init_from that made
+# the shipped models, as one fixed sequence of stages (about 15 hours on a 2-core CPU; docs/TRAINING.md
+# says what each stage does and how closely a re-run reproduces the shipped models; docs/EVALUATION.md
+# why each stage exists).
+#
+#   scripts/train_preview.sh                                # everything; writes the models into weights/
+#   MAX_MINUTES=120 scripts/train_preview.sh                # in pieces: stop after 120 min (exit status 75) ...
+#   MAX_MINUTES=120 RESUME=1 scripts/train_preview.sh       # ... and go on from there, as often as needed
+#   QUICK=1 scripts/train_preview.sh                        # every stage with tiny data and step counts (minutes;
+#                                                           #   the tests run it): checks the recipe, not the models
+#
+# Work goes into $RUNS (runs/preview; QUICK: runs/preview_quick): data/ (rendered once), weights/ (the
+# models as the stages leave them), one folder per training run, done/ (one file per finished stage).
+# The last stage copies the seven shipped folders into $OUT (weights; QUICK: $RUNS/out). A run without
+# RESUME=1 refuses to start over an existing $RUNS. With RESUME=1 finished stages are skipped and the
+# interrupted one goes on: each training run from its checkpoint, a decoder fine-tune (no checkpoints)
+# from its start. MAX_MINUTES is a budget for the whole invocation, checked before each run and passed
+# to the trainers (max_minutes=); a decoder fine-tune, once started, runs to its end.
+#
+# Adding a stage: write a function stage_<name> below and put <name> into STAGES before "publish".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${VQGAN_STEPS:=1200}" "${COND_VQGAN_STEPS:=400}" "${TRANSFORMER_STEPS:=600}"
-: "${PIXEL_STEPS:=$((TRANSFORMER_STEPS / 4))}"
-RESUME_FLAG=""
-[ "${RESUME:-0}" = "1" ] && RESUME_FLAG="--resume"
-run() {  # kind config steps [overrides...]
-  local kind=$1 cfg=$2 steps=$3; shift 3
-  echo "== $kind $cfg ($steps steps)"
-  # shellcheck disable=SC2086
-  python -m taming_lite.train "$kind" --config "configs/preview/$cfg.yaml" $RESUME_FLAG "steps=$steps" progress=false "$@"
-}
-spread_decoder() {  # the image VQGAN's (fine-tuned) decoder into every transformer, then fp16 storage
-  local all="weights/completion weights/depth weights/labels weights/superres weights/pose"
-  # shellcheck disable=SC2086
-  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into $all
-  # shellcheck disable=SC2086
-  python scripts/shrink_weights.py $all
-}
-# 0. data: 1500 landscapes and 1500 humans at 64x64, rendered once (about a minute) into npz caches
-if [ ! -f runs/data/images64.npz ]; then
-  python -m taming_lite.data cache --source landscape --n 1500 --size 64 --format npz --shard-size 2000 --out runs/data/landscape64 --quiet
-  python -m taming_lite.data cache --source human --n 1500 --size 64 --format npz --shard-size 2000 --out runs/data/human64 --quiet
-  python - <<'PY'
-import numpy as np  # landscapes and humans interleaved: the image VQGAN serves both
-a = np.load("runs/data/landscape64/shard_00000.npz")["image"]
-b = np.load("runs/data/human64/shard_00000.npz")["image"]
-img = np.empty((len(a) + len(b),) + a.shape[1:], np.uint8)
-img[0::2], img[1::2] = a, b
-np.savez("runs/data/images64.npz", image=img)
-PY
+
+QUICK="${QUICK:-0}"
+if [ "$QUICK" = "1" ]; then
+  RUNS="${RUNS:-runs/preview_quick}"; OUT="${OUT:-$RUNS/out}"
+  N_FIRST=32; N_MORE=32      # rendered samples per data set (full: 1500 and 6000)
+  QUICK_EXTRA=(threads=1)
+  export OMP_NUM_THREADS=1
+else
+  RUNS="${RUNS:-runs/preview}"; OUT="${OUT:-weights}"
+  N_FIRST=1500; N_MORE=6000
+  QUICK_EXTRA=()
 fi
-# 1. first and cond stages
-run vqgan vqgan_image "$VQGAN_STEPS" "loss.disc_start=$((VQGAN_STEPS * 2 / 3))"
-for v in depth labels lowres skeleton; do  # cond stages: L1/BCE + codebook only (no GAN) in the preview
-  run vqgan "vqgan_$v" "$COND_VQGAN_STEPS" "loss.disc_start=100000000"
-done
-# 2. transformers (read the VQGANs above from weights/)
-for t in completion depth labels superres pose; do
-  run transformer "transformer_$t" "$TRANSFORMER_STEPS"
-done
-# 2b. the image VQGAN's short GAN phase leaves a checkerboard in one corner: fine-tune its decoder
-#     alone (L1; tokens unchanged, so the transformers stay valid) and put it into every transformer
-python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz --steps 600 \
-  --into weights/completion weights/depth weights/labels weights/superres weights/pose
-# 2c. the pose transformer was the weakest (PCK 0.22 after 600 steps): continue it, first on the same
-#     1500 humans to 2400 steps, then on 6000 new humans (base seed 3) to 4800 steps, each time
-#     resuming the previous run; then give it the fine-tuned decoder and fp16 storage like the others
-if [ "${POSE_LONGER:-1}" = "1" ]; then
-  python -m taming_lite.data cache --source human --n 6000 --size 64 --seed 3 --format npz --shard-size 6000 \
-    --out runs/data/human64_seed3 --quiet
-  python -m taming_lite.train transformer --config configs/preview/transformer_pose.yaml --resume runs/preview/transformer_pose \
-    out_dir=runs/preview/transformer_pose_long export_dir=runs/preview/transformer_pose_long/export steps=2400 progress=false
-  python -m taming_lite.train transformer --config configs/preview/transformer_pose.yaml --resume runs/preview/transformer_pose_long \
-    out_dir=runs/preview/transformer_pose_long2 export_dir=weights/pose data.root=runs/data/human64_seed3/shard_00000.npz \
-    steps=4800 progress=false
-  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
-  python scripts/shrink_weights.py weights/pose
-fi
-# 2d. more data: 6000 new landscapes (base seed 4); with the 6000 humans above and the first 3000 images,
-#     15000 images for a second, longer fine-tune of the image decoder (tokens unchanged)
-if [ "${MORE_DATA:-1}" = "1" ]; then
-  python -m taming_lite.data cache --source landscape --n 6000 --size 64 --seed 4 --format npz --shard-size 6000 \
-    --out runs/data/landscape64_seed4 --quiet
-  python - <<'PY'
-import numpy as np  # the first 3000 images, then new landscapes and humans interleaved
-a = np.load("runs/data/landscape64_seed4/shard_00000.npz")["image"]
-b = np.load("runs/data/human64_seed3/shard_00000.npz")["image"]
-img = np.empty((len(a) + len(b),) + a.shape[1:], np.uint8)
-img[0::2], img[1::2] = a, b
-np.savez("runs/data/images64_more.npz", image=np.concatenate([np.load("runs/data/images64.npz")["image"], img]))
+DATA="$RUNS/data"
+W="$RUNS/weights"
+MAX_MINUTES="${MAX_MINUTES:-0}"
+STARTED=$(date +%s)
+TASKS="completion depth labels superres pose"
+
+steps() {  # a step count of the recipe; QUICK: 1/400 of it, at least 2 (chains of --resume keep growing)
+  if [ "$QUICK" = "1" ]; then echo $(( $1 / 400 > 2 ? $1 / 400 : 2 )); else echo "$1"; fi
+}
+
+budget() {  # what is left of MAX_MINUTES (prints max_minutes=...), or exit 75 before starting $1
+  [ "$MAX_MINUTES" = "0" ] && return 0
+  local left
+  left=$(awk -v m="$MAX_MINUTES" -v s="$(( $(date +%s) - STARTED ))" 'BEGIN { printf "%.2f", m - s / 60 }')
+  if awk -v l="$left" 'BEGIN { exit !(l <= 0) }'; then
+    echo "== time budget of $MAX_MINUTES min spent before $1; run again with RESUME=1 to go on" >&2
+    exit 75
+  fi
+  echo "max_minutes=$left"
+}
+
+train() {  # trainer config run from overrides...: one training run in $RUNS/run, resumed from its own
+  # checkpoint when it has one, else from run `from`'s (a run trained on further; - for none), else started
+  local trainer=$1 cfg=$2 run=$3 from=$4 flags=() rc=0
+  shift 4
+  if [ -f "$RUNS/$run/checkpoints/latest.txt" ]; then
+    flags+=(--resume "$RUNS/$run")
+  elif [ "$from" != "-" ]; then
+    flags+=(--resume "$RUNS/$from")
+  fi
+  local b; b=$(budget "$run"); [ -n "$b" ] && flags+=("$b")
+  echo "== $trainer $run: $*"
+  python -m taming_lite.train "$trainer" --config "configs/preview/$cfg.yaml" "${flags[@]}" \
+    out_dir="$RUNS/$run" progress=false "$@" "${QUICK_EXTRA[@]}" || rc=$?
+  if [ "$rc" = 75 ]; then
+    echo "== time budget of $MAX_MINUTES min reached during $run (checkpoint saved); run again with RESUME=1 to go on" >&2
+  fi
+  [ "$rc" = 0 ] || exit "$rc"
+}
+
+decoder() {  # run finetune_decoder options...: fine-tune the image VQGAN's decoder alone (tokens unchanged) on
+  # a copy in $RUNS/run, so that an interrupted fine-tune starts again from the same weights; then it replaces
+  # the working image VQGAN (the stage's spread puts it into the transformers)
+  local run=$1; shift
+  if [ ! -f "$RUNS/$run/finished" ]; then
+    budget "$run" >/dev/null
+    echo "== decoder $run: $*"
+    rm -rf "${RUNS:?}/$run"; mkdir -p "$RUNS/$run"; cp -r "$W/vqgan_image" "$RUNS/$run/vqgan_image"
+    python -m scripts.finetune_decoder --vqgan "$RUNS/$run/vqgan_image" "$@"
+    touch "$RUNS/$run/finished"
+  fi
+  rm -rf "${W:?}/vqgan_image"; cp -r "$RUNS/$run/vqgan_image" "$W/vqgan_image"
+}
+
+spread() {  # the image VQGAN's decoder into every transformer folder, and their storage in fp16
+  local all=() t
+  for t in $TASKS; do all+=("$W/$t"); done
+  python -m scripts.finetune_decoder --vqgan "$W/vqgan_image" --copy-only --into "${all[@]}"
+  python -m scripts.shrink_weights "${all[@]}"
+}
+
+cache() {  # source n seed name: render procedural samples into one npz shard, $DATA/name/shard_00000.npz
+  [ -f "$DATA/$4/shard_00000.npz" ] && return 0
+  python -m taming_lite.data cache --source "$1" --n "$2" --seed "$3" --size 64 --format npz --shard-size "$2" \
+    --out "$DATA/$4" --quiet
+}
+
+# --- the stages, in order -------------------------------------------------------------------------------
+
+stage_data() {  # every data set the stages read: 1500 landscapes and 1500 humans (seed 0), 6000 humans
+  # (seed 3), 6000 landscapes each of seeds 4, 5, 6; images64 (the first two interleaved: the image VQGAN
+  # serves both) and images64_more (images64, then seeds 4 and 3 interleaved: 15000 images)
+  cache landscape "$N_FIRST" 0 landscape64
+  cache human "$N_FIRST" 0 human64
+  cache human "$N_MORE" 3 human64_seed3
+  cache landscape "$N_MORE" 4 landscape64_seed4
+  cache landscape "$N_MORE" 5 landscape64_seed5
+  cache landscape "$N_MORE" 6 landscape64_seed6
+  python - "$DATA" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+def mix(a, b):  # landscapes and humans interleaved
+    a, b = (np.load(f"{d}/{x}/shard_00000.npz")["image"] for x in (a, b))
+    img = np.empty((len(a) + len(b),) + a.shape[1:], np.uint8)
+    img[0::2], img[1::2] = a, b
+    return img
+first = mix("landscape64", "human64")
+np.savez(f"{d}/images64.npz", image=first)
+np.savez(f"{d}/images64_more.npz", image=np.concatenate([first, mix("landscape64_seed4", "human64_seed3")]))
 PY
-  # the decoder: 3500 more steps, batch 16, cosine learning rate (one CPU thread: about an hour);
-  # held-out landscape PSNR 23.78 -> 27.03 dB
-  OMP_NUM_THREADS=1 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
-    --steps 3500 --batch 16 --lr 2e-4 --schedule cosine
-  # then 1500 steps with L1 + (1 - SSIM), two threads (about 17 min): 27.16 dB, SSIM 0.76 -> 0.78
-  python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
-    --steps 1500 --batch 16 --lr 1e-4 --schedule cosine --ssim-weight 1.0 --ssim-window 7
-  # labels, depth, super-resolution transformers: continued from their 600-step runs on the new data
-  # (one thread each: about 45-60 min). The shipped labels run was stopped at step 1015 of a steps=4800
-  # schedule and resumed with steps=2400, so its learning rate up to step 1015 differs from this line.
-  for t in labels:landscape64_seed4/shard_00000.npz:2400 depth:landscape64_seed4/shard_00000.npz:2000 \
-           superres:images64_more.npz:2400; do
-    IFS=: read -r name data steps <<<"$t"
-    OMP_NUM_THREADS=1 python -m taming_lite.train transformer --config "configs/preview/transformer_$name.yaml" \
-      --resume "runs/preview/transformer_$name" out_dir="runs/preview/transformer_${name}_long" \
-      export_dir="weights/$name" data.root="runs/data/$data" steps="$steps" progress=false
+}
+
+stage_vqgans() {  # the image VQGAN (GAN from 2/3 of its steps) and the four cond-stage VQGANs (no GAN)
+  local s; s=$(steps 1200)
+  train vqgan vqgan_image vqgan_image - steps="$s" "loss.disc_start=$(( s * 2 / 3 ))" \
+    data.root="$DATA/images64.npz" export_dir="$W/vqgan_image"
+  local v root
+  for v in depth:landscape64 labels:landscape64 lowres:images64.npz skeleton:human64; do
+    root="$DATA/${v#*:}"; [[ "$root" == *.npz ]] || root="$root/shard_00000.npz"
+    train vqgan "vqgan_${v%%:*}" "vqgan_${v%%:*}" - steps="$(steps 400)" loss.disc_start=100000000 \
+      data.root="$root" export_dir="$W/vqgan_${v%%:*}"
   done
-  spread_decoder
-fi
-# 2e. the decoder once more, weighting SSIM higher (L1 + 2 x (1 - SSIM), 3000 steps, one thread: about
-#     100 min), and the labels transformer fine-tuned from the shipped one (init_from: its GPT, a fresh
-#     optimizer) on 6000 more landscapes (base seed 5; one thread, about 90 min; the two ran side by side)
-if [ "${MORE_DATA2:-1}" = "1" ]; then
-  python -m taming_lite.data cache --source landscape --n 6000 --size 64 --seed 5 --format npz --shard-size 6000 \
-    --out runs/data/landscape64_seed5 --quiet
-  OMP_NUM_THREADS=1 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
-    --steps 3000 --batch 16 --lr 1e-4 --schedule cosine --ssim-weight 2.0 --ssim-window 7
-  OMP_NUM_THREADS=1 python -m taming_lite.train transformer --config configs/preview/transformer_labels.yaml \
-    first_stage=weights/labels cond_stage=weights/labels init_from=weights/labels \
-    out_dir=runs/preview/transformer_labels_ft export_dir=weights/labels \
-    data.root=runs/data/landscape64_seed5/shard_00000.npz steps=2400 lr=3e-4 warmup_steps=50 threads=1 progress=false
-  spread_decoder
-fi
-# 2f. the decoder a last time, SSIM weighted higher still (L1 + 4 x (1 - SSIM), 2400 steps, one thread:
-#     about 85 min): 27.36 -> 27.43 dB, SSIM 0.789 -> 0.794 (a run with 10 x (1 - SSIM) beside it: 27.26 dB, 0.794);
-#     SSIM up to here with the 7x7 window of then (--ssim-window 7): the standard 11x11 window reads 0.797 after 2f
-if [ "${MORE_DECODER:-1}" = "1" ]; then
-  OMP_NUM_THREADS=1 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
-    --steps 2400 --batch 16 --lr 1e-4 --schedule cosine --ssim-weight 4.0 --seed 5 --ssim-window 7
-  spread_decoder
-fi
-# 2g. the decoder grown by one res block at each of its two highest resolutions (added as identities:
-#     --grow-decoder 2 2 1, +93k parameters), then L1 + 4 x (1 - SSIM) with the standard 11x11 window, 2600
-#     steps (one thread: about 107 min): 27.43 -> 27.52 dB, SSIM 0.797 -> 0.8001 (11x11 window; the same run without
-#     --grow-decoder, beside it on the same batches: 27.50 dB, 0.7997)
-if [ "${GROW_DECODER:-1}" = "1" ]; then
-  OMP_NUM_THREADS=1 python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64_more.npz \
-    --steps 2600 --batch 16 --lr 1e-4 --schedule cosine --ssim-weight 4.0 --seed 6 --grow-decoder 2 2 1
-  spread_decoder
-fi
-# 2h. super-resolution saw its input through a low-res VQGAN of 400 steps that kept only 23.5 dB of it (the
-#     samples' consistency, 24.3 dB, sat at that): a new one with 512 codes, 6000 steps of batch 32 on the
-#     15000 images (one thread, about 36 min): 34.3 dB; then the super-res transformer started from the
-#     shipped one's GPT (init_from_other_tokens: the new cond tokens' embeddings are relearned), 2000 steps
-#     (two threads, about 50 min): consistency 24.3 -> 28.1 dB, PSNR -7.4 -> -4.9 dB vs bicubic (8 x 4)
-if [ "${BETTER_LOWRES:-1}" = "1" ]; then
-  OMP_NUM_THREADS=1 python -m taming_lite.train vqgan --config configs/preview/vqgan_lowres.yaml steps=6000 \
-    batch_size=32 threads=1 progress=false loss.disc_start=100000000 model.n_embed=512 \
-    data.root=runs/data/images64_more.npz out_dir=runs/preview/vqgan_lowres_long \
-    export_dir=runs/preview/vqgan_lowres_long/export ckpt_every=1000 log_every=100
-  python -m taming_lite.train transformer --config configs/preview/transformer_superres.yaml \
-    cond_stage=runs/preview/vqgan_lowres_long/export init_from=weights/superres init_from_other_tokens=true \
-    data.root=runs/data/images64_more.npz steps=2000 lr=3e-4 warmup_steps=50 threads=2 progress=false \
-    out_dir=runs/preview/transformer_superres_lr export_dir=weights/superres ckpt_every=400 log_every=50
-  spread_decoder
-fi
-# 2i. the labels transformer saw the painted map through a label VQGAN of 400 steps that kept mIoU 0.39 of
-#     it: a new one, the same config from scratch on the 6000 landscapes of base seed 4 (2260 steps of batch 8,
-#     constant lr, one thread: about 60 min; mIoU of its reconstruction 0.73, pixel accuracy 0.91; the shipped
-#     one was a steps=6000 run stopped at step 2260, the same run as the lr is constant), then the
-#     labels transformer started again from the shipped one's GPT (init_from_other_tokens), 2400 steps (two
-#     threads, about 45 min): segmenter mIoU of samples vs the input map 0.18 -> 0.22 (8 conditions x 4 samples)
-if [ "${BETTER_LABELS:-1}" = "1" ]; then
-  OMP_NUM_THREADS=1 python -m taming_lite.train vqgan --config configs/preview/vqgan_labels.yaml steps=2260 \
-    threads=1 progress=false loss.disc_start=100000000 data.root=runs/data/landscape64_seed4/shard_00000.npz \
-    out_dir=runs/preview/vqgan_labels_6k export_dir=runs/preview/vqgan_labels_6k/export ckpt_every=250 log_every=50
-  python -m taming_lite.train transformer --config configs/preview/transformer_labels.yaml \
-    first_stage=weights/labels cond_stage=runs/preview/vqgan_labels_6k/export init_from=weights/labels \
-    init_from_other_tokens=true data.root=runs/data/landscape64_seed5/shard_00000.npz steps=2400 lr=3e-4 \
-    warmup_steps=50 threads=2 progress=false out_dir=runs/preview/transformer_labels_newcond \
-    export_dir=weights/labels ckpt_every=400 log_every=50
-  spread_decoder
-fi
-# 2j. the labels transformer trained on from the shipped one (init_from, fresh optimizer) on 6000 new landscapes
-#     (base seed 6), 3600 steps (two threads, about 80 min; the shipped run was stopped at step 2937 and
-#     continued with --resume, the same run): segmenter mIoU of samples vs the input map 0.31 -> 0.42 on
-#     24 conditions x 2 samples, 0.22 -> 0.25 on 8 x 4, 0.22 -> 0.24 on 2 x 8 (old and new model side by side)
-if [ "${LABELS_LONGER:-1}" = "1" ]; then
-  python -m taming_lite.data cache --source landscape --n 6000 --size 64 --seed 6 --format npz --shard-size 6000 \
-    --out runs/data/landscape64_seed6 --quiet
-  python -m taming_lite.train transformer --config configs/preview/transformer_labels.yaml \
-    first_stage=weights/labels cond_stage=weights/labels init_from=weights/labels \
-    data.root=runs/data/landscape64_seed6/shard_00000.npz steps=3600 lr=3e-4 warmup_steps=50 threads=2 \
-    progress=false out_dir=runs/preview/transformer_labels_seed6 export_dir=weights/labels ckpt_every=400 log_every=50
-  spread_decoder
-fi
-# 2k. super-resolution x8 instead of x4: the shipped x4 model trained on with 8x8 inputs that it enlarges 2x
-#     (nearest) before the same low-res VQGAN (cond_upsample=2), 2000 steps (two threads, about 45 min):
-#     on 8 conditions x 4 samples PSNR -3.07 dB vs bicubic (x4: -4.90), consistency 29.5 dB (x4: 28.0)
-superres_x8() {  # train the shipped super-resolution model on as x8: steps, lr, run folder, checkpoint interval
-  python -m taming_lite.train transformer --config configs/preview/transformer_superres.yaml \
-    first_stage=weights/superres cond_stage=weights/superres init_from=weights/superres cond_upsample=2 \
-    data.cond_key=lowres8 data.root=runs/data/images64_more.npz steps="$1" lr="$2" warmup_steps=50 threads=2 \
-    progress=false out_dir="runs/preview/$3" export_dir=weights/superres ckpt_every="$4" log_every=50
-  spread_decoder
 }
-if [ "${SUPERRES_X8:-1}" = "1" ]; then
-  superres_x8 2000 3e-4 transformer_superres_x8 400
+
+stage_transformers() {  # the five transformers, 600 steps each, on the first data
+  local t cond root
+  for t in completion:-:landscape64 depth:depth:landscape64 labels:labels:landscape64 \
+           superres:lowres:images64.npz pose:skeleton:human64; do
+    IFS=: read -r t cond root <<<"$t"
+    root="$DATA/$root"; [[ "$root" == *.npz ]] || root="$root/shard_00000.npz"
+    local c=(); [ "$cond" != "-" ] && c=(cond_stage="$W/vqgan_$cond")
+    train transformer "transformer_$t" "transformer_$t" - steps="$(steps 600)" first_stage="$W/vqgan_image" \
+      "${c[@]}" data.root="$root" export_dir="$W/$t"
+  done
+}
+
+stage_pixel_baseline() {  # the pixel-level baseline: the completion GPT's size over 32x32 palette pixels, 1/4 of its
+  # steps (the same tokens); stored in fp16 like every shipped model
+  train transformer pixel_baseline pixel_baseline - steps="$(steps 150)" \
+    data.root="$DATA/landscape64/shard_00000.npz" export_dir="$W/pixel_baseline"
+  python -m scripts.shrink_weights "$W/pixel_baseline"
+}
+
+stage_decoder_l1() {  # 2b: 600 decoder steps (L1) remove the checkerboard of the image VQGAN's short GAN phase; from
+  # here on the image VQGAN and the transformers are stored in fp16 (finetune_decoder, spread), as first committed
+  decoder decoder_l1 --data "$DATA/images64.npz" --steps "$(steps 600)"
+  spread
+}
+
+stage_pose_longer() {  # 2c: the pose transformer trained on, to 2400 steps on its data, then to 4800 on 6000 new humans
+  train transformer transformer_pose transformer_pose_long transformer_pose steps="$(steps 2400)" \
+    first_stage="$W/vqgan_image" cond_stage="$W/vqgan_skeleton" data.root="$DATA/human64/shard_00000.npz" \
+    export_dir="$RUNS/transformer_pose_long/export"
+  train transformer transformer_pose transformer_pose_long2 transformer_pose_long steps="$(steps 4800)" \
+    first_stage="$W/vqgan_image" cond_stage="$W/vqgan_skeleton" data.root="$DATA/human64_seed3/shard_00000.npz" \
+    export_dir="$W/pose"
+  spread
+}
+
+stage_more_data() {  # 2d: the decoder on 15000 images (3500 steps L1, then 1500 with L1 + (1 - SSIM)); the labels,
+  # depth and super-resolution transformers trained on from their 600-step runs on new data
+  OMP_NUM_THREADS=1 decoder decoder_more --data "$DATA/images64_more.npz" --steps "$(steps 3500)" --batch 16 \
+    --lr 2e-4 --schedule cosine
+  decoder decoder_ssim1 --data "$DATA/images64_more.npz" --steps "$(steps 1500)" --batch 16 --lr 1e-4 \
+    --schedule cosine --ssim-weight 1.0 --ssim-window 7
+  local t name cond root n
+  for t in labels:labels:landscape64_seed4/shard_00000.npz:2400 depth:depth:landscape64_seed4/shard_00000.npz:2000 \
+           superres:lowres:images64_more.npz:2400; do
+    IFS=: read -r name cond root n <<<"$t"
+    OMP_NUM_THREADS=1 train transformer "transformer_$name" "transformer_${name}_long" "transformer_$name" \
+      steps="$(steps "$n")" first_stage="$W/vqgan_image" cond_stage="$W/vqgan_$cond" data.root="$DATA/$root" \
+      export_dir="$W/$name"
+  done
+  spread
+}
+
+stage_labels_ft() {  # 2e: the decoder with L1 + 2 x (1 - SSIM); the labels transformer fine-tuned from itself on seed 5
+  OMP_NUM_THREADS=1 decoder decoder_ssim2 --data "$DATA/images64_more.npz" --steps "$(steps 3000)" --batch 16 \
+    --lr 1e-4 --schedule cosine --ssim-weight 2.0 --ssim-window 7
+  OMP_NUM_THREADS=1 train transformer transformer_labels transformer_labels_ft - first_stage="$W/labels" \
+    cond_stage="$W/labels" init_from="$W/labels" data.root="$DATA/landscape64_seed5/shard_00000.npz" \
+    steps="$(steps 2400)" lr=3e-4 warmup_steps=50 threads=1 export_dir="$W/labels"
+  spread
+}
+
+stage_decoder_ssim4() {  # 2f: the decoder with L1 + 4 x (1 - SSIM)
+  OMP_NUM_THREADS=1 decoder decoder_ssim4 --data "$DATA/images64_more.npz" --steps "$(steps 2400)" --batch 16 \
+    --lr 1e-4 --schedule cosine --ssim-weight 4.0 --seed 5 --ssim-window 7
+  spread
+}
+
+stage_decoder_grown() {  # 2g: the decoder grown by a res block at 64x64 and at 32x32, then L1 + 4 x (1 - SSIM), 11x11 SSIM
+  OMP_NUM_THREADS=1 decoder decoder_grown --data "$DATA/images64_more.npz" --steps "$(steps 2600)" --batch 16 \
+    --lr 1e-4 --schedule cosine --ssim-weight 4.0 --seed 6 --grow-decoder 2 2 1
+  spread
+}
+
+stage_superres_lowres512() {  # 2h: a new low-res VQGAN (512 codes, 6000 steps of 32), and the super-resolution
+  # transformer started again from its GPT with the new cond tokens
+  OMP_NUM_THREADS=1 train vqgan vqgan_lowres vqgan_lowres_long - steps="$(steps 6000)" batch_size=32 threads=1 \
+    loss.disc_start=100000000 model.n_embed=512 data.root="$DATA/images64_more.npz" \
+    export_dir="$RUNS/vqgan_lowres_long/export" ckpt_every=1000 log_every=100
+  train transformer transformer_superres transformer_superres_lr - first_stage="$W/vqgan_image" \
+    cond_stage="$RUNS/vqgan_lowres_long/export" init_from="$W/superres" init_from_other_tokens=true \
+    data.root="$DATA/images64_more.npz" steps="$(steps 2000)" lr=3e-4 warmup_steps=50 threads=2 \
+    export_dir="$W/superres" ckpt_every=400 log_every=50
+  spread
+}
+
+stage_labels_newcond() {  # 2i: a new label VQGAN (2260 steps on seed 4), and the labels transformer started again
+  # from its GPT with the new cond tokens (on seed 5)
+  OMP_NUM_THREADS=1 train vqgan vqgan_labels vqgan_labels_6k - steps="$(steps 2260)" threads=1 \
+    loss.disc_start=100000000 data.root="$DATA/landscape64_seed4/shard_00000.npz" \
+    export_dir="$RUNS/vqgan_labels_6k/export" ckpt_every=250 log_every=50
+  train transformer transformer_labels transformer_labels_newcond - first_stage="$W/labels" \
+    cond_stage="$RUNS/vqgan_labels_6k/export" init_from="$W/labels" init_from_other_tokens=true \
+    data.root="$DATA/landscape64_seed5/shard_00000.npz" steps="$(steps 2400)" lr=3e-4 warmup_steps=50 threads=2 \
+    export_dir="$W/labels" ckpt_every=400 log_every=50
+  spread
+}
+
+stage_labels_seed6() {  # 2j: the labels transformer trained on from itself, 3600 steps on seed 6
+  train transformer transformer_labels transformer_labels_seed6 - first_stage="$W/labels" cond_stage="$W/labels" \
+    init_from="$W/labels" data.root="$DATA/landscape64_seed6/shard_00000.npz" steps="$(steps 3600)" lr=3e-4 \
+    warmup_steps=50 threads=2 export_dir="$W/labels" ckpt_every=400 log_every=50
+  spread
+}
+
+superres_x8() {  # run steps lr ckpt_every: the super-resolution transformer trained on as x8 (8x8 inputs enlarged 2x)
+  train transformer transformer_superres "$1" - first_stage="$W/superres" cond_stage="$W/superres" \
+    init_from="$W/superres" cond_upsample=2 data.cond_key=lowres8 data.root="$DATA/images64_more.npz" \
+    steps="$(steps "$2")" lr="$3" warmup_steps=50 threads=2 export_dir="$W/superres" ckpt_every="$4" log_every=50
+  spread
+}
+
+stage_superres_x8() {  # 2k: super-resolution x8 instead of x4, 2000 steps from the x4 model
+  superres_x8 transformer_superres_x8 2000 3e-4 400
+}
+
+stage_superres_x8_longer() {  # 2l: the x8 model trained on, 3000 steps
+  superres_x8 transformer_superres_x8b 3000 2e-4 500
+}
+
+stage_publish() {  # the seven shipped folders into $OUT
+  local m
+  mkdir -p "$OUT"
+  for m in vqgan_image $TASKS pixel_baseline; do
+    rm -rf "${OUT:?}/$m"; cp -r "$W/$m" "$OUT/$m"
+  done
+  echo "== wrote $OUT/{vqgan_image,${TASKS// /,},pixel_baseline}"
+}
+
+STAGES=(data vqgans transformers pixel_baseline decoder_l1 pose_longer more_data labels_ft decoder_ssim4
+        decoder_grown superres_lowres512 labels_newcond labels_seed6 superres_x8 superres_x8_longer publish)
+
+if [ "${RESUME:-0}" != "1" ] && [ -e "$RUNS" ]; then
+  echo "$RUNS exists: RESUME=1 to go on from it, or remove it to start again" >&2
+  exit 2
 fi
-# 2l. the x8 model trained on: 3000 more steps from it, lr 2e-4 (two threads, about 80 min): raw samples' consistency
-#     29.6 -> 30.5 dB and PSNR -3.05 -> -2.80 dB vs bicubic on 8 conditions x 4 samples (both models, same conditions and seeds)
-if [ "${SUPERRES_X8_LONGER:-1}" = "1" ]; then
-  superres_x8 3000 2e-4 transformer_superres_x8b 500
-fi
-# 3. the pixel-level baseline: the completion model's GPT over 32x32 palette pixels, 1/4 of its steps (same tokens)
-run transformer pixel_baseline "$PIXEL_STEPS"
-echo "done: weights/ holds the preview VQGANs, transformers and the pixel baseline"
+mkdir -p "$RUNS/done" "$DATA" "$W"
+for s in "${STAGES[@]}"; do
+  if [ -f "$RUNS/done/$s" ]; then
+    echo "== stage $s: done before"
+    continue
+  fi
+  budget "stage $s" >/dev/null
+  echo "== stage $s"
+  "stage_$s"
+  touch "$RUNS/done/$s"
+done
+echo "done: the preview models are in $OUT ($(( ($(date +%s) - STARTED) / 60 )) min)"

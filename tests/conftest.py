@@ -1,17 +1,16 @@
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = Path(os.environ.get("TAMING_LITE_REFERENCE", REPO.parent / "shared" / "reference"))
+REFERENCE = REPO / "tests" / "fixtures" / "original"  # outputs of the original code: its README.md says which
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     if not (REFERENCE / "README.md").is_file():
-        pytest.fail(f"reference fixtures not found at {REFERENCE}; set TAMING_LITE_REFERENCE")
+        pytest.fail(f"reference fixtures not found at {REFERENCE} (the repository ships them)")
     return REFERENCE
 
 

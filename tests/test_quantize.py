@@ -86,7 +86,7 @@ def test_greedy_agreement_on_the_reference_fixture(reference_dir):
     """The stated agreement: on the original implementation's conditional fixture (a random-init
     model, so its logits are flatter than a trained model's), the int8 model's next-token argmax
     agrees with the original greedy sequence for >= 90% of positions (measured 94%); the shipped
-    trained models measure 96-97% (README)."""
+    trained models measure 96-97% (docs/BENCHMARKS.md)."""
     m = load_original(reference_dir / "net2net.yaml", reference_dir / "net2net.ckpt")
     d = load_file(reference_dir / "net2net_io.safetensors")
     _, ci = m.encode_to_c(d["c"])

@@ -1,4 +1,4 @@
-"""Our modules reproduce the original implementation's outputs (../shared/reference), atol 1e-4."""
+"""Our modules reproduce the original implementation's outputs (tests/fixtures/original), atol 1e-4."""
 
 import pytest
 import torch

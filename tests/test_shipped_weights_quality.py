@@ -1,10 +1,10 @@
-"""The shipped weights still score what README.md's evaluation table says: the project's bars that are
+"""The shipped weights still score what docs/EVALUATION.md's evaluation table says: the project's bars that are
 met stay met, and the two that are not met do not fall below where they stand (a regression guard for
 anyone who retrains or replaces a model in weights/).
 
-One run of `python -m taming_lite.evaluate` with the README's protocol (200 held-out images, 2
+One run of `python -m taming_lite.evaluate` with that table's protocol (200 held-out images, 2
 conditions x 8 samples; about 70 s on two cores). Sampled numbers can move a little between CPUs (a
-token flips), so the regression floors sit a margin below the README's figures."""
+token flips), so the regression floors sit a margin below its figures."""
 
 import pytest
 import torch
@@ -61,7 +61,7 @@ def test_condition_consistency_bars_that_are_met(scores):
 
 
 def test_unmet_bars_do_not_regress(scores):
-    """README: labels mIoU 0.26 on this protocol (bar 0.5); super-resolution raw samples 2.7 dB below
+    """docs/EVALUATION.md: labels mIoU 0.26 on this protocol (bar 0.5); super-resolution raw samples 2.7 dB below
     bicubic (bar 1 dB above), consistency 30.5 dB (bar 30)."""
     assert value(scores, "labels", "miou_generated_vs_input") >= 0.20
     assert value(scores, "superres", "psnr_gain_over_bicubic_db") >= -3.3
