@@ -219,9 +219,16 @@ def _vqgan_config(params: dict, where: str) -> VQGANConfig:
     unknown = set(dd) - _DDCONFIG_KEYS
     if unknown:
         raise CheckpointError(f"{where}: unknown ddconfig keys {sorted(unknown)}")
+    n_labels = params.get("n_labels")
+    colorize = params.get("colorize_nlabels")  # a VQModel with a `colorize` buffer (S-FLCKR's cond stage)
+    if n_labels is None and colorize is not None:
+        if not (colorize == dd.get("in_channels") == dd.get("out_ch")):
+            raise CheckpointError(f"{where}: colorize_nlabels {colorize} differs from in_channels/out_ch "
+                                  f"({dd.get('in_channels')}/{dd.get('out_ch')}); only label VQGANs are supported")
+        n_labels = colorize
     try:
         return VQGANConfig(**dd, embed_dim=int(params["embed_dim"]), n_embed=int(params["n_embed"]),
-                           n_labels=params.get("n_labels"))
+                           n_labels=n_labels)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: invalid VQGAN params ({e})") from None
 
