@@ -210,7 +210,7 @@ def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str]
     if tm.placeholder:
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
-    model = f" · model `{tm.name}`" if tm.name else ""
+    model = f" · model `{tm.name or tm.source}`"
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
                  f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type} ({str(tm.dtype).removeprefix('torch.')}){model}")
     lines += [f"- {n}" for n in notes]

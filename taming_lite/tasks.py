@@ -197,7 +197,8 @@ class Job:
 class Preview:
     done: int
     total: int
-    images: list[np.ndarray]
+    images: list[np.ndarray]  # (H, W, 3) uint8, unknown tokens greyed out until the final one
+    tokens: torch.Tensor      # (B, h, w) the token grid so far
 
     @property
     def final(self) -> bool:
@@ -470,7 +471,7 @@ class Pipeline:
         fits = h <= wh and w <= ww and c_seq.shape[1] + h * w - 1 <= gpt.config.block_size
         grid = z.clone()
         if total <= 0:
-            yield Preview(0, 0, self.decode(grid))
+            yield Preview(0, 0, self.decode(grid), grid)
             return
         if fits:
             prefix = torch.cat((c_seq, grid.reshape(B, -1)[:, :start]), dim=1)
@@ -494,7 +495,7 @@ class Pipeline:
             if progress is not None:
                 progress((done, total))
             if done == total or previews > 1:
-                yield Preview(done, total, self.decode(grid, None if done == total else start + done))
+                yield Preview(done, total, self.decode(grid, None if done == total else start + done), grid.clone())
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
