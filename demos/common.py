@@ -28,7 +28,7 @@ from taming_lite.tasks import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  #
 from .inputs import MAX_SAMPLES, MAX_SEED, InputError, check_image_file, sampling_params, snap_size
 
 log = logging.getLogger("taming_lite.app")
-N_PREVIEWS = 6  # intermediate decodes per request
+N_PREVIEWS = int(os.environ.get("TAMING_LITE_PREVIEWS", "6"))  # decodes per request (the last one final)
 MAX_OUTPUT_TOKENS = 32  # the largest output side, in tokens, for models with a small window ...
 MAX_WINDOWS = 3         # ... and for larger windows this many windows (S-FLCKR, 16 tokens: 256 x 768 px)
 
