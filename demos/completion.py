@@ -21,7 +21,8 @@ The image is encoded into a grid of tokens by the VQGAN. The **upper rows of tok
 top to bottom, and the VQGAN decoder turns them back into pixels. Several samples show how many
 different lower halves fit the same upper half. The last image is the **pixel-level baseline**: a
 transformer of the same size and training compute that predicts palette colours pixel by pixel
-(Image-GPT style); with the same sequence length it only reaches 32x32 pixels."""
+(Image-GPT style); with the same sequence length it only reaches 32x32 pixels. The picker also offers
+the paper's face models (`ffhq`, `celebahq`, ~4 GB downloads): give them a face photo, at 256x256."""
 
 
 def prepare(image, given_rows, height: int, width: int, stride: int):

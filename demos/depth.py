@@ -30,7 +30,8 @@ INTRO = """### Depth to image
 Upload a **depth map: near = bright, far = dark** (any image mode or size; tick *invert* if yours is
 the other way round), or pick an example. A depth VQGAN turns it into condition tokens; the
 transformer samples image tokens that fit them. The **3D view** lifts the result onto the depth:
-an orbit animation and an interactive mesh you can turn with the mouse."""
+an orbit animation and an interactive mesh you can turn with the mouse. The picker also offers the
+paper's **D-RIN** (`drin`, a ~4 GB download): it draws ImageNet objects from depth, not landscapes."""
 
 DEPTH_RANGE = 2.0  # mesh/orbit: distance from the nearest (depth 1) to the farthest (depth 0) point
 
