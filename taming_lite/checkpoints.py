@@ -63,7 +63,8 @@ _REGISTERED_BY = {"evaluator": "taming_lite.evaluators"}
 def register_model_type(name: str, cls: type, config_cls: type) -> None:
     """Let save_pretrained / load_pretrained handle `cls` as `name` (call it where `cls` is defined)."""
     known = _MODEL_TYPES.get(name)
-    if known is not None and known != (cls, config_cls):
+    if known is not None and known[0].__qualname__ != cls.__qualname__:  # (the same class imported twice is
+        # fine: `python -m taming_lite.evaluators` runs the module as __main__ and imports it again)
         raise ValueError(f"model_type {name!r} is already registered for {known[0].__name__}")
     _MODEL_TYPES[name] = (cls, config_cls)
 

@@ -118,3 +118,15 @@ def test_inputs_sized_by_downsample_outputs_by_upsample(folders, monkeypatch):
 def test_a_model_for_another_task_is_refused(folders):
     with pytest.raises(tasks.TaskMismatch, match="1-channel .* it fits the depth tab"):
         Pipeline.from_pretrained(str(folders["depth"]), task="labels", device="cpu")
+
+
+def test_lower_layers_do_not_import_higher_ones():
+    """checkpoints / hub / registry / download / tasks never import evaluate, evaluators, train or the app."""
+    import subprocess
+
+    code = ("import sys, taming_lite.checkpoints, taming_lite.hub, taming_lite.registry, taming_lite.download, "
+            "taming_lite.tasks; print(sorted(m for m in sys.modules if m.startswith(('taming_lite.evaluat', "
+            "'taming_lite.train', 'demos', 'gradio'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
