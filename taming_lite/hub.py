@@ -6,12 +6,15 @@
     model = from_pretrained("user/repo", revision="v1")     # any Hub repo in our format or the original one
     model = from_pretrained("path/to/dir", device="cpu")    # a local directory
 
-Resolution of `from_pretrained(x)`, in order: an existing local directory; a name in the registry;
-a registry entry whose `repo_id` is `x`; any other `user/repo` id, whose format is detected from its
-file list (config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one
-*.ckpt = the original taming format).
+Resolution of `from_pretrained(x)`, in order: an existing local directory; a name in the registry
+(weights/registry.json, read by taming_lite.registry: embedded weights, a Hub repo, or direct
+download links, fetched by taming_lite.download into its own cache); a registry entry whose
+`repo_id` is `x`; any other `user/repo` id, whose format is detected from its file list
+(config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one *.ckpt =
+the original taming format). For a task, `taming_lite.tasks.Pipeline.from_pretrained` wraps this.
 
-Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache. The
+Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache, which is read
+with `try_to_load_from_cache` / `scan_cache_dir` and whose errors are told apart by their classes. The
 environment is read at each call (huggingface_hub reads it once, at import): HF_ENDPOINT,
 HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE, HF_TOKEN. The cache is consulted first: a model that is in
 the cache for the asked revision loads with no request at all (pass `force_download=True` to fetch
