@@ -184,8 +184,9 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     return model
 
 
-def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name."""
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
+    """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name.
+    `assign`: the model takes the given tensors themselves (no copy; e.g. memory-mapped from the file)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -205,7 +206,7 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: 
     if problems:
         shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
         raise CheckpointError(f"{source}: weights do not fit the model: {shown}")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=assign)
 
 
 # --------------------------------------------------------------------------- original format
@@ -410,12 +411,18 @@ def load_original(config_path: str | os.PathLike, ckpt_path: str | os.PathLike, 
     cls = {"vqgan": VQGAN, "gpt": GPT, "net2net": Net2NetTransformer}[kind]
     with torch.device("meta"):  # no random init of weights that are overwritten next (seconds for a 24-layer GPT)
         model = cls(config)
-    # empty storage on the target device and dtype; the strict load below fills every tensor (all are persistent)
-    model = model.to_empty(device=device or "cpu")
+    state = _drop_constant_buffers(load_torch_checkpoint(ckpt_path), model, str(ckpt_path))
+    device = torch.device(device or "cpu")
+    if device.type == "cpu" and dtype in (None, torch.float32) and all(
+            v.dtype == torch.float32 for v in state.values() if v.is_floating_point()):
+        # the model takes the memory-mapped tensors themselves: no second copy of the weights in memory
+        load_state_strict(model, state, str(ckpt_path), assign=True)
+        return model.eval()
+    # else empty storage on the target device and dtype, filled (and cast) from the memory-mapped file
+    model = model.to_empty(device=device)
     if dtype is not None:
         model = model.to(dtype=dtype)
-    state = _drop_constant_buffers(load_torch_checkpoint(ckpt_path), model, str(ckpt_path))
-    load_state_strict(model, state, str(ckpt_path))  # copies (and casts) from the memory-mapped file
+    load_state_strict(model, state, str(ckpt_path))
     return model.eval()
 
 
