@@ -185,8 +185,7 @@ class ModelStore:
 
         key = (task, str(self.device))
         if key in self._defaults:
-            p = self._defaults[key]
-            return dict(image_size=p.image_size, out_stride=p.out_stride, window=p.window[0], sr_factor=p.sr_factor)
+            return self._defaults[key].shape
         name = self.default_name(task)
         shape = model_shape(name) if name is not None else None
         if shape is None:

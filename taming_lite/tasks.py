@@ -281,15 +281,20 @@ class Pipeline:
         return self.model.config.first_stage.upsample_factor
 
     @property
+    def shape(self) -> dict:
+        """window, in_stride, out_stride, image_size, sr_factor (see `shape_of`)."""
+        return shape_of(self.model.config, self.extra)
+
+    @property
     def window(self) -> tuple[int, int]:
         """The token grid the transformer was trained on (rows, columns)."""
-        n = int(self.extra.get("image_size") or self.model.config.first_stage.resolution) // self.in_stride
+        n = self.shape["window"]
         return n, n
 
     @property
     def image_size(self) -> int:
         """Output pixels of one window: the default output size."""
-        return self.window[0] * self.out_stride
+        return self.shape["image_size"]
 
     @property
     def vocab_size(self) -> int:
@@ -307,7 +312,7 @@ class Pipeline:
     @property
     def sr_factor(self) -> int:
         """Super-resolution: output pixels per low-resolution input pixel."""
-        return max(1, self.model.config.cond_factor) * self.out_stride // self.in_stride
+        return self.shape["sr_factor"]
 
     @property
     def label_channels(self) -> int:
