@@ -96,7 +96,7 @@ try:
     img = np.asarray(Image.open(r[0][0]["image"]))
     want = f"on {dev} ({str(gpu.dtype).removeprefix('torch.')})"
     print(f"3. depth tab via gradio_client: {img.shape[1]}x{img.shape[0]} in {time.perf_counter() - t:.1f} s; "
-          f"status: {r[-1].splitlines()[-1][:160]}")
+          f"status: {next((l for l in r[-1].splitlines() if 'done' in l), r[-1])[:160]}")
     if img.shape[:2] != (256, 256) or want not in r[-1]:
         failures.append(f"the tab did not answer a 256x256 image with '{want}' in its status")
 finally:
