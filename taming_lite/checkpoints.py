@@ -418,10 +418,11 @@ def load_original(config_path: str | os.PathLike, ckpt_path: str | os.PathLike, 
         # the model takes the memory-mapped tensors themselves: no second copy of the weights in memory
         load_state_strict(model, state, str(ckpt_path), assign=True)
         return model.eval()
-    # else empty storage on the target device and dtype, filled (and cast) from the memory-mapped file
-    model = model.to_empty(device=device)
+    # else empty storage on the target device in the target dtype (cast while still on meta: no fp32 copy),
+    # filled (and cast) from the memory-mapped file
     if dtype is not None:
         model = model.to(dtype=dtype)
+    model = model.to_empty(device=device)
     load_state_strict(model, state, str(ckpt_path))
     return model.eval()
 

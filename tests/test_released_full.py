@@ -1,7 +1,8 @@
 """One full-size run (slow): a D-RIN-shaped stand-in at the released size (24 x 1024 GPT, two f=16
 VQGANs at ch 128; random weights; a 1.8 GB Lightning last.ckpt with loss.* keys) loaded through the
 Pipeline in a fresh process, which must stay well under twice the checkpoint in peak memory
-(torch.load mmap, meta-device build; a plain torch.load + load_state_dict peaks at ~2.3x), and one
+(torch.load mmap, the model takes the mapped tensors: 0.69 GB after loading, measured; a plain
+torch.load + load_state_dict peaks at 4.04 GB, 2.2x), and one
 256x256 image sampled from it (256 tokens after 256 condition tokens, KV cache, fp32)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # ~2 min on a quiet 2-core CPU
 REPO = Path(__file__).resolve().parents[1]
 
 SCRIPT = r"""
@@ -38,7 +39,7 @@ def test_released_size_loads_in_bounded_memory_and_samples(tmp_path):
     _, ckpt = released.write(tmp_path, "depth", full=True)
     size = ckpt.stat().st_size
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=REPO, capture_output=True, text=True,
-                       timeout=900)
+                       timeout=1700)
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     print(f"\nfull-size stand-in: checkpoint {size / 1e9:.2f} GB, {out['params'] / 1e6:.0f} M parameters, load "

@@ -130,3 +130,11 @@ def test_lower_layers_do_not_import_higher_ones():
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_bf16_weights_on_the_cpu(folders):
+    pipe = Pipeline.from_pretrained(str(folders["labels"]), device="cpu", dtype="bf16")
+    assert pipe.dtype == torch.bfloat16 and "bfloat16" in pipe.describe()
+    ids = np.full((32, 32), LABEL_BY_NAME["sky-other"], np.uint8)
+    (img,) = pipe.sample(pipe.prepare(ids, (256, 256)), seed=0)
+    assert img.shape == (256, 256, 3) and img.std() > 0
