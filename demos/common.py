@@ -161,9 +161,8 @@ def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples,
 
 def stream(pipe: Pipeline, job, params: dict, progress=None) -> Iterator[Preview]:
     """pipe.iter_sample with the tab's parameters, about N_PREVIEWS previews, Gradio's progress bar."""
-    report = None
-    if progress is not None:
-        def report(step):
+    def report(step):
+        if progress is not None:
             progress(step, desc="sampling tokens", unit="tokens")
     yield from pipe.iter_sample(job, seed=params["seed"], num_samples=params["num_samples"],
                                 temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],

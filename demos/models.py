@@ -21,7 +21,6 @@ Folders on the server can be picked only with `allow_local_folders` (app.py --al
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -375,13 +374,6 @@ def entry_limits(name: str) -> str:
     except CheckpointError:
         return ""
     return entry.limits if entry is not None else ""
-
-
-def read_extra(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "config.json").read_text()).get("extra") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
 
 
 # --------------------------------------------------------------------------- placeholders

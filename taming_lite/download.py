@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .checkpoints import CheckpointError
 from .hub import HubUnavailable, ModelNotFoundError, env_flag
 from .registry import ModelEntry, check_filename
 

@@ -2,7 +2,6 @@
 
 import types
 
-import pytest
 import torch
 
 import taming_lite.hub as hub
