@@ -519,8 +519,9 @@ def shape_of(config, extra: dict | None = None) -> dict:
 
 
 def model_shape(model_or_name) -> dict | None:
-    """`shape_of` a model, or of a folder / embedded registry name read from its config file only (no weights,
-    no network); None when the files are not on disk or are not a conditional transformer."""
+    """`shape_of` a model, or of a folder / registry name read from its config file only (no weights, no
+    network: embedded, or already in the download or HF cache); None when the config is not on disk or is
+    not a conditional transformer's."""
     from .checkpoints import CheckpointError, config_from_original, read_config, read_original_config
     from .net2net import Net2NetConfig
 
@@ -533,17 +534,30 @@ def model_shape(model_or_name) -> dict | None:
     try:
         if Path(name).is_dir():
             files = hub.local_folder(name)
+            config_path, fmt = files.config, files.format
         else:
             entry = load_registry().get(name)
-            if entry is None or not entry.is_local:
+            if entry is None:
                 return None
-            files = hub.resolve(name)
-        if files.format == "taming_lite":
-            meta = read_config(files.config.parent)
+            if entry.is_local:
+                config_path = entry.path / entry.files["config"]
+            elif entry.urls:  # downloaded before: its config is in the download cache
+                from .download import cached_entry_files
+
+                cached = cached_entry_files(entry)
+                config_path = cached[0] if cached else None
+            else:  # a Hub entry in the HF cache
+                cached = hub.cached_files(entry.repo_id, entry.revision, [entry.files["config"]])
+                config_path = cached[entry.files["config"]] if cached else None
+            if config_path is None or not config_path.is_file():
+                return None
+            fmt = entry.format
+        if fmt == "taming_lite":
+            meta = read_config(config_path.parent)
             if meta["model_type"] != "net2net":
                 return None
             return shape_of(Net2NetConfig(**meta["config"]), meta.get("extra"))
-        kind, config = config_from_original(read_original_config(files.config), str(files.config))
+        kind, config = config_from_original(read_original_config(config_path), str(config_path))
         return shape_of(config) if kind == "net2net" else None
     except (CheckpointError, OSError, TypeError, ValueError):
         return None

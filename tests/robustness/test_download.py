@@ -135,3 +135,13 @@ def test_not_enough_disk_is_said_before_downloading(served, monkeypatch):
     monkeypatch.setattr(download.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
     with pytest.raises(download.DownloadError, match="needs .* GB but .* GB free.*TAMING_LITE_CACHE"):
         resolve("drin")
+
+
+def test_the_tabs_sizes_come_from_a_cached_download_without_a_request(served):
+    from taming_lite.tasks import model_shape
+
+    assert model_shape("drin") is None  # not downloaded yet: unknown (and nothing asked)
+    resolve("drin")
+    n = len(plain_requests(served))
+    assert model_shape("drin") == dict(window=16, in_stride=16, out_stride=16, image_size=256, sr_factor=1)
+    assert len(plain_requests(served)) == n
