@@ -376,3 +376,12 @@ def test_in_the_browser_the_choice_is_per_session(app):
             assert "model pose-hub" not in two.inner_text()
         finally:
             browser.close()
+
+
+def test_download_progress_replaces_its_previous_line():
+    lines = []
+    for m in ["asking x", "downloading last.ckpt", "downloading last.ckpt · 1.0 of 9.0 MB",
+              "downloading last.ckpt · 5.0 of 9.0 MB", "downloaded last.ckpt (9.0 MB)", "building the model on cpu"]:
+        picker.add_line(lines, m)
+    assert lines == ["asking x", "downloading last.ckpt · 5.0 of 9.0 MB", "downloaded last.ckpt (9.0 MB)",
+                     "building the model on cpu"]
