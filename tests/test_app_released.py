@@ -45,8 +45,13 @@ def app(tmp_path_factory):
     (tmp / "reg").mkdir()
     (tmp / "reg" / "registry.json").write_text(json.dumps({"format_version": 1, "models": entries}))
     args = [a for task, d in dirs.items() for a in ("--model", f"{task}={d}")]
+    # nothing may leave loopback: the Hub endpoint is the stand-in too, and huggingface_hub finds the agent
+    # registry it would fetch once per process already cached (as hub_server.use does in-process)
+    (tmp / "hf_home").mkdir()
+    (tmp / "hf_home" / ".agent_harnesses.json").write_text(json.dumps({"standardEnvVars": [], "harnesses": {}}))
     env = {"HF_HUB_OFFLINE": "0", "TAMING_LITE_WEIGHTS": str(tmp / "reg"), "TAMING_LITE_CACHE": str(tmp / "cache"),
-           "HF_HOME": str(tmp / "hf_home"), "TAMING_LITE_PREVIEWS": "1", "OMP_NUM_THREADS": "2"}
+           "HF_HOME": str(tmp / "hf_home"), "HF_ENDPOINT": server.endpoint, "TAMING_LITE_PREVIEWS": "1",
+           "OMP_NUM_THREADS": "2"}
     srv = AppServer(tmp, args, env=env)
     try:
         srv.wait()
