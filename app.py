@@ -2,9 +2,11 @@
 
     python app.py                       # http://127.0.0.1:7860, models on the best device
     python app.py --device cpu --port 8000 --model weights/ --model depth=path/to/depth_model
+    python app.py --model depth=drin --model labels=path/to/sflckr_logs   # the paper's models (docs/HUB.md)
 
-`app.py` only assembles the tabs (one module each under demos/). Importable: `build_app()` returns
-the Blocks without launching (tests). On a Hugging Face Space it runs unchanged. Each tab has a model
+`app.py` only assembles the tabs (one module each under demos/) around one model store
+(demos/models.py ModelStore) that it creates from the command line and hands to every tab.
+Importable: `build_app(store)` returns the Blocks without launching (tests). On a Hugging Face Space it runs unchanged. Each tab has a model
 picker (demos/picker.py): registry entries and any Hub repo id, loaded in the background, per session.
 """
 
@@ -32,15 +34,16 @@ TABS = [("Image completion", completion), ("Depth to image", depth), ("Label map
         ("Super-resolution", superres), ("Pose to human", pose)]
 
 
-def build_app() -> gr.Blocks:
+def build_app(store: models.ModelStore | None = None) -> gr.Blocks:
+    store = store or models.ModelStore()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\nA small, readable re-implementation of *Taming Transformers* "
                     "(Esser et al., CVPR 2021). Pick a tab; every tab is also an API endpoint.")
         for title, module in TABS:
             with gr.Tab(title, id=module.TASK, elem_id=f"tab-{module.TASK}"):
-                module.build()
+                module.build(store)
         with gr.Tab("About", id="about", elem_id="tab-about"):
-            about.build()
+            about.build(store)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=MAX_QUEUE)
     return demo
 
@@ -52,8 +55,9 @@ def parse_args(argv=None):
                    help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     p.add_argument("--share", action="store_true", help="create a public gradio.live link (needs internet)")
-    p.add_argument("--model", action="append", default=[], metavar="DIR|TASK=DIR",
-                   help="a weights root holding <task>/ folders, or one task's model folder; repeatable")
+    p.add_argument("--model", action="append", default=[], metavar="DIR|TASK=DIR|TASK=NAME",
+                   help="a weights root holding <task>/ folders, or one task's model: a folder (ours, or the "
+                        "original *.yaml + *.ckpt), a registry name or a Hub repo id; repeatable")
     p.add_argument("--int8", action="store_true",
                    help="on the CPU, sample with int8 weight-only linears: faster steps, slightly different tokens")
     p.add_argument("--allow-local-models", action="store_true",
@@ -62,30 +66,27 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def configure(args) -> None:
-    models.set_default_device(args.device)
-    models.set_allow_local_folders(args.allow_local_models)
-    models.set_int8(args.int8)
-    dirs = {}
+def make_store(args) -> models.ModelStore:
+    """The app's model store from the command line (ValueError for a bad device or task)."""
+    root, task_models = None, {}
     for spec in args.model:
         task, sep, path = spec.partition("=")
         if sep:
-            dirs[task.strip()] = path
+            task_models[task.strip()] = path.strip()
         else:
-            models.set_weights_root(spec)
-    if dirs:
-        models.set_model_dirs(dirs)
+            root = spec
+    return models.ModelStore(weights_root=root, device=args.device, task_models=task_models,
+                             allow_local_folders=args.allow_local_models, int8=args.int8)
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        configure(args)
+        store = make_store(args)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
-    demo = build_app()
-    print(f"taming-lite: serving on http://{args.host}:{args.port} (device {models.set_default_device(args.device)})",
-          flush=True)
+    demo = build_app(store)
+    print(f"taming-lite: serving on http://{args.host}:{args.port} (device {store.device})", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
                 show_error=False, css=CSS, theme=gr.themes.Soft())
 

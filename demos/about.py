@@ -28,14 +28,14 @@ Every tab is also an API endpoint (see "Use via API" at the bottom of the page a
 """
 
 
-def status_markdown() -> str:
+def status_markdown(store) -> str:
     rows = ["| tab | weights |", "|---|---|"]
     for task in models.TASKS:
-        d = models.weights_dir(task)
-        rows.append(f"| {task} | {'`' + str(d) + '`' if d else '⚠️ untrained placeholder (random init)'} |")
+        name = store.default_name(task)
+        rows.append(f"| {task} | {'`' + name + '`' if name else '⚠️ untrained placeholder (random init)'} |")
     return "\n".join(rows)
 
 
-def build():
+def build(store):
     gr.Markdown(ABOUT)
-    gr.Markdown("### Models in use\n" + status_markdown())
+    gr.Markdown("### Models in use\n" + status_markdown(store))

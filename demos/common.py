@@ -1,10 +1,10 @@
-"""What the five tabs share: sampling controls, the streaming sampler, previews, error handling.
+"""What the five tabs share: sampling controls, the streaming of previews, images, error handling.
 
-The sampler is one generator (`stream_samples`): it advances the token sampler a chunk of tokens
-at a time, decodes the partial grid (unknown tokens greyed out) and yields it, so Gradio streams
-previews, `gr.Progress` counts tokens, and a cancel stops it at the next chunk. Grids that fit the
-model's window are sampled as one sequence with the KV cache (`iter_sample`); larger grids use the
-sliding attention window (`iter_sample_sliding_window`), the conditioning grid cropped with it.
+The sampling itself is the library's (`taming_lite.tasks.Pipeline`: `prepare` turns the tab's
+input into condition tokens and a token grid, `iter_sample` yields decoded previews, unknown
+tokens greyed out); `stream` adds Gradio's progress bar, so a cancel stops it at the next chunk.
+Sizes: the output sliders count output pixels (`out_stride` per token), up to MAX_WINDOWS windows
+of the model per side (sliding attention window beyond one window).
 """
 
 from __future__ import annotations
@@ -21,18 +21,21 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
 
-from taming_lite.device import autocast
-from taming_lite.sampling import iter_sample, iter_sample_sliding_window, make_generator
+from taming_lite.tasks import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
 
-from . import models
 from .inputs import MAX_SAMPLES, MAX_SEED, InputError, check_image_file, sampling_params, snap_size
 
 log = logging.getLogger("taming_lite.app")
-N_PREVIEWS = 6  # intermediate decodes per request
-MAX_OUTPUT_TOKENS = 32  # the largest output side, in tokens (sliding window beyond the model's window)
+N_PREVIEWS = int(os.environ.get("TAMING_LITE_PREVIEWS", "6"))  # decodes per request (the last one final)
+MAX_OUTPUT_TOKENS = 32  # the largest output side, in tokens, for models with a small window ...
+MAX_WINDOWS = 3         # ... and for larger windows this many windows (S-FLCKR, 16 tokens: 256 x 768 px)
+
+
+def max_tokens(window: int) -> int:
+    """The largest output side, in tokens, for a model whose window is `window` tokens."""
+    return max(MAX_OUTPUT_TOKENS, MAX_WINDOWS * window)
 
 
 # --------------------------------------------------------------------------- errors
@@ -112,141 +115,58 @@ class Controls:
         return out
 
 
-def sampling_controls(task: str, with_size: bool = True, num_samples: int = 2) -> Controls:
+def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2, defaults: dict | None = None) -> Controls:
     """Seed (+ randomise), temperature, top-k, top-p, samples and output size, with defaults that
-    give a good result in one click. Sizes are in pixels, multiples of the token stride."""
-    size, stride = default_size(task)
+    give a good result in one click. `shape`: the tab's model's sizes (ModelStore.default_shape).
+    Sizes are in output pixels, multiples of the decoder's stride."""
+    size, stride = shape["image_size"], shape["out_stride"]
+    d = {"temperature": 1.0, "top_k": 100, "top_p": 1.0, **(defaults or {})}
     with gr.Accordion("Sampling", open=False):
         with gr.Row():
             seed = gr.Number(value=1, label="seed", precision=0, minimum=0, maximum=MAX_SEED)
             rnd = gr.Button("🎲 random seed", size="sm")
         rnd.click(lambda: random.randint(0, MAX_SEED), None, seed, api_visibility="private")
-        temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="temperature")
-        top_k = gr.Slider(0, 1024, value=100, step=1, label="top-k (0 = no limit)")
-        top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="top-p (1 = off)")
+        temperature = gr.Slider(0.1, 2.0, value=d["temperature"], step=0.05, label="temperature")
+        top_k = gr.Slider(0, 1024, value=d["top_k"], step=1, label="top-k (0 = no limit)")
+        top_p = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.05, label="top-p (1 = off)")
         samples = gr.Slider(1, MAX_SAMPLES, value=num_samples, step=1, label="samples")
         height = width = None
         if with_size:
+            hi = stride * max_tokens(shape["window"])
             with gr.Row():
-                height = gr.Slider(stride, stride * MAX_OUTPUT_TOKENS, value=size, step=stride,
+                height = gr.Slider(stride, hi, value=size, step=stride,
                                    label="output height (px; beyond the model's window: sliding window)")
-                width = gr.Slider(stride, stride * MAX_OUTPUT_TOKENS, value=size, step=stride,
-                                  label="output width (px)")
+                width = gr.Slider(stride, hi, value=size, step=stride, label="output width (px)")
     return Controls(seed, temperature, top_k, top_p, samples, height, width)
 
 
-def default_size(task: str) -> tuple[int, int]:
-    """(image size, stride) of the task's model, read without loading weights where possible."""
-    d = models.weights_dir(task)
-    if d is None:
-        return models.PLACEHOLDER_IMAGE_SIZE, 8
-    import json
-
-    meta = json.loads((d / "config.json").read_text())
-    fs = meta["config"]["first_stage"]
-    stride = 2 ** (len(fs["ch_mult"]) - 1)
-    size = int((meta.get("extra") or {}).get("image_size") or fs["resolution"])
-    return size, stride
+def notice_markdown(store, task: str) -> gr.Markdown:
+    return gr.Markdown(store.notice(task), elem_classes=["placeholder-notice"] if store.is_placeholder(task) else None)
 
 
-def model_notice(task: str) -> str:
-    if models.hub_name(task):
-        return (f"Model: `{models.hub_name(task)}` (Hub or registry; loaded on first use, the embedded "
-                f"weights are used instead if it cannot be loaded)")
-    d = models.weights_dir(task)
-    if d is None:
-        return models.PLACEHOLDER_NOTICE.format(task=task)
-    return f"Model: `{d.relative_to(models.REPO) if d.is_relative_to(models.REPO) else d}`"
-
-
-def notice_markdown(task: str) -> gr.Markdown:
-    return gr.Markdown(model_notice(task), elem_classes=["placeholder-notice"] if models.is_placeholder(task) else None)
-
-
-def parse_controls(tm: models.TaskModel, seed, temperature, top_k, top_p, num_samples, height=None, width=None):
+def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples, height=None, width=None):
     """Validated sampling parameters + output size in pixels; notes for what was adjusted."""
-    p = sampling_params(seed, temperature, top_k, top_p, num_samples, tm.vocab_size)
+    p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
     notes = []
     if height is None:
-        p["height"] = p["width"] = tm.image_size
+        p["height"] = p["width"] = pipe.image_size
     else:
-        hi = tm.stride * MAX_OUTPUT_TOKENS
-        p["height"], n1 = snap_size(height, tm.stride, tm.stride, hi, "height")
-        p["width"], n2 = snap_size(width, tm.stride, tm.stride, hi, "width")
+        s = pipe.out_stride
+        hi = s * max_tokens(pipe.window[0])
+        p["height"], n1 = snap_size(height, s, s, hi, "height")
+        p["width"], n2 = snap_size(width, s, s, hi, "width")
         notes += [n for n in (n1, n2) if n]
     return p, notes
 
 
-# --------------------------------------------------------------------------- tensors and images
-
-
-def rgb_to_tensor(rgb: np.ndarray, device) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
-    t = torch.from_numpy(np.array(rgb, dtype=np.uint8)).float().permute(2, 0, 1)[None] / 127.5 - 1.0
-    return t.to(device)
-
-
-def tensor_to_rgb(x: torch.Tensor) -> list[np.ndarray]:
-    """(B, 3, H, W) in about [-1, 1] -> list of (H, W, 3) uint8."""
-    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(x)
-
-
-@torch.no_grad()
-def decode(tm: models.TaskModel, z: torch.Tensor, known: int | None = None) -> list[np.ndarray]:
-    """Decode token grids (B, h, w); with `known`, tokens at raster positions >= known are shown grey."""
-    with autocast(tm.device):
-        x = tm.model.first_stage_model.decode_indices(z)
-    imgs = tensor_to_rgb(x)
-    h, w = z.shape[1:]
-    if known is not None and known < h * w:
-        s = tm.stride
-        mask = np.zeros((h, w), bool)
-        mask.reshape(-1)[known:] = True
-        big = np.repeat(np.repeat(mask, s, 0), s, 1)[..., None]
-        imgs = [np.where(big, (0.3 * im + 0.7 * 128).astype(np.uint8), im) for im in imgs]
-    return imgs
-
-
-def stream_samples(tm: models.TaskModel, cond: torch.Tensor, z: torch.Tensor, start: int, params: dict,
-                   progress=None) -> Iterator[tuple[int, int, list[np.ndarray]]]:
-    """Sample the tokens of z (B, h, w) at raster positions >= start, conditioned on `cond`:
-    a (B, Lc) sequence used as is, or a (B, h, w) grid aligned with z. Yields
-    (tokens done, tokens total, decoded images) about N_PREVIEWS times, the last one final."""
-    B, h, w = z.shape
-    total = h * w - start
-    wh, ww = tm.window
-    gpt = tm.model.transformer
-    gen = make_generator(params["seed"])
-    kw = dict(temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"], generator=gen)
-    c_seq = cond.reshape(B, -1)
-    fits = h <= wh and w <= ww and c_seq.shape[1] + h * w - 1 <= gpt.config.block_size
-    grid = z.clone()
-    if total <= 0:
-        yield 0, 0, decode(tm, grid)
-        return
-    if fits:
-        prefix = torch.cat((c_seq, grid.reshape(B, -1)[:, :start]), dim=1)
-        it = iter_sample(gpt, prefix, total, sample=True, **kw)
-        off = c_seq.shape[1]
-    else:
-        if cond.dim() == 3 and cond.shape != z.shape:
-            raise ValueError(f"conditioning grid {tuple(cond.shape[1:])} does not match the output grid {(h, w)}")
-        it = iter_sample_sliding_window(gpt, cond, grid, start=start, window=(wh, ww), **kw)
-    every = max(1, total // N_PREVIEWS)
-    done = 0
-    while done < total:
-        with torch.no_grad(), autocast(tm.device):  # no yield inside: Gradio may resume us on another thread
-            for _ in range(min(every, total - done)):
-                out = next(it)
-                done += 1
-                if fits:
-                    grid.view(B, -1)[:, start + done - 1] = out[:, off + start + done - 1]
-                else:
-                    grid = out[1]
+def stream(pipe: Pipeline, job, params: dict, progress=None) -> Iterator[Preview]:
+    """pipe.iter_sample with the tab's parameters, about N_PREVIEWS previews, Gradio's progress bar."""
+    def report(step):
         if progress is not None:
-            progress((done, total), desc="sampling tokens", unit="tokens")
-        yield done, total, decode(tm, grid, None if done == total else start + done)
+            progress(step, desc="sampling tokens", unit="tokens")
+    yield from pipe.iter_sample(job, seed=params["seed"], num_samples=params["num_samples"],
+                                temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
+                                previews=N_PREVIEWS, progress=report)
 
 
 _out_dir: Path | None = None
@@ -282,16 +202,16 @@ def gallery(images: list[np.ndarray], label: str = "sample") -> list[tuple[str, 
     return [(image_file(im), f"{label} {i + 1}") for i, im in enumerate(images)]
 
 
-def run_info(tm: models.TaskModel, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
+def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
     lines = []
     if tm.notice:
         lines.append(tm.notice)
     if tm.placeholder:
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
-    model = f" · model `{tm.name}`" if tm.name else ""
+    model = f" · model `{tm.name or tm.source}`"
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
-                 f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type}{model}")
+                 f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type} ({str(tm.dtype).removeprefix('torch.')}){model}")
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines)
 
@@ -302,21 +222,3 @@ def cut_line(rgb: np.ndarray, row: int, color=(255, 40, 40)) -> np.ndarray:
     r = int(min(max(row, 1), out.shape[0] - 1))
     out[max(r - 1, 0): r + 1] = color
     return out
-
-
-@torch.no_grad()
-def encode_condition(tm: models.TaskModel, c: torch.Tensor, h: int, w: int, batch: int) -> torch.Tensor:
-    """Condition tensor (1, C, Hc, Wc) -> its tokens, as a (B, h, w) grid aligned with the output
-    when the shapes agree (sliding window possible), else as a (B, Lc) sequence."""
-    with autocast(tm.device):
-        quant, idx = tm.model.encode_to_c(c)
-    if quant is not None and tuple(quant.shape[2:]) == (h, w):
-        return idx.reshape(1, h, w).repeat(batch, 1, 1)
-    return idx.repeat(batch, 1)
-
-
-def cond_size(tm: models.TaskModel, height: int, width: int) -> tuple[int, int]:
-    """Pixel size of the condition input whose token grid matches an output of height x width (before the
-    model's own upsampling of it, if any)."""
-    s, up = tm.cond_stride, tm.cond_upsample
-    return height // tm.stride * s // up, width // tm.stride * s // up

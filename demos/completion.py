@@ -3,6 +3,7 @@ transformer samples the rest, conditioned on a single start token (an unconditio
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gradio as gr
@@ -20,11 +21,12 @@ The image is encoded into a grid of tokens by the VQGAN. The **upper rows of tok
 top to bottom, and the VQGAN decoder turns them back into pixels. Several samples show how many
 different lower halves fit the same upper half. The last image is the **pixel-level baseline**: a
 transformer of the same size and training compute that predicts palette colours pixel by pixel
-(Image-GPT style); with the same sequence length it only reaches 32x32 pixels."""
+(Image-GPT style); with the same sequence length it only reaches 32x32 pixels. The picker also offers
+the paper's face models (`ffhq`, `celebahq`, ~4 GB downloads): give them a face photo, at 256x256."""
 
 
 def prepare(image, given_rows, height: int, width: int, stride: int):
-    """-> (rgb resized to height x width, given rows clamped, notes)."""
+    """-> (rgb resized to height x width output px, given rows clamped, notes); `stride`: output px per token."""
     rgb = resize_rgb(load_rgb(image), height, width)
     h = height // stride
     try:
@@ -40,32 +42,29 @@ def prepare(image, given_rows, height: int, width: int, stride: int):
 
 
 @common.user_errors
-def run(image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
         progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK, choice=model)
+    tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
-    rgb, rows, n2 = prepare(image, given_rows, params["height"], params["width"], tm.stride)
+    rgb, rows, n2 = prepare(image, given_rows, params["height"], params["width"], tm.out_stride)
     notes += n2
     B = params["num_samples"]
-    with torch.no_grad():
-        _, z = tm.model.encode_to_z(common.rgb_to_tensor(rgb, tm.device))
-    h, w = params["height"] // tm.stride, params["width"] // tm.stride
-    z = z.reshape(1, h, w).repeat(B, 1, 1)
-    cond = torch.full((B, 1), tm.model.config.sos_token, dtype=torch.long, device=tm.device)
-    preview = common.image_file(common.cut_line(rgb, rows * tm.stride))
-    for done, total, imgs in common.stream_samples(tm, cond, z, rows * w, params, progress):
-        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
-        if done < total:  # the final result (with "done") comes after the baseline below
+    job = tm.prepare(rgb, (params["height"], params["width"]), given_rows=rows)
+    preview = common.image_file(common.cut_line(rgb, rows * tm.out_stride))
+    for step in common.stream(tm, job, params, progress):
+        imgs = step.images
+        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        if not step.final:  # the final result (with "done") comes after the baseline below
             yield common.gallery(imgs, "completion"), preview, info
     ours_s = time.perf_counter() - t0
     items = common.gallery(imgs, "completion")
-    baseline = models.get_baseline(tm.device)
+    baseline = store.get_baseline(tm.device)
     if baseline is None:
         info += "\n- pixel-transformer baseline: no weights in `weights/pixel_baseline/`"
     else:
         t1 = time.perf_counter()
-        img, r = pixel_baseline(baseline, rgb, rows * tm.stride / params["height"], params)
+        img, r = pixel_baseline(baseline, rgb, rows * tm.out_stride / params["height"], params)
         base_s = time.perf_counter() - t1
         items.append((common.image_file(img), f"pixel-transformer baseline ({r}x{r} px, {base_s:.1f} s)"))
         info += (f"\n- ours: {params['height']}x{params['width']} px in {ours_s:.1f} s for {B} sample(s); "
@@ -86,12 +85,11 @@ def pixel_baseline(model, rgb, given_fraction: float, params: dict):
     return common.tensor_to_rgb(big)[0], r
 
 
-def cut_preview(image, given_rows, height, width):
+def cut_preview(image, given_rows, height, width, stride: int):
     """The input with the cut line, for the preview next to the upload (errors shown quietly)."""
     if image is None:
         return None
     try:
-        _, stride = common.default_size(TASK)
         h = int(height) // stride * stride
         w = int(width) // stride * stride
         rgb, rows, _ = prepare(image, given_rows, h, w, stride)
@@ -100,16 +98,17 @@ def cut_preview(image, given_rows, height, width):
         return None
 
 
-def build():
-    size, stride = common.default_size(TASK)
+def build(store):
+    shape = store.default_shape(TASK)
+    size, stride = shape["image_size"], shape["out_stride"]
     gr.Markdown(INTRO)
-    model_ui = picker.build(TASK)
+    model_ui = picker.build(store, TASK)
     with gr.Row():
         with gr.Column():
             image = common.ImageInput(type="filepath", label="image", sources=["upload", "clipboard"], height=260)
-            rows = gr.Slider(0, common.MAX_OUTPUT_TOKENS, value=size // stride // 2, step=1,
+            rows = gr.Slider(0, common.max_tokens(shape["window"]), value=size // stride // 2, step=1,
                              label="given rows of tokens (the upper part that is kept)")
-            controls = common.sampling_controls(TASK)
+            controls = common.sampling_controls(shape)
             with gr.Row():
                 go = gr.Button("Complete", variant="primary")
                 stop = gr.Button("Stop")
@@ -120,9 +119,9 @@ def build():
     ex = examples.landscapes(size)
     gr.Examples([[e["image"]] for e in ex], inputs=[image], label="examples")
     for trig in (image.change, rows.change):
-        trig(cut_preview, [image, rows, controls.height, controls.width], cut, api_visibility="private",
-             show_progress="hidden")
+        trig(functools.partial(cut_preview, stride=stride), [image, rows, controls.height, controls.width], cut,
+             api_visibility="private", show_progress="hidden")
     picker.wire(model_ui, controls)
-    ev = go.click(run, [image, rows] + controls.inputs() + [model_ui.active], [out, cut, info], api_name=API_NAME,
-                  concurrency_id="sampling")
+    ev = go.click(functools.partial(run, store), [image, rows] + controls.inputs() + [model_ui.active],
+                  [out, cut, info], api_name=API_NAME, concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

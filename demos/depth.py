@@ -7,6 +7,7 @@ rendered here with a small z-buffered point splatter, and a triangle mesh (.glb)
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 import tempfile
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
+
+from taming_lite.tasks import resize_depth
 
 from . import common, examples, models, picker
 from .inputs import InputError, load_depth
@@ -28,13 +30,13 @@ INTRO = """### Depth to image
 Upload a **depth map: near = bright, far = dark** (any image mode or size; tick *invert* if yours is
 the other way round), or pick an example. A depth VQGAN turns it into condition tokens; the
 transformer samples image tokens that fit them. The **3D view** lifts the result onto the depth:
-an orbit animation and an interactive mesh you can turn with the mouse."""
+an orbit animation and an interactive mesh you can turn with the mouse. The picker also offers the
+paper's **D-RIN** (`drin`, a ~4 GB download): it draws ImageNet objects from depth, not landscapes."""
 
 DEPTH_RANGE = 2.0  # mesh/orbit: distance from the nearest (depth 1) to the farthest (depth 0) point
 
 
-def _resize_depth(d: np.ndarray, height: int, width: int) -> np.ndarray:
-    return np.array(Image.fromarray(d.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
+_resize_depth = resize_depth
 
 
 def _points(depth: np.ndarray):
@@ -160,32 +162,30 @@ def _depth_source(depth_image, drawn):
 
 
 @common.user_errors
-def run(depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
+def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
         model=models.DEFAULT, progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK, choice=model)
+    tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
     notes += n2
-    H, W = params["height"], params["width"]
-    h, w = H // tm.stride, W // tm.stride
-    hc, wc = common.cond_size(tm, H, W)
-    c = torch.from_numpy(_resize_depth(depth, hc, wc))[None, None].to(tm.device) * 2 - 1
-    B = params["num_samples"]
-    cond = common.encode_condition(tm, c, h, w, B)
-    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    if tm.depth_minmax:
+        notes.append("depth min-max normalised per image, as the model's training data")
+    job = tm.prepare(depth, (params["height"], params["width"]))
     imgs = []
-    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
-        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
+    for step in common.stream(tm, job, params, progress):
+        imgs = step.images
+        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
         yield common.gallery(imgs), None, None, info
     gif, glb = view_3d(imgs[0], depth)
     yield common.gallery(imgs), gif, glb, info
 
 
-def build():
-    size, _ = common.default_size(TASK)
+def build(store):
+    shape = store.default_shape(TASK)
+    size = shape["image_size"]
     gr.Markdown(INTRO)
-    model_ui = picker.build(TASK)
+    model_ui = picker.build(store, TASK)
     with gr.Row():
         with gr.Column():
             depth = common.ImageInput(type="filepath", label="depth map (near = bright)", sources=["upload", "clipboard"],
@@ -195,7 +195,7 @@ def build():
                 drawn = gr.Sketchpad(type="numpy", label="draw depth", canvas_size=(256, 256), height=260,
                                      brush=gr.Brush(colors=["#ffffff", "#bbbbbb", "#777777", "#333333"],
                                                     color_mode="defaults"))
-            controls = common.sampling_controls(TASK)
+            controls = common.sampling_controls(shape)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -207,7 +207,7 @@ def build():
             info = gr.Markdown()
     gr.Examples([[e["depth"]] for e in examples.landscapes(size)], inputs=[depth], label="examples")
     picker.wire(model_ui, controls)
-    ev = go.click(run, [depth, invert] + controls.inputs() + [drawn, model_ui.active], [out, orbit, mesh, info],
+    ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active], [out, orbit, mesh, info],
                   api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -3,14 +3,12 @@ label map); a segmentation VQGAN encodes its one-hot map, the transformer sample
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gradio as gr
-import numpy as np
-import torch
-from PIL import Image
 
-from taming_lite.data.labels import LANDSCAPE_CLASSES, NUM_CLASSES, PALETTE, colorize, ids_to_index
+from taming_lite.data.labels import LANDSCAPE_CLASSES, PALETTE, colorize
 
 from . import common, examples, models, picker
 from .inputs import canvas_to_rgb, label_map_from_rgb, load_rgb
@@ -23,7 +21,8 @@ INTRO = """### Label map to landscape
 says which colour is which class), or **upload** a label map in these colours, or pick an example.
 Colours not in the palette are snapped to the nearest class. A segmentation VQGAN turns the one-hot
 label map into condition tokens; the transformer samples a landscape that fits it. Choose a larger
-output size to sample beyond the model's window with the sliding attention window."""
+output size to sample beyond the model's window with the sliding attention window (up to three
+windows per side, e.g. 256×768 px with the paper's S-FLCKR, which reads the same COCO-Stuff ids)."""
 
 
 def hex_color(rgb) -> str:
@@ -39,39 +38,28 @@ def legend_html() -> str:
     return f'<div class="label-legend">{items}</div>'
 
 
-def onehot(ids: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """COCO-Stuff id map -> (1, NUM_CLASSES, height, width) one-hot (nearest resize)."""
-    idx = ids_to_index(ids)
-    idx = np.asarray(Image.fromarray(idx).resize((width, height), Image.NEAREST)).astype(np.int64)
-    return torch.nn.functional.one_hot(torch.from_numpy(idx), NUM_CLASSES).permute(2, 0, 1)[None].float()
-
-
 @common.user_errors
-def run(canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
         progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK, choice=model)
+    tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
     ids, n2 = label_map_from_rgb(rgb)
     notes += n2
-    H, W = params["height"], params["width"]
-    h, w = H // tm.stride, W // tm.stride
-    hc, wc = common.cond_size(tm, H, W)
-    B = params["num_samples"]
-    cond = common.encode_condition(tm, onehot(ids, hc, wc).to(tm.device), h, w, B)
-    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    job = tm.prepare(ids, (params["height"], params["width"]))
     used = common.image_file(colorize(ids))
-    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
-        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
-        yield common.gallery(imgs, "landscape"), used, info
+    for step in common.stream(tm, job, params, progress):
+        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        yield common.gallery(step.images, "landscape"), used, info
 
 
-def build():
-    size, _ = common.default_size(TASK)
+def build(store):
+    shape = store.default_shape(TASK)
+    size = shape["image_size"]
     ex = examples.landscapes(size)
     gr.Markdown(INTRO)
-    model_ui = picker.build(TASK)
+    model_ui = picker.build(store, TASK)
     with gr.Row():
         with gr.Column():
             canvas = gr.ImageEditor(
@@ -83,7 +71,7 @@ def build():
             gr.HTML(legend_html())
             label_map = common.ImageInput(type="filepath", label="…or upload a label map (used instead of the canvas)",
                                  sources=["upload", "clipboard"], height=160, image_mode=None)
-            controls = common.sampling_controls(TASK)
+            controls = common.sampling_controls(shape)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -94,6 +82,6 @@ def build():
             info = gr.Markdown()
     gr.Examples([[e["labels"]] for e in ex], inputs=[label_map], label="example label maps")
     picker.wire(model_ui, controls)
-    ev = go.click(run, [canvas, label_map] + controls.inputs() + [model_ui.active], [out, used, info],
+    ev = go.click(functools.partial(run, store), [canvas, label_map] + controls.inputs() + [model_ui.active], [out, used, info],
                   api_name=API_NAME, concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

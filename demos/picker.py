@@ -1,7 +1,7 @@
 """The model picker of each tab: a dropdown of what the registry offers for the task, a text box
 for any Hub repo id, and a status line that follows a load running in the background.
 
-    picker = build("depth")            # under the tab's intro: notice, picker row, status
+    picker = build(store, "depth")     # under the tab's intro: notice, picker row, status
     ...                                # the tab's inputs and sampling controls
     wire(picker, controls)             # the load events (they update the size sliders too)
     go.click(run, inputs + [picker.active], ...)   # run(..., model=""): the session's model
@@ -11,11 +11,13 @@ name of the model this session samples with ("" = the tab's default); it changes
 has succeeded, so the tab keeps sampling with the previous model while another one loads, and
 after a failed load. Being a component (not a gr.State), it is also the optional last `model`
 argument of each sampling endpoint in the API. The loaded models themselves are shared by all
-sessions (models.load_choice: at most models.MAX_EXTRA_MODELS per tab besides the default).
+sessions (ModelStore.load_choice: at most `max_extra` per tab besides the default).
 
 A load runs in a thread; the event is a generator that polls it every POLL_S seconds and yields
-the status (the hub's messages: asking the Hub, downloading a file with the bytes so far, building
-the model), then "ready: <name> on <device> in X s" or the error with what to do.
+the status (the hub's messages: asking the Hub, downloading a file with the bytes so far, checking
+its sha256, building the model), then "ready: <name> on <device> (<dtype>) in X s" or the error with
+what to do. A ready model also sets the tab's size sliders and sampling defaults (the paper's top-k
+for a released model) and says what the model cannot do, if its registry entry says so.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ LOAD_CONCURRENCY = 2  # loads at once, all tabs together (each may hold a model'
 
 @dataclass
 class Picker:
+    store: models.ModelStore
     task: str
     notice: gr.Markdown
     dropdown: gr.Dropdown
@@ -53,35 +56,37 @@ def hub_offline() -> bool:
     return env_flag("HF_HUB_OFFLINE")
 
 
-def help_text() -> str:
-    text = (f"Applies to this browser session only. The server keeps at most {models.MAX_EXTRA_MODELS} "
+def help_text(store) -> str:
+    text = (f"Applies to this browser session only. The server keeps at most {store.max_extra} "
             "picked models per tab in memory, shared by all sessions.")
     if hub_offline():
         text += " Hub offline (HF_HUB_OFFLINE=1): only models already in the HF cache load."
     return text
 
 
-def build(task: str) -> Picker:
+def build(store: models.ModelStore, task: str) -> Picker:
     """The notice, the picker row and its status line (call under the tab's intro)."""
-    notice = common.notice_markdown(task)
+    notice = common.notice_markdown(store, task)
     with gr.Row(equal_height=True):
-        dropdown = gr.Dropdown(models.choices(task), value=models.DEFAULT, label="model", info=help_text(),
+        dropdown = gr.Dropdown(store.choices(task), value=models.DEFAULT, label="model", info=help_text(store),
                                scale=3, elem_id=f"model-picker-{task}")
         custom = gr.Textbox(label="…or any Hub repo id", placeholder="user/repo or user/repo@revision", max_lines=1,
                             scale=3, elem_id=f"model-custom-{task}")
         load = gr.Button("Load", scale=0, min_width=90, elem_id=f"model-load-{task}")
     status = gr.Markdown(elem_id=f"model-status-{task}")
     active = gr.Textbox(value=models.DEFAULT, visible=False, label="model")
-    return Picker(task, notice, dropdown, custom, load, status, active)
+    return Picker(store, task, notice, dropdown, custom, load, status, active)
 
 
 def wire(picker: Picker, controls: common.Controls | None = None) -> None:
     """Connect the dropdown, the text box and the Load button to the background load."""
     sizes = [controls.height, controls.width] if controls is not None and controls.height is not None else []
-    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes
+    sampling = [controls.temperature, controls.top_k, controls.top_p] if controls is not None else []
+    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes + sampling
 
     def on_load(name, current):
-        yield from load_events(picker.task, name, current, with_size=bool(sizes))
+        yield from load_events(picker.store, picker.task, name, current, with_size=bool(sizes),
+                               with_sampling=bool(sampling))
 
     kw = dict(api_visibility="private", show_progress="hidden", concurrency_id="model_load",
               concurrency_limit=LOAD_CONCURRENCY, trigger_mode="always_last")
@@ -95,23 +100,24 @@ def wire(picker: Picker, controls: common.Controls | None = None) -> None:
 # --------------------------------------------------------------------------- the load, as a generator
 
 
-def load_events(task: str, name, current, with_size: bool = False):
-    """Yield (status, active, notice, dropdown[, height, width]) while `name` loads for the tab;
-    `current` is the session's model until then. Only the last yield changes `active`."""
+def load_events(store: models.ModelStore, task: str, name, current, with_size: bool = False,
+                with_sampling: bool = False):
+    """Yield (status, active, notice, dropdown[, height, width][, temperature, top_k, top_p]) while `name`
+    loads for the tab; `current` is the session's model until then. Only the last yield changes `active`."""
     name = "" if name is None else str(name).strip()
     current = "" if current is None else str(current).strip()
-    keep = (gr.update(), gr.update()) if with_size else ()
+    keep = (gr.update(),) * (2 * with_size + 3 * with_sampling)
     try:
-        spec = models.check_choice(name)
+        spec = store.check_choice(name)
     except models.ModelChoiceError as e:
-        yield failed(task, name, str(e), current) + keep
+        yield failed(store, task, name, str(e), current) + keep
         return
     messages: queue.Queue[str] = queue.Queue()
     box: dict = {}
 
     def work():
         try:
-            box["tm"] = models.load_choice(task, spec, progress=messages.put)
+            box["tm"] = store.load_choice(task, spec, progress=messages.put)
         except models.ModelChoiceError as e:
             box["error"] = str(e)
         except Exception as e:  # noqa: BLE001 - reported in the status; the traceback goes to the log
@@ -127,7 +133,7 @@ def load_events(task: str, name, current, with_size: bool = False):
     while True:
         done = not thread.is_alive()  # read before draining: no message is missed
         while not messages.empty():
-            lines.append(_strip_label(messages.get()))
+            add_line(lines, _strip_label(messages.get()))
         if done:
             break
         text = loading(spec, current, lines, time.perf_counter() - t0)
@@ -136,13 +142,24 @@ def load_events(task: str, name, current, with_size: bool = False):
             shown = text
         thread.join(POLL_S)
     if "error" in box:
-        yield failed(task, spec, box["error"], current) + keep
+        yield failed(store, task, spec, box["error"], current) + keep
         return
     tm = box["tm"]
-    size = (gr.update(value=tm.image_size, step=tm.stride, minimum=tm.stride,
-                      maximum=tm.stride * common.MAX_OUTPUT_TOKENS),) * 2 if with_size else ()
+    s = tm.out_stride
+    size = (gr.update(value=tm.image_size, step=s, minimum=s, maximum=s * common.max_tokens(tm.window[0])),) * 2
+    d = tm.defaults()
+    sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"] or 0), gr.update(value=d["top_p"]))
     yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
-           gr.update(value=notice_for(tm), elem_classes=_notice_classes(tm)), dropdown_update(task, spec)) + size
+           gr.update(value=notice_for(store, tm, spec), elem_classes=_notice_classes(tm)),
+           dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ())
+
+
+def add_line(lines: list[str], line: str) -> None:
+    """Append a stage to the status; a download's progress replaces the previous progress of that file."""
+    if lines and "·" in line and lines[-1].split(" ·")[0] == line.split(" ·")[0]:
+        lines[-1] = line
+    else:
+        lines.append(line)
 
 
 def _strip_label(message: str) -> str:
@@ -155,7 +172,7 @@ def loading(spec: str, current: str, lines: list[str], seconds: float) -> str:
     head = (f"⏳ **loading `{spec or 'the default model'}`** · {seconds:.0f} s — this tab keeps sampling with "
             f"{_name(current)} until it is ready")
     body = [f"- {line}" for line in lines]
-    if lines and lines[-1].startswith("downloading"):
+    if lines and lines[-1].startswith("downloading") and "·" not in lines[-1]:  # Hub: bytes from its cache folder
         got = _download_bytes(spec)
         if got:
             body[-1] += f" · {got / 1e6:.1f} MB so far"
@@ -166,37 +183,39 @@ def ready(tm: models.TaskModel, spec: str, seconds: float, lines: list[str] = ()
     if any("already loaded" in line for line in lines):
         where = ", already in memory"
     elif spec:
-        where = f", {tm.extra.get('loaded_from', 'loaded')}"
+        where = f", {tm.loaded_from or 'loaded'}"
     else:
         where = ""
-    head = (f"✅ **ready: {_name(spec)}** on {tm.device.type} in {seconds:.1f} s{where}. "
+    dt = str(tm.dtype).removeprefix("torch.")
+    head = (f"✅ **ready: {_name(spec)}** on {tm.device.type} ({dt}) in {seconds:.1f} s{where}. "
             "This browser tab now samples with it.")
     return "\n".join([head] + [f"- {line}" for line in lines])
 
 
-def failed(task: str, name: str, message: str, current: str):
+def failed(store, task: str, name: str, message: str, current: str):
     text = (f"❌ **could not load `{name or 'the default model'}`**: {message}\n\n"
             f"This tab keeps sampling with {_name(current)}.")
-    return text, gr.update(), gr.update(), dropdown_update(task, current)
+    return text, gr.update(), gr.update(), dropdown_update(store, task, current)
 
 
 def _name(spec: str) -> str:
     return f"`{spec}`" if spec else "the default model"
 
 
-def notice_for(tm: models.TaskModel) -> str:
-    if not tm.name:
-        return common.model_notice(tm.task)
-    return f"Model: `{tm.name}` — picked for this browser session (other sessions keep their own choice)"
+def notice_for(store, tm: models.TaskModel, spec: str = "") -> str:
+    limits = models.entry_limits(spec) if spec else ""
+    text = store.notice(tm.task) if not tm.name else (
+        f"Model: `{tm.name}` — picked for this browser session (other sessions keep their own choice)")
+    return text + (f"\n\n⚠️ What it cannot do: {limits}" if limits else "")
 
 
 def _notice_classes(tm: models.TaskModel) -> list[str]:
     return ["placeholder-notice"] if tm.placeholder and not tm.name else []
 
 
-def dropdown_update(task: str, spec: str):
+def dropdown_update(store, task: str, spec: str):
     """The dropdown showing `spec`: a name typed in the text box is added to this session's list."""
-    entries = models.choices(task)
+    entries = store.choices(task)
     if spec not in [value for _, value in entries]:
         entries.append((f"{spec} (entered)", spec))
     return gr.update(choices=entries, value=spec)
@@ -210,6 +229,8 @@ def _download_bytes(spec: str) -> int:
         from taming_lite import hub
 
         entry = next((e for e in hub.list_models() if e.name == repo), None)
+        if entry is not None and not entry.repo_id:
+            return 0  # a download entry reports its own progress
         if entry is not None:
             repo = entry.repo_id or ""
         if repo.count("/") != 1:

@@ -3,11 +3,11 @@ it into condition tokens, and the transformer samples a person in that pose."""
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import gradio as gr
-import torch
 
 from taming_lite.data.human import KEYPOINT_NAMES, draw_skeleton
 
@@ -31,22 +31,19 @@ def skeleton(keypoints_json: str, height: int, width: int):
 
 
 @common.user_errors
-def run(keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
+def run(store, keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
         progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK, choice=model)
+    tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     H, W = params["height"], params["width"]
-    h, w = H // tm.stride, W // tm.stride
-    hc, wc = common.cond_size(tm, H, W)
-    skel_c = skeleton(keypoints_json, hc, wc)
+    hc, wc = tm.cond_size(H, W)
+    skel_c = skeleton(keypoints_json, hc, wc)  # drawn at the condition's own size: lines stay one stroke wide
     shown = common.image_file(skeleton(keypoints_json, H, W))
-    B = params["num_samples"]
-    cond = common.encode_condition(tm, common.rgb_to_tensor(skel_c, tm.device), h, w, B)
-    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
-    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
-        info = common.run_info(tm, params, done, total, notes, time.perf_counter() - t0)
-        yield common.gallery(imgs, "person"), shown, info
+    job = tm.prepare(skel_c, (H, W))
+    for step in common.stream(tm, job, params, progress):
+        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        yield common.gallery(step.images, "person"), shown, info
 
 
 def live_preview(keypoints_json, height, width):
@@ -69,18 +66,19 @@ def load_json_file(file):
         raise gr.Error("the file is not UTF-8 text; upload an OpenPose .json file") from None
 
 
-def build():
-    size, _ = common.default_size(TASK)
+def build(store):
+    shape = store.default_shape(TASK)
+    size = shape["image_size"]
     presets = examples.pose_presets(size)
     first = next(iter(presets))
     gr.Markdown(INTRO)
-    model_ui = picker.build(TASK)
+    model_ui = picker.build(store, TASK)
     with gr.Row():
         with gr.Column():
             preset = gr.Dropdown(list(presets), value=first, label="preset pose")
             code = gr.Code(presets[first], language="json", label="keypoints (JSON)", lines=12, max_lines=20)
             upload = gr.File(label="…or upload OpenPose JSON", file_types=[".json"], type="filepath", height=80)
-            controls = common.sampling_controls(TASK)
+            controls = common.sampling_controls(shape)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -97,6 +95,6 @@ def build():
         trig(live_preview, [code, controls.height, controls.width], [preview, problem], api_visibility="private",
              show_progress="hidden", trigger_mode="always_last")
     picker.wire(model_ui, controls)
-    ev = go.click(run, [code] + controls.inputs() + [model_ui.active], [out, preview, info], api_name=API_NAME,
+    ev = go.click(functools.partial(run, store), [code] + controls.inputs() + [model_ui.active], [out, preview, info], api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -3,6 +3,7 @@ same grid as the output's; the transformer samples high-resolution tokens that f
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -45,41 +46,38 @@ def back_projected(imgs: list[np.ndarray], low: np.ndarray, factor: int) -> list
 def plan(tm: models.TaskModel, lowres: np.ndarray) -> tuple[np.ndarray, int, int, list[str]]:
     """Fit the input to the output grid: -> (low-res image, output height, output width, notes)."""
     f = tm.sr_factor
-    step = math.lcm(tm.stride, f)  # the output is whole tokens and the input whole pixels
+    s = tm.out_stride
+    step = math.lcm(s, f)  # the output is whole tokens and the input whole pixels
     notes = []
     h0, w0 = lowres.shape[:2]
-    max_side = tm.stride * common.MAX_OUTPUT_TOKENS // f
+    max_px = s * common.max_tokens(tm.window[0])
+    max_side = max_px // f
     scale = min(1.0, max_side / max(h0, w0))
     H = max(step, int(round(h0 * scale * f / step)) * step)
     W = max(step, int(round(w0 * scale * f / step)) * step)
     if (H // f, W // f) != (h0, w0):
         notes.append(f"input {w0}×{h0} resized to {W // f}×{H // f} (output {W}×{H}: a multiple of {step} px, "
-                     f"at most {tm.stride * common.MAX_OUTPUT_TOKENS} px)")
+                     f"at most {max_px} px)")
         lowres = np.asarray(Image.fromarray(lowres).resize((W // f, H // f), Image.BICUBIC))
     return lowres, H, W, notes
 
 
 @common.user_errors
-def run(image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAULT, progress=gr.Progress()):
+def run(store, image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAULT, progress=gr.Progress()):
     t0 = time.perf_counter()
-    tm = models.get_model(TASK, choice=model)
+    tm = store.get_model(TASK, choice=model)
     low = load_rgb(image)
     known = examples.known_highres(low)
     low, H, W, notes = plan(tm, low)
     params, n2 = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, H, W)
     notes += n2
-    h, w = H // tm.stride, W // tm.stride
-    hc, wc = common.cond_size(tm, H, W)
-    c_rgb = np.asarray(Image.fromarray(low).resize((wc, hc), Image.BICUBIC))
-    B = params["num_samples"]
-    cond = common.encode_condition(tm, common.rgb_to_tensor(c_rgb, tm.device), h, w, B)
-    z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
+    job = tm.prepare(low, (H, W))
     bicubic = np.asarray(Image.fromarray(low).resize((W, H), Image.BICUBIC))
-    for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
-        final = done == total
+    for step in common.stream(tm, job, params, progress):
+        imgs = step.images
         extra = list(notes)
         shown = [(common.image_file(bicubic), "bicubic")] + common.gallery(imgs, f"×{tm.sr_factor} sample")
-        if final:
+        if step.final:
             fixed = back_projected(imgs, low, tm.sr_factor)
             shown += common.gallery(fixed, "back-projected sample")
             mean = None
@@ -93,20 +91,21 @@ def run(image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAUL
                 mean_bp = f"; their mean, back-projected {psnr(mean, known):.2f} dB" if mean is not None else ""
                 extra.append(f"PSNR vs. the known original: samples {scores} dB; back-projected {scores_bp} dB"
                              f"{mean_bp}; bicubic {psnr(bicubic, known):.2f} dB")
-        info = common.run_info(tm, params, done, total, extra, time.perf_counter() - t0)
+        info = common.run_info(tm, params, step.done, step.total, extra, time.perf_counter() - t0)
         yield shown, info
 
 
-def build():
-    size, _ = common.default_size(TASK)
-    tm_factor = 4 if models.is_placeholder(TASK) else models.get_model(TASK).sr_factor
+def build(store):
+    shape = store.default_shape(TASK)
+    size = shape["image_size"]
+    tm_factor = shape["sr_factor"] if not store.is_placeholder(TASK) else 4
     gr.Markdown(INTRO.format(factor=tm_factor))
-    model_ui = picker.build(TASK)
+    model_ui = picker.build(store, TASK)
     with gr.Row():
         with gr.Column():
             image = common.ImageInput(type="filepath", label="low-resolution image", sources=["upload", "clipboard"],
                              height=240, image_mode=None, elem_id="superres-input")
-            controls = common.sampling_controls(TASK, with_size=False)
+            controls = common.sampling_controls(shape, with_size=False)
             with gr.Row():
                 go = gr.Button("Upscale", variant="primary")
                 stop = gr.Button("Stop")
@@ -115,6 +114,6 @@ def build():
             info = gr.Markdown()
     gr.Examples([[p] for p in examples.superres(size, tm_factor)], inputs=[image], label="examples")
     picker.wire(model_ui, controls)
-    ev = go.click(run, [image] + controls.inputs() + [model_ui.active], [out, info], api_name=API_NAME,
+    ev = go.click(functools.partial(run, store), [image] + controls.inputs() + [model_ui.active], [out, info], api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

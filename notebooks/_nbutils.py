@@ -262,7 +262,14 @@ def stack(items, key: str):
     return torch.stack([it[key] for it in items])
 
 
-COND_VQGANS = {"depth": "vqgan_depth", "labels": "vqgan_labels", "superres": "vqgan_lowres", "pose": "vqgan_skeleton"}
+def _cond_vqgans() -> dict[str, str]:
+    """task -> the weights/ folder name of its cond stage VQGAN (taming_lite.evaluate.EMBEDDED_IN, inverted)."""
+    from taming_lite.evaluate import EMBEDDED_IN
+
+    return {task: name for name, (task, part) in EMBEDDED_IN.items() if part == "cond_stage_model"}
+
+
+COND_VQGANS = _cond_vqgans()
 
 
 def untrained_stand_in(task: str, device=None):

@@ -1,10 +1,12 @@
 """taming-lite: a small, readable re-implementation of Taming Transformers (VQGAN + GPT).
 
     from taming_lite import VQGAN, GPT, Net2NetTransformer, load_original, load_pretrained, save_pretrained
+    from taming_lite import Pipeline                # a task end to end: Pipeline.from_pretrained("drin")
 
 Submodules: vqgan (first stage), gpt (transformer + KV cache), net2net (conditional transformer),
-sampling (top-k/top-p, cached and sliding-window sampling), checkpoints (our format and the
-original's), hub (registry + Hugging Face Hub download), device (CUDA / MPS / CPU),
+sampling (top-k/top-p, cached and sliding-window sampling), tasks (the five tasks and their
+Pipeline), checkpoints (our format and the original's), registry (weights/registry.json), hub
+(names, Hugging Face Hub), download (direct download links), device (CUDA / MPS / CPU),
 data (procedural data sets), train (trainers and CLI).
 """
 
@@ -18,6 +20,7 @@ _EXPORTS = {
     "CheckpointError": "checkpoints",
     "from_pretrained": "hub", "list_models": "hub", "HubUnavailable": "hub", "ModelNotFoundError": "hub",
     "pick_device": "device",
+    "Pipeline": "tasks", "TASKS": "tasks",
     "sample_sliding_window": "sampling", "filter_logits": "sampling",
 }
 

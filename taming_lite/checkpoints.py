@@ -50,12 +50,28 @@ class CheckpointError(ValueError):
 # --------------------------------------------------------------------------- our format
 
 
+# model_type (config.json) -> (model class, config dataclass). The model modules this one builds on are
+# here from the start; a higher layer registers its own types where it defines them (evaluators.py),
+# so this module never imports it.
+_MODEL_TYPES: dict[str, tuple[type, type]] = {
+    "vqgan": (VQGAN, VQGANConfig), "gpt": (GPT, GPTConfig), "net2net": (Net2NetTransformer, Net2NetConfig),
+    "pixelgpt": (PixelGPT, PixelGPTConfig)}
+# where the types registered elsewhere live, for the message when one is asked for before its module is imported
+_REGISTERED_BY = {"evaluator": "taming_lite.evaluators"}
+
+
+def register_model_type(name: str, cls: type, config_cls: type) -> None:
+    """Let save_pretrained / load_pretrained handle `cls` as `name` (call it where `cls` is defined)."""
+    known = _MODEL_TYPES.get(name)
+    if known is not None and known[0].__qualname__ != cls.__qualname__:  # (the same class imported twice is
+        # fine: `python -m taming_lite.evaluators` runs the module as __main__ and imports it again)
+        raise ValueError(f"model_type {name!r} is already registered for {known[0].__name__}")
+    _MODEL_TYPES[name] = (cls, config_cls)
+
+
 def model_types() -> dict[str, tuple[type, type]]:
     """model_type (config.json) -> (model class, config dataclass), for everything our format holds."""
-    from .evaluators import Evaluator, EvaluatorConfig  # lazy: evaluators imports this module
-
-    return {"vqgan": (VQGAN, VQGANConfig), "gpt": (GPT, GPTConfig), "net2net": (Net2NetTransformer, Net2NetConfig),
-            "pixelgpt": (PixelGPT, PixelGPTConfig), "evaluator": (Evaluator, EvaluatorConfig)}
+    return dict(_MODEL_TYPES)
 
 
 def _model_type(model: nn.Module) -> str:
@@ -93,7 +109,8 @@ def build_model(model_type: str, config: dict) -> nn.Module:
     """Instantiate an (untrained) model from a model type and a config dict (the config.json layout)."""
     types = model_types()
     if model_type not in types:
-        raise CheckpointError(f"unknown model_type {model_type!r}; expected one of {', '.join(map(repr, types))}")
+        hint = f" (it is registered by {_REGISTERED_BY[model_type]}: import that first)" if model_type in _REGISTERED_BY else ""
+        raise CheckpointError(f"unknown model_type {model_type!r}{hint}; expected one of {', '.join(map(repr, types))}")
     cls, config_cls = types[model_type]
     try:
         return cls(config_cls(**config))
@@ -167,8 +184,9 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     return model
 
 
-def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name."""
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
+    """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name.
+    `assign`: the model takes the given tensors themselves (no copy; e.g. memory-mapped from the file)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -188,7 +206,7 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: 
     if problems:
         shown = "; ".join(problems[:8]) + (f"; and {len(problems) - 8} more" if len(problems) > 8 else "")
         raise CheckpointError(f"{source}: weights do not fit the model: {shown}")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=assign)
 
 
 # --------------------------------------------------------------------------- original format
@@ -203,9 +221,16 @@ def _vqgan_config(params: dict, where: str) -> VQGANConfig:
     unknown = set(dd) - _DDCONFIG_KEYS
     if unknown:
         raise CheckpointError(f"{where}: unknown ddconfig keys {sorted(unknown)}")
+    n_labels = params.get("n_labels")
+    colorize = params.get("colorize_nlabels")  # a VQModel with a `colorize` buffer (S-FLCKR's cond stage)
+    if n_labels is None and colorize is not None:
+        if not (colorize == dd.get("in_channels") == dd.get("out_ch")):
+            raise CheckpointError(f"{where}: colorize_nlabels {colorize} differs from in_channels/out_ch "
+                                  f"({dd.get('in_channels')}/{dd.get('out_ch')}); only label VQGANs are supported")
+        n_labels = colorize
     try:
         return VQGANConfig(**dd, embed_dim=int(params["embed_dim"]), n_embed=int(params["n_embed"]),
-                           n_labels=params.get("n_labels"))
+                           n_labels=n_labels)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: invalid VQGAN params ({e})") from None
 
@@ -342,7 +367,12 @@ def load_torch_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = _existing_file(path, "checkpoint not found")
     try:
         with torch.serialization.safe_globals(_metadata_stand_ins(path)):
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+            try:  # mmap: tensors are read from the file when used, so the unused ones (loss.*) never are
+                ckpt = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:
+                if "mmap" not in str(e):  # only the legacy (non-zip) format cannot be memory-mapped
+                    raise
+                ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except Exception as e:  # weights_only refuses foreign objects; zip/pickle errors for broken files
@@ -378,13 +408,23 @@ def load_original(config_path: str | os.PathLike, ckpt_path: str | os.PathLike, 
     """Original YAML + Lightning .ckpt -> our VQGAN / GPT / Net2NetTransformer in eval mode."""
     cfg = read_original_config(config_path)
     kind, config = config_from_original(cfg, str(config_path))
-    model = {"vqgan": VQGAN, "gpt": GPT, "net2net": Net2NetTransformer}[kind](config)
+    cls = {"vqgan": VQGAN, "gpt": GPT, "net2net": Net2NetTransformer}[kind]
+    with torch.device("meta"):  # no random init of weights that are overwritten next (seconds for a 24-layer GPT)
+        model = cls(config)
     state = _drop_constant_buffers(load_torch_checkpoint(ckpt_path), model, str(ckpt_path))
+    device = torch.device(device or "cpu")
+    if device.type == "cpu" and dtype in (None, torch.float32) and all(
+            v.dtype == torch.float32 for v in state.values() if v.is_floating_point()):
+        # the model takes the memory-mapped tensors themselves: no second copy of the weights in memory
+        load_state_strict(model, state, str(ckpt_path), assign=True)
+        return model.eval()
+    # else empty storage on the target device in the target dtype (cast while still on meta: no fp32 copy),
+    # filled (and cast) from the memory-mapped file
+    if dtype is not None:
+        model = model.to(dtype=dtype)
+    model = model.to_empty(device=device)
     load_state_strict(model, state, str(ckpt_path))
-    model.eval()
-    if device is not None or dtype is not None:
-        model.to(device=device, dtype=dtype)
-    return model
+    return model.eval()
 
 
 def load_gpt_state(config_path: str | os.PathLike, weights_path: str | os.PathLike) -> GPT:

@@ -48,6 +48,7 @@ from .checkpoints import CheckpointError, load_pretrained
 from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator,
                          miou_from_confusion, target_of)
 from .superres import area_downsample, back_project
+from .tasks import TASKS
 
 HELD_OUT_SEED = 1
 
@@ -255,7 +256,7 @@ VQGANS = {  # weights dir -> (data task, key)
     "vqgan_lowres": ("superres", "lowres4"),
     "vqgan_skeleton": ("pose", "skeleton"),
 }
-TRANSFORMERS = {"completion": None, "depth": "depth", "labels": "labels", "superres": "lowres4", "pose": "skeleton"}
+TRANSFORMERS = {name: s.data_key for name, s in TASKS.items()}  # task -> the data key of its condition
 EVALUATED = ("labels", "depth", "pose")  # transformers whose condition consistency an evaluator measures
 
 

@@ -52,13 +52,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoints import CheckpointError, load_pretrained, load_stage, read_config, save_pretrained
+from .checkpoints import CheckpointError, load_pretrained, load_stage, read_config, register_model_type, save_pretrained
 from .data.datasets import make_dataset
 from .data.labels import LANDSCAPE_CLASSES, NUM_CLASSES
+from .tasks import TASK_NAMES
 from .vqgan import VQGAN
 
 EVALUATOR_SEED = 2  # base seed of the evaluators' training renders (generators: 0, held out: 1)
-TASKS = ("labels", "depth", "pose")
+TASKS = tuple(t for t in TASK_NAMES if t in ("labels", "depth", "pose"))  # the tasks an evaluator scores
 OUT_CHANNELS = {"labels": NUM_CLASSES, "depth": 1, "pose": 18}
 METRIC = {"labels": "miou", "depth": "spearman", "pose": "pck"}  # the headline metric of each task
 # pose: the left/right partner of each keypoint (a horizontal flip swaps them)
@@ -149,6 +150,9 @@ class Evaluator(nn.Module):
         if (H, W) != (s, s):
             out = F.interpolate(out, size=(H, W), mode="bilinear", align_corners=False)
         return out.argmax(1) if self.config.task == "labels" else out
+
+
+register_model_type("evaluator", Evaluator, EvaluatorConfig)  # save_pretrained / load_pretrained know it
 
 
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:

@@ -6,12 +6,15 @@
     model = from_pretrained("user/repo", revision="v1")     # any Hub repo in our format or the original one
     model = from_pretrained("path/to/dir", device="cpu")    # a local directory
 
-Resolution of `from_pretrained(x)`, in order: an existing local directory; a name in the registry;
-a registry entry whose `repo_id` is `x`; any other `user/repo` id, whose format is detected from its
-file list (config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one
-*.ckpt = the original taming format).
+Resolution of `from_pretrained(x)`, in order: an existing local directory; a name in the registry
+(weights/registry.json, read by taming_lite.registry: embedded weights, a Hub repo, or direct
+download links, fetched by taming_lite.download into its own cache); a registry entry whose
+`repo_id` is `x`; any other `user/repo` id, whose format is detected from its file list
+(config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one *.ckpt =
+the original taming format). For a task, `taming_lite.tasks.Pipeline.from_pretrained` wraps this.
 
-Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache. The
+Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache, which is read
+with `try_to_load_from_cache` / `scan_cache_dir` and whose errors are told apart by their classes. The
 environment is read at each call (huggingface_hub reads it once, at import): HF_ENDPOINT,
 HF_HUB_CACHE / HF_HOME, HF_HUB_OFFLINE, HF_TOKEN. The cache is consulted first: a model that is in
 the cache for the asked revision loads with no request at all (pass `force_download=True` to fetch
@@ -26,12 +29,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -39,160 +41,24 @@ import torch
 import torch.nn as nn
 
 from . import __version__
-from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_original, load_pretrained, read_json
+from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_original, load_pretrained
 from .device import pick_device
+from .registry import (REPO_ROOT, WEIGHTS_ENV, ModelEntry, check_filename, check_repo_id,  # noqa: F401 (re-exported)
+                       check_revision, default_files, list_models, load_registry, registry_path, weights_dir)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS_ENV = "TAMING_LITE_WEIGHTS"          # folder holding registry.json and the embedded weights
 TIMEOUT_ENV = "TAMING_LITE_HUB_TIMEOUT"      # seconds before the Hub counts as unreachable
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
-REGISTRY_NAME = "registry.json"
-FORMATS = ("taming_lite", "original")  # ours: config.json + model.safetensors; original: YAML + Lightning .ckpt
-TASKS = ("completion", "depth", "labels", "superres", "pose", "reconstruction", "completion_baseline")
-
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-_REPO_ID = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
-_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _TRUE = {"1", "true", "yes", "on"}
 
 
 class HubUnavailable(ConnectionError):
-    """The Hub cannot be used now (offline mode, unreachable, timing out, or a server error) and the
-    model is not in the local cache. The app catches this to fall back to the embedded model."""
+    """The Hub or a download host cannot be used now (offline mode, unreachable, timing out, or a server
+    error) and the model is not in the local cache. The app catches this to fall back to the embedded model."""
 
 
 class ModelNotFoundError(CheckpointError):
-    """The name, repo, revision or file does not exist (or is private/gated without a token)."""
-
-
-# --------------------------------------------------------------------------- registry
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    """One model the app knows: embedded weights (`path`, relative to weights/) or a Hub repo."""
-
-    name: str
-    task: str
-    format: str = "taming_lite"
-    description: str = ""
-    path: Path | None = None              # absolute, for embedded models
-    repo_id: str | None = None            # for Hub models
-    revision: str = "main"
-    files: dict = field(default_factory=dict)   # {"config": ..., "weights": ...} inside the repo
-    sha256: dict = field(default_factory=dict)  # {file name in repo: hex digest}, optional
-
-    @property
-    def is_local(self) -> bool:
-        return self.path is not None
-
-    @property
-    def location(self) -> str:
-        return str(self.path) if self.is_local else f"{self.repo_id}@{self.revision}"
-
-    def available_offline(self, cache_dir: str | os.PathLike | None = None) -> bool:
-        """True if loading needs no network: the embedded files exist, or the Hub files are cached."""
-        if self.is_local:
-            return all((self.path / f).is_file() for f in _default_files(self.format).values())
-        return _cached_files(self.repo_id, self.revision, list(self.files.values()), _cache_dir(cache_dir)) is not None
-
-
-def weights_dir() -> Path:
-    return Path(os.environ.get(WEIGHTS_ENV) or REPO_ROOT / "weights")
-
-
-def registry_path() -> Path:
-    return weights_dir() / REGISTRY_NAME
-
-
-def _default_files(fmt: str) -> dict:
-    return {"config": CONFIG_NAME, "weights": WEIGHTS_NAME} if fmt == "taming_lite" else {"config": "config.yaml", "weights": "model.ckpt"}
-
-
-def load_registry(path: str | os.PathLike | None = None) -> dict[str, ModelEntry]:
-    """Read and check a registry file (default weights/registry.json); name -> ModelEntry, in file order."""
-    path = Path(path) if path is not None else registry_path()
-    data = read_json(path, f"model registry not found (set {WEIGHTS_ENV} to the folder holding {REGISTRY_NAME})")
-    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        raise CheckpointError(f"{path}: expected an object with a list 'models'")
-    entries: dict[str, ModelEntry] = {}
-    for i, raw in enumerate(data["models"]):
-        entry = _entry(raw, path.parent, f"{path}: models[{i}]")
-        if entry.name in entries:
-            raise CheckpointError(f"{path}: model name {entry.name!r} appears twice")
-        entries[entry.name] = entry
-    return entries
-
-
-def _entry(raw, base: Path, where: str) -> ModelEntry:
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"{where}: expected an object")
-    known = {"name", "task", "format", "description", "path", "repo_id", "revision", "files", "sha256", "license", "source"}
-    if set(raw) - known:
-        raise CheckpointError(f"{where}: unknown keys {sorted(set(raw) - known)}; known: {sorted(known)}")
-    name, task, fmt = raw.get("name"), raw.get("task"), raw.get("format", "taming_lite")
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise CheckpointError(f"{where}: 'name' must be a word of letters, digits, '.', '_' or '-' (got {name!r})")
-    where = f"{where} ({name})"
-    if not isinstance(task, str) or not task:
-        raise CheckpointError(f"{where}: 'task' missing")
-    if fmt not in FORMATS:
-        raise CheckpointError(f"{where}: 'format' must be one of {FORMATS}, got {fmt!r}")
-    if ("path" in raw) == ("repo_id" in raw):
-        raise CheckpointError(f"{where}: give exactly one of 'path' (embedded, relative to weights/) or 'repo_id' (Hub)")
-    files = raw.get("files") or _default_files(fmt)
-    if not isinstance(files, dict) or set(files) != {"config", "weights"}:
-        raise CheckpointError(f"{where}: 'files' must be {{'config': ..., 'weights': ...}}")
-    for f in files.values():
-        check_filename(f, where)
-    if fmt == "taming_lite" and ([Path(f).name for f in (files["config"], files["weights"])] != [CONFIG_NAME, WEIGHTS_NAME]
-                                 or Path(files["config"]).parent != Path(files["weights"]).parent):
-        raise CheckpointError(f"{where}: format 'taming_lite' means {CONFIG_NAME} and {WEIGHTS_NAME} in one folder")
-    sha = raw.get("sha256") or {}
-    if not isinstance(sha, dict) or any(k not in files.values() or not isinstance(v, str) or not _SHA256.match(v.lower())
-                                        for k, v in sha.items()):
-        raise CheckpointError(f"{where}: 'sha256' maps file names from 'files' to 64 hex digits")
-    if "path" in raw:
-        check_filename(raw["path"], where)
-        return ModelEntry(name, task, fmt, str(raw.get("description", "")), path=base / raw["path"],
-                          files=dict(files), sha256={k: v.lower() for k, v in sha.items()})
-    repo_id, revision = raw["repo_id"], raw.get("revision", "main")
-    check_repo_id(repo_id, where)
-    check_revision(revision, where)
-    return ModelEntry(name, task, fmt, str(raw.get("description", "")), repo_id=repo_id, revision=revision,
-                      files=dict(files), sha256={k: v.lower() for k, v in sha.items()})
-
-
-def list_models(task: str | None = None, registry: str | os.PathLike | None = None) -> list[ModelEntry]:
-    """The registry's models, in file order; only those serving `task` if given (see TASKS)."""
-    return [e for e in load_registry(registry).values() if task is None or e.task == task]
-
-
-# --------------------------------------------------------------------------- names that are safe to use
-
-
-def check_repo_id(repo_id, where: str = "repo id") -> str:
-    if not isinstance(repo_id, str) or ".." in repo_id or not _REPO_ID.match(repo_id):
-        raise CheckpointError(f"{where}: {repo_id!r} is not a valid Hub repo id ('user/name': letters, digits, '.', '_', '-'; no '..')")
-    return repo_id
-
-
-def check_revision(revision, where: str = "revision") -> str:
-    if not isinstance(revision, str) or ".." in revision or revision.startswith("/") or not _REVISION.match(revision):
-        raise CheckpointError(f"{where}: {revision!r} is not a valid revision (a branch, tag or commit hash)")
-    return revision
-
-
-def check_filename(name, where: str = "file name") -> str:
-    """A relative path inside a repo or weights/: no absolute paths, no '..', no backslashes."""
-    bad = (not isinstance(name, str) or not name or name.startswith(("/", "~")) or "\\" in name or "\0" in name
-           or re.match(r"^[A-Za-z]:", name) or any(p in ("", ".", "..") for p in name.split("/")))
-    if bad:
-        raise CheckpointError(f"{where}: {name!r} is not a safe relative file name (no absolute paths, no '..')")
-    return name
+    """The name, repo, revision, file or link does not exist (or is private/gated without a token)."""
 
 
 # --------------------------------------------------------------------------- environment, read at each call
@@ -256,6 +122,8 @@ class ModelFiles:
     revision: str | None = None
     commit: str | None = None
     from_cache: bool = False
+    entry: ModelEntry | None = None  # the registry entry it was resolved from, if any
+    url: str | None = None           # the weights' download link (URL registry entries)
 
     def load(self, device=None, dtype=None) -> nn.Module:
         """The model in eval mode on `device` (default: CUDA, then MPS, then CPU), cast to `dtype` if given."""
@@ -263,6 +131,14 @@ class ModelFiles:
         if self.format == "taming_lite":
             return load_pretrained(self.config.parent, device=device, dtype=dtype)
         return load_original(self.config, self.weights, device=device, dtype=dtype)
+
+    def describe(self) -> str:
+        """Where it came from, in a few words (the app's model line)."""
+        if self.repo_id:
+            return f"{self.name} (Hub{', cached' if self.from_cache else ''})"
+        if self.url:
+            return f"{self.name} (download{', cached' if self.from_cache else ''})"
+        return self.name
 
 
 def _dtype(dtype):
@@ -294,7 +170,11 @@ def detect_format(filenames, where: str) -> tuple[str, str, str]:
         f"Pass config_file= and weights_file=, or add an entry to weights/registry.json")
 
 
-def _local_dir(directory: Path, name: str, config_file=None, weights_file=None) -> ModelFiles:
+def local_folder(directory: str | os.PathLike, name: str | None = None, config_file=None, weights_file=None) -> ModelFiles:
+    """A folder on disk in either format: ours (config.json + model.safetensors) or the original
+    (one *.yaml + one *.ckpt, also as the original's log folder: configs/*-project.yaml + checkpoints/last.ckpt)."""
+    directory = Path(directory)
+    name = name or str(directory)
     if config_file or weights_file:
         fmt = "taming_lite" if str(config_file or "").endswith(".json") else "original"
         cfg, wts = config_file or CONFIG_NAME, weights_file or WEIGHTS_NAME
@@ -304,37 +184,47 @@ def _local_dir(directory: Path, name: str, config_file=None, weights_file=None) 
     return ModelFiles(name, fmt, directory / cfg, directory / wts)
 
 
-def _repo_folder(cache_dir: Path, repo_id: str) -> Path:
-    return cache_dir / ("models--" + repo_id.replace("/", "--"))
+_local_dir = local_folder
 
 
-def _cached_commit(repo_id: str, revision: str, cache_dir: Path) -> str | None:
-    folder = _repo_folder(cache_dir, repo_id)
-    if _COMMIT.match(revision):
-        return revision if (folder / "snapshots" / revision).is_dir() else None
-    ref = folder / "refs" / revision
-    try:
-        return ref.read_text().strip() or None
-    except OSError:
-        return None
+def _hf_cached(repo_id: str, filename: str, revision: str, cache_dir: Path) -> Path | None:
+    """The file's path in the HF cache for `revision`, or None (huggingface_hub.try_to_load_from_cache; no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache_dir), revision=revision)
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
 
 
-def _cached_files(repo_id: str, revision: str, filenames: list[str], cache_dir: Path) -> dict[str, Path] | None:
+def cached_files(repo_id: str, revision: str, filenames: list[str], cache_dir=None) -> dict[str, Path] | None:
     """{file: path} if every file of `revision` is in the standard HF cache, else None. No network."""
-    commit = _cached_commit(repo_id, revision, cache_dir)
-    if commit is None:
-        return None
-    snapshot = _repo_folder(cache_dir, repo_id) / "snapshots" / commit
-    paths = {f: snapshot / f for f in filenames}
-    return paths if all(p.is_file() for p in paths.values()) else None
+    cache = _cache_dir(cache_dir)
+    paths = {f: _hf_cached(repo_id, f, revision, cache) for f in filenames}
+    return paths if all(p is not None for p in paths.values()) else None
 
 
-def _cached_listing(repo_id: str, revision: str, cache_dir: Path) -> tuple[str, list[str]] | None:
-    commit = _cached_commit(repo_id, revision, cache_dir)
-    if commit is None:
+_cached_files = cached_files
+
+
+def _commit_of(path: Path, filename: str) -> str:
+    """The snapshot (commit) folder a cached file sits in: .../snapshots/<commit>/<filename>."""
+    return path.parents[len(Path(filename).parts) - 1].name
+
+
+def _cached_listing(repo_id: str, revision: str, cache_dir: Path) -> list[str] | None:
+    """The file names cached for `revision` (to tell the format of a repo seen before), or None."""
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except Exception:  # noqa: BLE001 - no cache folder yet, or one huggingface_hub cannot read: nothing cached
         return None
-    snapshot = _repo_folder(cache_dir, repo_id) / "snapshots" / commit
-    return commit, [p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()]
+    for repo in info.repos:
+        if repo.repo_id != repo_id or repo.repo_type != "model":
+            continue
+        for rev in repo.revisions:
+            if revision == rev.commit_hash or revision in rev.refs:
+                return [f.file_path.relative_to(rev.snapshot_path).as_posix() for f in rev.files]
+    return None
 
 
 def _offline_advice(name: str) -> str:
@@ -387,27 +277,37 @@ def _repo_info(repo_id: str, revision: str, name: str, endpoint: str, token, tim
     return info.get("sha"), files
 
 
+def _hf_errors(*names: str) -> tuple[type, ...]:
+    """huggingface_hub's error classes by name, those this version has (RemoteEntryNotFoundError is 1.x)."""
+    from huggingface_hub import errors
+
+    return tuple(getattr(errors, n) for n in names if hasattr(errors, n))
+
+
 def _download(repo_id: str, filename: str, revision: str, name: str, *, endpoint, token, timeout, cache_dir, force) -> Path:
     from huggingface_hub import hf_hub_download
 
+    what = f"model {name!r} ({repo_id}@{revision}, file {filename})"
+    offline = _hf_errors("LocalEntryNotFoundError", "OfflineModeIsEnabled")
+    missing = _hf_errors("RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError", "GatedRepoError")
+    failing = _hf_errors("HfHubHTTPError") + (OSError,)
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=str(cache_dir), endpoint=endpoint,
                                     token=token, etag_timeout=timeout, force_download=force))
-    except Exception as e:  # huggingface_hub's classes differ between versions: sort them by name
-        kinds = {c.__name__ for c in type(e).__mro__}
-        what = f"model {name!r} ({repo_id}@{revision}, file {filename})"
-        if "LocalEntryNotFoundError" in kinds or "OfflineModeIsEnabled" in kinds:  # network failed, not in cache
-            raise HubUnavailable(f"{what}: the download from {endpoint} failed and the file is not in the cache; the "
-                                 f"Hub is offline or unreachable. Try again later, or {_offline_advice(name)}") from None
-        if kinds & {"RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError",
-                    "RemoteEntryNotFoundError", "GatedRepoError"}:
-            raise ModelNotFoundError(f"{what}: not found or not accessible on {endpoint} ({type(e).__name__}); "
-                                     f"check the name and revision, or set HF_TOKEN for a private or gated repo") from None
-        if kinds & {"HfHubHTTPError", "HTTPError",
-                    "ConnectError", "TimeoutException", "ConnectionError", "Timeout", "TransportError", "OSError"}:
-            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-            raise HubUnavailable(f"{what}: the download from {endpoint} failed ({first}); the Hub is offline, "
-                                 f"unreachable or failing. Try again later, or {_offline_advice(name)}") from None
+    except offline:  # the network failed and the file is not in the cache (checked before the broader classes)
+        raise HubUnavailable(f"{what}: the download from {endpoint} failed and the file is not in the cache; the "
+                             f"Hub is offline or unreachable. Try again later, or {_offline_advice(name)}") from None
+    except missing as e:
+        raise ModelNotFoundError(f"{what}: not found or not accessible on {endpoint} ({type(e).__name__}); "
+                                 f"check the name and revision, or set HF_TOKEN for a private or gated repo") from None
+    except failing as e:  # HTTP errors, and httpx/requests transport errors (OSError subclasses in both)
+        first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise HubUnavailable(f"{what}: the download from {endpoint} failed ({first}); the Hub is offline, "
+                             f"unreachable or failing. Try again later, or {_offline_advice(name)}") from None
+    except Exception as e:  # httpx transport errors are not OSErrors
+        if type(e).__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3"):
+            raise HubUnavailable(f"{what}: the download from {endpoint} failed ({type(e).__name__}); the Hub is "
+                                 f"offline or unreachable. Try again later, or {_offline_advice(name)}") from None
         raise
 
 
@@ -443,21 +343,28 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, *, reg
 
     # 1. a local directory
     if Path(name).is_dir():
-        return _local_dir(Path(name), name, config_file, weights_file)
+        return local_folder(Path(name), name, config_file, weights_file)
 
     # 2. a registry name, or a repo id that the registry knows
     entries = load_registry(registry)
     entry = entries.get(name) or next((e for e in entries.values() if e.repo_id == name), None)
     if entry is not None and entry.is_local:
-        files = _default_files(entry.format)
+        files = default_files(entry.format)
         missing = [f for f in files.values() if not (entry.path / f).is_file()]
         if missing:
             raise ModelNotFoundError(f"model {entry.name!r}: its embedded weights are not there yet: "
                                      f"{', '.join(str(entry.path / f) for f in missing)} missing. Train and save them "
                                      f"(see weights/README.md), or pick another model: {', '.join(entries)}")
-        result = ModelFiles(entry.name, entry.format, entry.path / files["config"], entry.path / files["weights"])
+        result = ModelFiles(entry.name, entry.format, entry.path / files["config"], entry.path / files["weights"],
+                            entry=entry)
         _verify(entry, result, entry.name, (files["config"], files["weights"]))
         return result
+    if entry is not None and entry.urls:  # direct download links (taming_lite.download)
+        from .download import resolve_entry
+
+        config, weights, cached = resolve_entry(entry, progress=say, force=force_download, timeout=timeout)
+        return ModelFiles(entry.name, entry.format, config, weights, from_cache=cached, entry=entry,
+                          url=entry.urls["weights"])
     if entry is None and "/" not in name:
         raise ModelNotFoundError(f"unknown model {name!r}: not a folder, not in the registry ({', '.join(entries) or 'empty'}), "
                                  f"and not a Hub repo id ('user/name')")
@@ -476,21 +383,21 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, *, reg
         fmt = "taming_lite" if known[0].endswith(".json") else "original"
     if not force_download:  # the cache first: no request at all when everything is there
         if known:
-            cached = _cached_files(repo_id, revision, list(known), cache)
+            cached = cached_files(repo_id, revision, list(known), cache)
         else:
             listing = _cached_listing(repo_id, revision, cache)
             cached = None
             if listing is not None:
                 try:
-                    fmt, *names = detect_format(listing[1], repo_id)
-                    cached = _cached_files(repo_id, revision, names, cache)
+                    fmt, *names = detect_format(listing, repo_id)
+                    cached = cached_files(repo_id, revision, names, cache)
                     known = tuple(names)
                 except ModelNotFoundError:
                     cached = None
         if cached is not None:
             say(f"{label}: found in the cache ({cache})")
             result = ModelFiles(label, fmt, cached[known[0]], cached[known[1]], repo_id, revision,
-                                _cached_commit(repo_id, revision, cache), from_cache=True)
+                                _commit_of(cached[known[0]], known[0]), from_cache=True, entry=entry)
             _verify(entry, result, label, known)
             return result
 
@@ -515,7 +422,7 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, *, reg
         say(f"{label}: downloading {filename} from {repo_id}@{revision}")
         paths.append(_download(repo_id, filename, revision, label, endpoint=endpoint, token=token, timeout=timeout,
                                cache_dir=cache, force=force_download))
-    result = ModelFiles(label, fmt, paths[0], paths[1], repo_id, revision, commit)
+    result = ModelFiles(label, fmt, paths[0], paths[1], repo_id, revision, commit, entry=entry)
     _verify(entry, result, label, known)
     return result
 

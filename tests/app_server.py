@@ -26,7 +26,10 @@ class AppServer:
     Weights: `weights` if given, else $TAMING_LITE_APP_WEIGHTS if set, else an empty folder (the tiny
     placeholder models: fast and the same on every machine)."""
 
-    def __init__(self, tmp: Path, extra_args: list[str] | None = None, weights: str | Path | None = None):
+    def __init__(self, tmp: Path, extra_args: list[str] | None = None, weights: str | Path | None = None,
+                 env: dict[str, str] | None = None):
+        """`env`: variables set for the app on top of the defaults above (e.g. HF_HUB_OFFLINE="0")."""
+        extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         weights = str(weights or os.environ.get("TAMING_LITE_APP_WEIGHTS") or tmp / "no_weights")
@@ -34,6 +37,7 @@ class AppServer:
         env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
                    TAMING_LITE_EXAMPLES=str(tmp / "examples"), OMP_NUM_THREADS="1", GRADIO_TEMP_DIR=str(tmp / "gradio"))
         env.pop("GRADIO_SERVER_NAME", None)
+        env.update(extra_env)
         self.log = open(tmp / "server.log", "w")
         self.proc = subprocess.Popen([sys.executable, "app.py", "--device", "cpu", "--port", str(self.port),
                                       "--model", weights] + (extra_args or []),

@@ -7,6 +7,10 @@ records every request so tests can count them:
     GET       /api/models/{repo_id}/revision/{revision}     commit sha and file list
     HEAD/GET  /{repo_id}/resolve/{revision}/{filename}       file metadata / content
     HEAD/GET  /cdn/{sha256}                                   large files, after a redirect to another host name
+Beside the Hub, plain download links (the paper's released checkpoints are direct URLs):
+    GET       /files/{path}                                   `files[path]`, with HTTP Range (206) support;
+              `file_types[path]` sets the Content-Type, `cut_after[path] = n` drops the connection after n
+              bytes once (an interrupted transfer); a path not in `files` answers 404 (a dead link)
 `use(monkeypatch, tmp_path)` points HF_ENDPOINT at it with a fresh HF cache and nothing offline.
 """
 
@@ -31,6 +35,9 @@ class FakeHub:
         self.requests: list[tuple] = []  # (method, path, headers)
         self.force_status: int | None = None  # answer every request with this status (a broken server)
         self.delay = 0.0  # seconds before each large-file (CDN) answer: a slow download
+        self.files: dict[str, bytes] = {}      # plain URLs under /files/
+        self.file_types: dict[str, str] = {}
+        self.cut_after: dict[str, int] = {}
         handler = type("Handler", (_Handler,), {"hub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -63,6 +70,9 @@ class FakeHub:
                     if hashlib.sha256(data).hexdigest() == sha256:
                         return data
         return None
+
+    def url(self, path: str) -> str:
+        return f"{self.endpoint}/files/{path}"
 
     def close(self):
         self.server.shutdown()
@@ -105,6 +115,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(hub.force_status, {"Content-Type": "text/plain"}, b"server error", body)
         path = urllib.parse.urlsplit(self.path).path
         parts = path.strip("/").split("/")
+        if parts[0] == "files":
+            return self._plain("/".join(parts[1:]), body)
         if parts[0] == "cdn" and len(parts) == 2:
             time.sleep(hub.delay)
             data = hub.blob(parts[1])
@@ -142,6 +154,34 @@ class _Handler(BaseHTTPRequestHandler):
                                     "Content-Type": "application/octet-stream"}, data, body)
         self._error(404, "RepoNotFound", body)
 
+    def _plain(self, path: str, body: bool):
+        hub = self.hub
+        data = hub.files.get(path)
+        if data is None:
+            return self._send(404, {"Content-Type": "text/plain"}, b"not found", body)
+        ctype = hub.file_types.get(path, "application/octet-stream")
+        start, status = 0, 200
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            if start >= len(data):
+                return self._send(416, {"Content-Range": f"bytes */{len(data)}"}, b"", body)
+            status = 206
+        part = data[start:]
+        headers = {"Content-Type": ctype, "Content-Length": str(len(part)), "Accept-Ranges": "bytes"}
+        if status == 206:
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        cut = hub.cut_after.pop(path, None)
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if body:
+            self.wfile.write(part if cut is None else part[:cut])
+            if cut is not None:
+                self.wfile.flush()
+                self.close_connection = True
+
 
 def use(monkeypatch, tmp_path: Path) -> FakeHub:
     """A FakeHub as HF_ENDPOINT with a fresh HF cache under tmp_path; offline mode off (also in
@@ -155,6 +195,7 @@ def use(monkeypatch, tmp_path: Path) -> FakeHub:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.delenv("TAMING_LITE_CACHE", raising=False)  # downloads go under HF_HOME too
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     server = FakeHub()
     monkeypatch.setenv("HF_ENDPOINT", server.endpoint)

@@ -56,8 +56,8 @@ def write_registry(folder: Path, *entries) -> Path:
     return folder
 
 
-def statuses(task: str, name: str, current: str = "", with_size: bool = False) -> list[tuple]:
-    return list(picker.load_events(task, name, current, with_size=with_size))
+def statuses(store, task: str, name: str, current: str = "", with_size: bool = False) -> list[tuple]:
+    return list(picker.load_events(store, task, name, current, with_size=with_size))
 
 
 def is_update(x) -> bool:
@@ -70,32 +70,25 @@ def depth_file(tmp_path: Path) -> str:
     return str(path)
 
 
-def sample_depth(path: str, model: str = models.DEFAULT):
-    *_, last = depth.run(path, False, 3, 1.0, 100, 1.0, 1, SIZE, SIZE, None, model)
+def sample_depth(store, path: str, model: str = models.DEFAULT):
+    *_, last = depth.run(store, path, False, 3, 1.0, 100, 1.0, 1, SIZE, SIZE, None, model)
     gallery, _, _, info = last
     return np.asarray(Image.open(gallery[0][0]).convert("RGB")), info
 
 
-def sample_pose(model: str = models.DEFAULT):
-    *_, last = pose.run(POSE, 3, 1.0, 100, 1.0, 1, SIZE, SIZE, model)
+def sample_pose(store, model: str = models.DEFAULT):
+    *_, last = pose.run(store, POSE, 3, 1.0, 100, 1.0, 1, SIZE, SIZE, model)
     gallery, _, info = last
     return np.asarray(Image.open(gallery[0][0]).convert("RGB")), info
 
 
 @pytest.fixture
 def fresh(tmp_path, monkeypatch):
-    """No embedded weights (the default of every tab is the placeholder), an empty registry, folders
-    not allowed, no model loaded; put back afterwards."""
+    """A model store with no embedded weights (the default of every tab is the placeholder), an empty
+    registry, folders not allowed, no model loaded."""
     monkeypatch.setenv("TAMING_LITE_EXAMPLES", str(tmp_path / "examples"))
     monkeypatch.setenv(hub.WEIGHTS_ENV, str(write_registry(tmp_path / "registry")))
-    models.set_weights_root(tmp_path / "empty")
-    models.set_default_device("cpu")
-    yield tmp_path
-    models._hub_names.clear()
-    models._task_dirs.clear()
-    models.set_allow_local_folders(False)
-    models.set_default_device(None)
-    models.set_weights_root(models.REPO / "weights")
+    return models.ModelStore(weights_root=tmp_path / "empty", device="cpu")
 
 
 # --------------------------------------------------------------------------- what the picker lists
@@ -109,27 +102,27 @@ def test_picker_lists_the_registry_entries_of_each_task(fresh, tmp_path, monkeyp
                    {"name": "pose-hub", "task": "pose", "repo_id": "tester/pose"},
                    {"name": "vq", "task": "reconstruction", "repo_id": "tester/vq", "format": "original"})
     monkeypatch.setenv(hub.WEIGHTS_ENV, str(tmp_path / "reg"))
-    depth_choices = models.choices("depth")
+    depth_choices = fresh.choices("depth")
     assert [value for _, value in depth_choices] == ["", "depth-big", "depth-hub"]  # default, embedded, Hub
     labels = [label for label, _ in depth_choices]
     assert labels[0].startswith("default: untrained placeholder")
     assert "embedded" in labels[1] and "Hub: tester/depth-large@v1" in labels[2]
-    assert [value for _, value in models.choices("pose")] == ["", "pose-hub"]
-    assert [value for _, value in models.choices("labels")] == [""]  # nothing else for labels
+    assert [value for _, value in fresh.choices("pose")] == ["", "pose-hub"]
+    assert [value for _, value in fresh.choices("labels")] == [""]  # nothing else for labels
 
     import gradio as gr
 
     with gr.Blocks():
-        ui = picker.build("depth")
+        ui = picker.build(fresh, "depth")
     assert [v for _, v in ui.dropdown.choices] == ["", "depth-big", "depth-hub"]
     assert ui.dropdown.value == "" and ui.active.value == "" and not ui.active.visible
 
 
 def test_the_default_is_named_after_what_the_tab_uses(fresh, tmp_path):
     save_model(tmp_path / "empty" / "pose", "pose")
-    assert models.choices("pose")[0][0].startswith("default: ") and "pose" in models.choices("pose")[0][0]
-    models.set_model_dirs({"depth": "someone/depth-model"})
-    assert models.choices("depth")[0][0] == "default: someone/depth-model (app.py --model)"
+    assert fresh.choices("pose")[0][0].startswith("default: ") and "pose" in fresh.choices("pose")[0][0]
+    fresh.task_models["depth"] = "someone/depth-model"
+    assert fresh.choices("depth")[0][0] == "default: someone/depth-model (app.py --model)"
 
 
 # --------------------------------------------------------------------------- switching
@@ -138,27 +131,27 @@ def test_the_default_is_named_after_what_the_tab_uses(fresh, tmp_path):
 def test_local_folder_progress_then_ready_and_sampling_uses_it(fresh, tmp_path):
     folder = save_model(tmp_path / "my_depth", "depth", seed=5)
     path = depth_file(tmp_path)
-    before, info0 = sample_depth(path)
+    before, info0 = sample_depth(fresh, path)
     assert "untrained placeholder" in info0
 
     with pytest.raises(models.ModelChoiceError, match="--allow-local-models"):
-        models.check_choice(str(folder))  # off by default: a public server must not read any folder
-    models.set_allow_local_folders(True)
-    out = statuses("depth", str(folder), with_size=True)
+        fresh.check_choice(str(folder))  # off by default: a public server must not read any folder
+    fresh.allow_local_folders = True
+    out = statuses(fresh, "depth", str(folder), with_size=True)
     first, last = out[0], out[-1]
     assert first[0].startswith("⏳") and "keeps sampling with the default model" in first[0]
     assert all(is_update(x) for x in first[1:])  # the session's model changes only when ready
     assert "building the model on cpu" in out[-1][0]
-    assert last[0].startswith("✅") and "ready:" in last[0] and "on cpu in" in last[0]
+    assert last[0].startswith("✅") and "ready:" in last[0] and "on cpu (float32) in" in last[0]
     assert last[1] == str(folder)  # the session's model (the hidden textbox, the API's `model`)
     assert "picked for this browser session" in last[2]["value"] and last[2]["elem_classes"] == []
     assert last[3]["value"] == str(folder) and (f"{folder} (entered)", str(folder)) in last[3]["choices"]
     assert last[4]["value"] == SIZE and last[4]["step"] == 8  # the size sliders follow the model
 
-    after, info = sample_depth(path, str(folder))
+    after, info = sample_depth(fresh, path, str(folder))
     assert f"model `{folder}`" in info and "untrained placeholder" not in info
     assert not np.array_equal(before, after)  # other weights, same seed: another image
-    again, _ = sample_depth(path)  # a session that did not pick it still gets the default
+    again, _ = sample_depth(fresh, path)  # a session that did not pick it still gets the default
     assert np.array_equal(before, again)
 
 
@@ -168,25 +161,25 @@ def test_hub_model_downloads_with_progress_then_samples(fresh, tmp_path, monkeyp
         server.push_folder("tester/tiny-pose", save_model(tmp_path / "to_push", "pose", seed=7))
         write_registry(tmp_path / "reg", {"name": "pose-hub", "task": "pose", "repo_id": "tester/tiny-pose"})
         monkeypatch.setenv(hub.WEIGHTS_ENV, str(tmp_path / "reg"))
-        assert "pose-hub" in [v for _, v in models.choices("pose")]
+        assert "pose-hub" in [v for _, v in fresh.choices("pose")]
 
         server.delay = 1.0  # the weights take a second to come: the status shows the download meanwhile
-        out = statuses("pose", "pose-hub")
+        out = statuses(fresh, "pose", "pose-hub")
         during = [s for s, *_ in out[:-1]]
         assert all(s.startswith("⏳") for s in during) and all(is_update(x) for _, *rest in out[:-1] for x in rest)
         assert any("downloading model.safetensors" in s for s in during)
         final, active = out[-1][0], out[-1][1]
-        assert final.startswith("✅ **ready: `pose-hub`** on cpu in") and "downloaded" in final
+        assert final.startswith("✅ **ready: `pose-hub`** on cpu (float32) in") and "downloaded" in final
         assert active == "pose-hub"
         log = [line for line in final.splitlines() if line.startswith("- ")]  # the stages, in order
         assert [line.split()[1] for line in log] == ["asking", "downloading", "downloading", "building"]
         assert "http://127.0.0.1" in log[0] and "model.safetensors" in log[2]
 
-        _, info = sample_pose("pose-hub")
+        _, info = sample_pose(fresh, "pose-hub")
         assert "model `pose-hub`" in info
 
         served = len(server.requests)
-        out = statuses("pose", "tester/tiny-pose")  # the same repo by id: from the HF cache, no request
+        out = statuses(fresh, "pose", "tester/tiny-pose")  # the same repo by id: from the HF cache, no request
         assert "from the HF cache" in out[-1][0] and len(server.requests) == served
     finally:
         server.close()
@@ -204,14 +197,14 @@ def test_unusable_hub_name_says_why_and_the_tab_still_samples(fresh, tmp_path, m
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False, raising=False)
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")  # nothing listens there
         monkeypatch.setenv("TAMING_LITE_HUB_TIMEOUT", "2")
-    out = statuses("pose", "someone/pose-model")
+    out = statuses(fresh, "pose", "someone/pose-model")
     status, active, notice, dropdown = out[-1]
     assert status.startswith("❌") and "someone/pose-model" in status
     assert ("offline" in status and "HF_HUB_OFFLINE=0" in status) if how == "offline" else "unreachable" in status
     assert "This tab keeps sampling with the default model" in status
     assert is_update(active) and is_update(notice) and dropdown["value"] == ""  # the dropdown goes back
-    assert models.loaded_choices("pose") == []
-    _, info = sample_pose()
+    assert fresh.loaded_choices("pose") == []
+    _, info = sample_pose(fresh)
     assert "done" in info and "untrained placeholder" in info
 
 
@@ -226,7 +219,7 @@ def _closed_port() -> int:
 def test_models_that_do_not_fit_the_tab_are_refused(fresh, tmp_path, monkeypatch):
     from taming_lite.vqgan import VQGAN
 
-    models.set_allow_local_folders(True)
+    fresh.allow_local_folders = True
     vq = save_pretrained(VQGAN(models.placeholder_model("depth").config.first_stage), tmp_path / "vq")
     cases = [
         (vq, "depth", "is a VQGAN, not a conditional transformer"),
@@ -240,48 +233,48 @@ def test_models_that_do_not_fit_the_tab_are_refused(fresh, tmp_path, monkeypatch
     ]
     (tmp_path / "empty_dir").mkdir()
     for folder, task, expected in cases:
-        status = statuses(task, str(folder))[-1][0]
+        status = statuses(fresh, task, str(folder))[-1][0]
         assert status.startswith("❌") and expected in status, status
         assert "This tab keeps sampling with the default model" in status
     write_registry(tmp_path / "reg", {"name": "vq", "task": "reconstruction", "repo_id": "tester/vq"},
                    {"name": "other", "task": "pose", "path": "nowhere"})
     monkeypatch.setenv(hub.WEIGHTS_ENV, str(tmp_path / "reg"))
     with pytest.raises(models.ModelChoiceError, match="not a conditional transformer for any tab"):
-        models.load_choice("depth", "vq")  # refused from the registry, before any download
+        fresh.load_choice("depth", "vq")  # refused from the registry, before any download
     with pytest.raises(models.ModelChoiceError, match="pick it in the pose tab"):
-        models.load_choice("depth", "other")
-    models.set_allow_local_folders(False)
+        fresh.load_choice("depth", "other")
+    fresh.allow_local_folders = False
     for bad in ("../etc", "/etc", "a b", "x/y/z", "user/repo@..", "x" * 400):
         with pytest.raises(models.ModelChoiceError):
-            models.check_choice(bad)
+            fresh.check_choice(bad)
 
 
 def test_at_most_n_picked_models_per_tab_and_an_evicted_one_reloads(fresh, tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "MAX_EXTRA_MODELS", 2)
-    models.set_allow_local_folders(True)
+    fresh.max_extra = 2
+    fresh.allow_local_folders = True
     names = [str(save_model(tmp_path / f"d{i}", "depth", seed=i)) for i in range(3)]
     loads = []
-    real = models._load_named
-    monkeypatch.setattr(models, "_load_named", lambda *a, **k: loads.append(a[1]) or real(*a, **k))
+    real = fresh.load
+    monkeypatch.setattr(fresh, "load", lambda *a, **k: loads.append(a[1]) or real(*a, **k))
     for name in names:
-        models.load_choice("depth", name)
-    assert models.loaded_choices("depth") == names[1:]  # the least recently used went
-    models.load_choice("depth", names[1])  # a hit moves it to the end
-    assert models.loaded_choices("depth") == [names[2], names[1]] and loads == names
-    tm = models.get_model("depth", choice=names[0])  # a session still using it: loaded again
+        fresh.load_choice("depth", name)
+    assert fresh.loaded_choices("depth") == names[1:]  # the least recently used went
+    fresh.load_choice("depth", names[1])  # a hit moves it to the end
+    assert fresh.loaded_choices("depth") == [names[2], names[1]] and loads == names
+    tm = fresh.get_model("depth", choice=names[0])  # a session still using it: loaded again
     assert tm.name == names[0] and loads == names + [names[0]]
-    assert models.loaded_choices("depth") == [names[1], names[0]]
-    assert models.get_model("depth").placeholder  # the default is kept besides them
+    assert fresh.loaded_choices("depth") == [names[1], names[0]]
+    assert fresh.get_model("depth").placeholder  # the default is kept besides them
 
 
 def test_concurrent_picks_of_one_model_load_it_once(fresh, tmp_path, monkeypatch):
-    models.set_allow_local_folders(True)
+    fresh.allow_local_folders = True
     name = str(save_model(tmp_path / "d", "depth"))
     loads = []
-    real = models._load_named
-    monkeypatch.setattr(models, "_load_named", lambda *a, **k: loads.append(a[1]) or real(*a, **k))
+    real = fresh.load
+    monkeypatch.setattr(fresh, "load", lambda *a, **k: loads.append(a[1]) or real(*a, **k))
     got = []
-    threads = [threading.Thread(target=lambda: got.append(models.load_choice("depth", name))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: got.append(fresh.load_choice("depth", name))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -383,3 +376,12 @@ def test_in_the_browser_the_choice_is_per_session(app):
             assert "model pose-hub" not in two.inner_text()
         finally:
             browser.close()
+
+
+def test_download_progress_replaces_its_previous_line():
+    lines = []
+    for m in ["asking x", "downloading last.ckpt", "downloading last.ckpt · 1.0 of 9.0 MB",
+              "downloading last.ckpt · 5.0 of 9.0 MB", "downloaded last.ckpt (9.0 MB)", "building the model on cpu"]:
+        picker.add_line(lines, m)
+    assert lines == ["asking x", "downloading last.ckpt · 5.0 of 9.0 MB", "downloaded last.ckpt (9.0 MB)",
+                     "building the model on cpu"]

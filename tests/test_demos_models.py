@@ -2,23 +2,18 @@
 
 import types
 
-import pytest
 import torch
 
 import taming_lite.hub as hub
+from taming_lite.checkpoints import save_pretrained
 from demos import common, models
 from taming_lite.gpt import GPTConfig
 from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
 from taming_lite.vqgan import VQGANConfig
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    models.set_weights_root(tmp_path / "empty")  # no embedded weights: the fallback is the placeholder
-    yield
-    models._hub_names.clear()
-    models._task_dirs.clear()
-    models.set_weights_root(models.REPO / "weights")
+def store_with(tmp_path, **kw):
+    return models.ModelStore(weights_root=tmp_path / "empty", device="cpu", **kw)  # no embedded weights: placeholder
 
 
 def tiny_net2net():
@@ -31,46 +26,47 @@ def tiny_net2net():
 
 def hub_files(name, model):
     """What hub.resolve returns for a downloaded repo, without files: .load() builds `model`."""
-    return types.SimpleNamespace(name=name, format="original", repo_id=name, from_cache=False,
-                                 load=lambda device=None, dtype=None: model)
+    return types.SimpleNamespace(name=name, format="original", repo_id=name, url=None, from_cache=False, entry=None,
+                                 load=lambda device=None, dtype=None: model, describe=lambda: f"{name} (Hub)")
 
 
-def test_hub_model_is_used(fresh, monkeypatch):
+def test_hub_model_is_used(tmp_path, monkeypatch):
     asked = []
     monkeypatch.setattr(hub, "resolve",
                         lambda name, revision=None, **kw: asked.append(name) or hub_files(name, tiny_net2net()))
-    models.set_model_dirs({"depth": "someone/depth-model"})
-    assert "someone/depth-model" in common.model_notice("depth") and not models.is_placeholder("depth")
-    tm = models.get_model("depth", "cpu")
+    store = store_with(tmp_path, task_models={"depth": "someone/depth-model"})
+    assert "someone/depth-model" in store.notice("depth") and not store.is_placeholder("depth")
+    tm = store.get_model("depth", "cpu")
     assert asked == ["someone/depth-model"] and not tm.placeholder and tm.source == "someone/depth-model (Hub)"
     assert tm.image_size == 16 and tm.notice == ""
 
 
-def test_unreachable_hub_falls_back_with_a_notice(fresh, monkeypatch):
+def test_unreachable_hub_falls_back_with_a_notice(tmp_path, monkeypatch):
     def offline(name, revision=None, **kw):
         raise hub.HubUnavailable(f"{name}: the Hugging Face Hub is unreachable")
 
     monkeypatch.setattr(hub, "resolve", offline)
-    models.set_model_dirs({"pose": "someone/pose-model"})
-    tm = models.get_model("pose", "cpu")
+    tm = store_with(tmp_path, task_models={"pose": "someone/pose-model"}).get_model("pose", "cpu")
     assert tm.placeholder  # the embedded folder is empty here, so the placeholder model
     assert "someone/pose-model could not be used" in tm.notice and "unreachable" in tm.notice
     params = {"num_samples": 1, "height": 64, "width": 64, "seed": 0}
     assert tm.notice in common.run_info(tm, params, 1, 1, [], 0.1)
 
 
-def test_hub_model_for_another_condition_falls_back_with_a_notice(fresh, monkeypatch):
+def test_hub_model_for_another_condition_falls_back_with_a_notice(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "resolve", lambda name, revision=None, **kw: hub_files(name, tiny_net2net()))
-    models.set_model_dirs({"labels": "someone/depth-model"})  # a depth model given for the labels tab
-    tm = models.get_model("labels", "cpu")
+    store = store_with(tmp_path, task_models={"labels": "someone/depth-model"})  # a depth model for the labels tab
+    tm = store.get_model("labels", "cpu")
     assert tm.placeholder and "someone/depth-model could not be used" in tm.notice
     assert "1-channel" in tm.notice and "it fits the depth tab" in tm.notice
 
 
-def test_existing_folder_is_a_folder(fresh, tmp_path):
-    (tmp_path / "my_depth").mkdir()
-    models.set_model_dirs({"depth": str(tmp_path / "my_depth")})
-    assert models.hub_name("depth") is None
+def test_existing_folder_is_the_default_and_the_tab_says_so(tmp_path):
+    folder = tmp_path / "my_depth"
+    save_pretrained(tiny_net2net(), folder)
+    store = store_with(tmp_path, task_models={"depth": str(folder)})
+    assert store.weights_dir("depth") == folder and str(folder) in store.notice("depth")
+    assert store.get_model("depth").model.config.first_stage.resolution == 16
 
 
 def test_space_gpu_decoration_only_with_spaces(monkeypatch):
@@ -85,18 +81,15 @@ def test_space_gpu_decoration_only_with_spaces(monkeypatch):
     assert common.on_space_gpu(f) == ("gpu", f)
 
 
-def test_int8_option_quantizes_cpu_models_and_they_still_sample(fresh):
+def test_int8_option_quantizes_cpu_models_and_they_still_sample(tmp_path):
     from taming_lite.quantize import is_quantized
 
-    models.set_int8(True)
-    try:
-        tm = models.get_model("depth", "cpu")
-        assert is_quantized(tm.model.transformer) and "int8" in tm.source
-        cond = tm.model.encode_to_c(torch.zeros(1, 1, tm.image_size, tm.image_size))[1]
-        n = (tm.image_size // tm.stride) ** 2
-        out = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
-        again = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
-        assert out.shape == (1, n) and torch.equal(out, again)
-    finally:
-        models.set_int8(False)
-    assert not is_quantized(models.get_model("depth", "cpu").model.transformer)
+    save_pretrained(models.placeholder_model("depth"), tmp_path / "empty" / "depth", extra={"task": "depth"})
+    tm = store_with(tmp_path, int8=True).get_model("depth", "cpu")
+    assert is_quantized(tm.model.transformer) and "int8" in tm.source
+    cond = tm.model.encode_to_c(torch.zeros(1, 1, tm.image_size, tm.image_size))[1]
+    n = tm.window[0] * tm.window[1]
+    out = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
+    again = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
+    assert out.shape == (1, n) and torch.equal(out, again)
+    assert not is_quantized(store_with(tmp_path).get_model("depth", "cpu").model.transformer)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from demos import common, models, superres
+from demos import models, superres
 from taming_lite.checkpoints import save_pretrained
 from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
 
@@ -22,9 +21,10 @@ def x8_tab(tmp_path):
     model = Net2NetTransformer(cfg)
     model.load_state_dict(ph.state_dict())
     save_pretrained(model.eval(), tmp_path / "weights" / "superres", extra={"task": "superres", "image_size": 64})
-    models.set_weights_root(tmp_path / "weights")
-    yield models.get_model("superres")
-    models.set_weights_root(models.REPO / "weights")
+    store = models.ModelStore(weights_root=tmp_path / "weights", device="cpu")
+    pipe = store.get_model("superres")
+    pipe.store = store  # for _run
+    return pipe
 
 
 def _image(tmp_path, h, w, seed=0):
@@ -34,19 +34,19 @@ def _image(tmp_path, h, w, seed=0):
     return str(path), rgb
 
 
-def _run(path):
-    *_, (shown, info) = superres.run(path, 0, 1.0, 100, 1.0, 1)
+def _run(tab, path):
+    *_, (shown, info) = superres.run(tab.store, path, 0, 1.0, 100, 1.0, 1)
     return [np.asarray(Image.open(f).convert("RGB")) for f, _ in shown], info
 
 
 def test_x8_model_factor_and_condition_size(x8_tab):
     assert not x8_tab.placeholder and x8_tab.sr_factor == 8 and x8_tab.cond_upsample == 2
-    assert common.cond_size(x8_tab, 64, 96) == (8, 12)  # the input itself: the model upsamples it
+    assert x8_tab.cond_size(64, 96) == (8, 12)  # the input itself: the model upsamples it
 
 
 def test_x8_output_is_eight_times_the_input_and_back_projects_onto_it(x8_tab, tmp_path):
     path, low = _image(tmp_path, 8, 8)
-    (bicubic, sample, fixed), _ = _run(path)
+    (bicubic, sample, fixed), _ = _run(x8_tab, path)
     assert bicubic.shape == sample.shape == fixed.shape == (64, 64, 3)
     means = fixed.astype(np.float64).reshape(8, 8, 8, 8, 3).mean(axis=(1, 3))
     # back-projected onto the 8x8 input: to uint8 rounding, except a few blocks where an (untrained) sample's
@@ -58,5 +58,5 @@ def test_x8_odd_input_is_fitted_to_whole_pixels_and_tokens(x8_tab, tmp_path):
     path, _ = _image(tmp_path, 9, 13, seed=1)
     low, H, W, notes = superres.plan(x8_tab, np.asarray(Image.open(path).convert("RGB")))
     assert H % 8 == 0 and W % 8 == 0 and low.shape[:2] == (H // 8, W // 8)
-    (bicubic, sample, _), _ = _run(path)
+    (bicubic, sample, _), _ = _run(x8_tab, path)
     assert sample.shape == (H, W, 3) and bicubic.shape == (H, W, 3)

@@ -26,12 +26,9 @@ from .human import draw_skeleton
 from .human import render as render_human
 from .labels import ids_to_index, to_onehot
 from .landscape import render as render_landscape
+from ..tasks import TASK_NAMES as TASKS  # the task table lives in taming_lite.tasks
+from ..tasks import spec
 from .transforms import area_downsample, as_hw, resize_and_crop
-
-TASKS = ("completion", "depth", "labels", "superres", "pose")
-# which renderer each task uses by default (completion / superres may use "human" or "both")
-_DEFAULT_SOURCE = {"completion": "landscape", "depth": "landscape", "labels": "landscape",
-                   "superres": "landscape", "pose": "human"}
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -81,8 +78,8 @@ class ProceduralDataset(Dataset):
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
         self.task, self.size, self.length, self.seed = task, as_hw(size), int(length), int(seed)
-        self.source = source or _DEFAULT_SOURCE[task]
-        allowed = ("landscape", "human", "both") if task in ("completion", "superres") else (_DEFAULT_SOURCE[task],)
+        self.source = source or spec(task).source  # the renderer its data comes from by default
+        allowed = spec(task).sources
         if self.source not in allowed:
             raise ValueError(f"task {task!r} supports source in {allowed}, got {self.source!r}")
         if task == "superres" and (self.size[0] % 8 or self.size[1] % 8):

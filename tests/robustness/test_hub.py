@@ -253,7 +253,18 @@ def test_shipped_registry():
     boris = names["vqgan_f16_16384"]
     assert (boris.repo_id, boris.format, boris.task) == ("boris/vqgan_f16_16384", "original", "reconstruction")
     assert boris.files == {"config": "config.yaml", "weights": "model.ckpt"}
-    assert [e.name for e in list_models("reconstruction")] == ["vqgan_f16_16384"]
+    assert [e.name for e in list_models("reconstruction")] == ["vqgan_f16_16384", "vqgan_imagenet_f16_1024",
+                                                              "vqgan_imagenet_f16_16384"]
+    # the paper's released checkpoints: direct downloads in the original format, one per tab that has one
+    released = {e.name: e.task for e in names.values() if e.kind == "url"}
+    assert released == {"sflckr": "labels", "drin": "depth", "ffhq": "completion", "celebahq": "completion",
+                        "vqgan_imagenet_f16_1024": "reconstruction", "vqgan_imagenet_f16_16384": "reconstruction"}
+    for name in released:
+        e = names[name]
+        assert e.format == "original" and e.landing_page.startswith("https://github.com/CompVis/taming-transformers")
+        assert e.size_gb and e.license and all(u.startswith("https://") for u in e.urls.values())
+    assert names["drin"].conditioning == {"depth_minmax": True} and names["ffhq"].sampling["top_k"] == 250
+    assert names["sflckr"].sampling["top_k"] == 100 and "ImageNet objects" in names["drin"].limits
     for e in names.values():
         if e.is_local and not e.available_offline():
             with pytest.raises(ModelNotFoundError, match=f"model '{e.name}': its embedded weights are not there yet"):

@@ -1,0 +1,228 @@
+"""Direct downloads beside the Hub: the registry entries whose files are plain URLs (the paper's
+released checkpoints), into one cache folder.
+
+    config, weights, cached = resolve_entry(entry, progress=print)
+
+Cache: $TAMING_LITE_CACHE, default `<HF home>/taming_lite` (HF_HOME, else ~/.cache/huggingface), one
+folder per registry name holding the entry's two files and `sha256.json`. A download goes to
+`<file>.part` and is renamed when complete; an interrupted one resumes from the `.part` file with an
+HTTP Range request (a server that ignores it sends the whole file again). Before a download the free
+disk is checked against the announced size. A link that answers 404 or another error, or an HTML
+page instead of a file (a landing page, a login or a "file not found" page served with status 200),
+is reported with the URL and the entry's landing page. The file's sha256 is recorded on its first
+download (and must equal the registry's, if it gives one) and checked on every load: a file changed
+since is refused. With HF_HUB_OFFLINE=1 (the Hub's offline rule) only cached files are used.
+Progress: a tqdm bar on stderr, and `progress(message)` callbacks (the app's status line) at most
+every PROGRESS_EVERY_S seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .hub import HubUnavailable, ModelNotFoundError, env_flag
+from .registry import ModelEntry, check_filename
+
+CACHE_ENV = "TAMING_LITE_CACHE"
+MANIFEST = "sha256.json"
+CHUNK = 1 << 20
+PROGRESS_EVERY_S = 0.5
+FREE_MARGIN = 200_000_000  # bytes left free after a download
+DEFAULT_TIMEOUT = 20.0     # seconds without an answer (connect, or between chunks)
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml", b"<body")
+
+
+class DownloadError(ModelNotFoundError):
+    """A link that does not give the file: dead, an HTML page, too big for the disk, or a changed file."""
+
+
+def cache_dir() -> Path:
+    """$TAMING_LITE_CACHE, else <HF home>/taming_lite (read at each call)."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(home).expanduser() / "taming_lite"
+
+
+def entry_folder(entry: ModelEntry) -> Path:
+    return cache_dir() / check_filename(entry.name, "registry name")
+
+
+def cached_entry_files(entry: ModelEntry) -> tuple[Path, Path] | None:
+    """(config, weights) if both are downloaded, else None. No network, no hashing."""
+    folder = entry_folder(entry)
+    paths = tuple(folder / entry.files[k] for k in ("config", "weights"))
+    return paths if all(p.is_file() for p in paths) else None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _manifest(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_manifest(folder: Path, data: dict) -> None:
+    tmp = folder / (MANIFEST + ".part")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, folder / MANIFEST)
+
+
+def resolve_entry(entry: ModelEntry, progress: Callable[[str], None] | None = None, force: bool = False,
+                  timeout: float | None = None) -> tuple[Path, Path, bool]:
+    """Download (or find in the cache) a URL entry's two files and verify them: -> (config, weights, from_cache).
+
+    Raises HubUnavailable (offline, unreachable: the partial file is kept for a resume), DownloadError
+    (dead link, HTML page, disk full, a file changed since its first download or unlike the registry's
+    sha256)."""
+    say = progress or (lambda message: None)
+    folder = entry_folder(entry)
+    paths = {k: folder / entry.files[k] for k in ("config", "weights")}
+    from_cache = all(p.is_file() for p in paths.values()) and not force
+    for key in ("config", "weights"):  # the small config first: a dead link is found before gigabytes
+        path = paths[key]
+        if path.is_file() and not force:
+            continue
+        if env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE"):
+            raise HubUnavailable(f"model {entry.name!r}: {path.name} is not in the cache ({folder}) and downloads are "
+                                 f"off (HF_HUB_OFFLINE is set). Unset it to download from {entry.urls[key]}")
+        folder.mkdir(parents=True, exist_ok=True)
+        fetch(entry.urls[key], path, name=entry.name, landing_page=entry.landing_page, progress=say,
+              timeout=timeout, expect_checkpoint=key == "weights", force=force)
+        manifest = _manifest(folder)
+        manifest.pop(path.name, None)  # a new download: its digest is recorded below
+        _write_manifest(folder, manifest)
+    verify_entry(entry, paths, say)
+    return paths["config"], paths["weights"], from_cache
+
+
+def verify_entry(entry: ModelEntry, paths: dict[str, Path], say=lambda m: None) -> None:
+    """Record each file's sha256 on its first use, check it on every later one (and against the registry)."""
+    folder = paths["weights"].parent
+    manifest = _manifest(folder)
+    changed = False
+    for key, path in paths.items():
+        if path.stat().st_size > 50_000_000:
+            say(f"{entry.name}: checking the sha256 of {path.name} ({path.stat().st_size / 1e9:.2f} GB)")
+        digest = sha256_file(path)
+        expected = entry.sha256.get(entry.files[key])
+        if expected and digest != expected:
+            raise DownloadError(f"model {entry.name!r}: {path} has sha256 {digest}, the registry expects {expected}; "
+                                f"refused. Delete {folder} to download it again from {entry.urls[key]}, or fix "
+                                f"the registry (landing page: {entry.landing_page or 'none given'})")
+        recorded = manifest.get(path.name, {}).get("sha256") if isinstance(manifest.get(path.name), dict) else None
+        if recorded is None:
+            manifest[path.name] = {"sha256": digest, "url": entry.urls[key], "bytes": path.stat().st_size}
+            changed = True
+        elif recorded != digest:
+            raise DownloadError(f"model {entry.name!r}: {path} changed since it was downloaded (sha256 {digest}, "
+                                f"recorded {recorded}); refused. Delete {folder} to download it again")
+    if changed:
+        _write_manifest(folder, manifest)
+
+
+def _dead(url: str, name: str, landing_page: str, why: str) -> DownloadError:
+    return DownloadError(f"model {name!r}: the download link {url} {why}. Links to the released checkpoints move; "
+                         f"see the landing page {landing_page or '(none given)'} for the current one and update "
+                         f"weights/registry.json")
+
+
+def fetch(url: str, dest: Path, *, name: str = "", landing_page: str = "", progress=None,
+          timeout: float | None = None, expect_checkpoint: bool = False, force: bool = False) -> Path:
+    """Download `url` to `dest` through `dest.part`, resuming a partial file. See the module docstring."""
+    say = progress or (lambda message: None)
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    part = dest.with_name(dest.name + ".part")
+    if force:
+        part.unlink(missing_ok=True)
+    have = part.stat().st_size if part.is_file() else 0
+    headers = {"User-Agent": f"taming-lite/{__version__}", "Accept": "*/*"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # the partial file is not a prefix the server knows: start again
+            part.unlink()
+            return fetch(url, dest, name=name, landing_page=landing_page, progress=progress, timeout=timeout,
+                         expect_checkpoint=expect_checkpoint)
+        if e.code >= 500 or e.code == 429:
+            raise HubUnavailable(f"model {name!r}: {url} answered HTTP {e.code} ({e.reason}); the server is failing "
+                                 f"or busy. Try again later") from None
+        raise _dead(url, name, landing_page, f"answered HTTP {e.code} ({e.reason})") from None
+    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise HubUnavailable(f"model {name!r}: {url} is unreachable ({reason}); the host is offline or unreachable "
+                             f"from here. Set HF_HUB_OFFLINE=1 to use only the cache, or try again later") from None
+    with response:
+        resumed = response.status == 206
+        if have and not resumed:
+            have = 0  # the server sent the whole file
+        length = response.headers.get("Content-Length")
+        remaining = int(length) if length and length.isdigit() else None
+        total = have + remaining if remaining is not None else None
+        first = response.read(CHUNK)
+        if "html" in (response.headers.get("Content-Type") or "").lower() or (
+                not resumed and first.lstrip()[:16].lower().startswith(_HTML_STARTS)):
+            raise _dead(url, name, landing_page, "gave an HTML page, not the file (a landing page, a login or "
+                                                  "an error page)")
+        if expect_checkpoint and not resumed and not first.startswith((b"PK\x03\x04", b"\x80")):
+            raise _dead(url, name, landing_page, "did not give a PyTorch checkpoint (the file starts with "
+                                                  f"{first[:16]!r})")
+        if remaining is not None:
+            free = shutil.disk_usage(dest.parent).free
+            if free < remaining + FREE_MARGIN:
+                raise DownloadError(f"model {name!r}: {dest.name} needs {remaining / 1e9:.2f} GB but "
+                                    f"{dest.parent} has {free / 1e9:.2f} GB free; free some space or set "
+                                    f"{CACHE_ENV} to a folder on a larger disk")
+        from tqdm.auto import tqdm
+
+        done = have
+        what = f"{name}: downloading {dest.name}" + (f" (resuming at {have / 1e6:.1f} MB)" if resumed else "")
+        say(what)
+        last = time.monotonic()
+        with open(part, "ab" if resumed else "wb") as f, tqdm(total=total, initial=done, unit="B", unit_scale=True,
+                                                               desc=dest.name, leave=False) as bar:
+            chunk = first
+            while chunk:
+                f.write(chunk)
+                done += len(chunk)
+                bar.update(len(chunk))
+                if time.monotonic() - last >= PROGRESS_EVERY_S:
+                    last = time.monotonic()
+                    say(f"{what} · {_mb(done, total)}")
+                try:
+                    chunk = response.read(CHUNK)
+                except (socket.timeout, TimeoutError, OSError) as e:
+                    raise HubUnavailable(f"model {name!r}: the download of {url} stopped at {done / 1e6:.1f} MB "
+                                         f"({e}); the partial file is kept: try again to resume") from None
+    if total is not None and done != total:
+        raise HubUnavailable(f"model {name!r}: the download of {url} ended at {done} of {total} bytes; the partial "
+                             f"file is kept: try again to resume")
+    os.replace(part, dest)
+    say(f"{name}: downloaded {dest.name} ({done / 1e6:.1f} MB)")
+    return dest
+
+
+def _mb(done: int, total: int | None) -> str:
+    return f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
