@@ -2,8 +2,8 @@
 a D-RIN-shaped stand-in (24 x 1024 GPT, two f=16 VQGANs at ch 128; random weights, original format:
 YAML + Lightning last.ckpt with loss.* keys, tests/released.py) through taming_lite.tasks.Pipeline.
 
-    python benchmarks/released_cpu.py                 # writes the 1.8 GB stand-in to a temp folder
-    python benchmarks/released_cpu.py --dir DIR       # reuse one (written there if missing)
+    python -m benchmarks.released_cpu                 # writes the 1.8 GB stand-in to a temp folder
+    python -m benchmarks.released_cpu --dir DIR       # reuse one (written there if missing)
 
 Measured in one process, in this order: the load (time, peak RSS: torch.load with mmap=True, the
 model built on the meta device, loss.* never read), the condition's encoding, then the 256 tokens
@@ -26,13 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from machine import cpu_name  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the stand-ins: tests/released.py
 
 import released  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 from taming_lite.quantize import quantize_int8  # noqa: E402
 from taming_lite.sampling import sample_tokens  # noqa: E402
 from taming_lite.tasks import Pipeline  # noqa: E402
