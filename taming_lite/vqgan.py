@@ -65,6 +65,13 @@ class VQGANConfig:
         return 2 ** (len(self.ch_mult) - 1)
 
     @property
+    def upsample_factor(self) -> int:
+        """Output pixels per token side of the decoder. Equal to `downsample_factor` for every original
+        model; a decoder grown by extra upsampling levels outputs more pixels from the same tokens, so code
+        that sizes an *input* uses `downsample_factor` and code that sizes an *output* uses this."""
+        return self.downsample_factor
+
+    @property
     def decoder_res_blocks(self) -> tuple[int, ...]:
         """Res blocks of each decoder level, highest resolution first (the Decoder builds one more)."""
         return self.decoder_num_res_blocks or (self.num_res_blocks,) * len(self.ch_mult)
