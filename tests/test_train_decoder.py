@@ -94,6 +94,7 @@ def test_trains_with_gan_terms_keeps_the_encoder_and_resumes_exactly(tmp_path):
     src = _tiny_source(tmp_path)
     final = train_decoder(_cfg(tmp_path, "full", "steps=6"))
     assert (tmp_path / "pairs.npz").is_file()  # rendered once, read by the next runs
+    assert (tmp_path / "full" / "tokens.pt").is_file()  # encoded once per run directory (a resume reads them)
     g, d = column(tmp_path / "full", "g"), column(tmp_path / "full", "d")
     assert g[:3] == [None] * 3 and all(v is not None for v in g[3:])  # generator GAN terms from step 2 + 1
     assert d[:2] == [None] * 2 and all(v is not None for v in d[2:])  # discriminator from step 2
@@ -129,6 +130,6 @@ def test_cli_time_budget_exit_status(tmp_path):
             "loss.disc_ndf=8", "loss.disc_num_layers=2"]
     r = subprocess.run([sys.executable, "-m", "taming_lite.train", "decoder", "--config", str(CONFIG), *args],
                        cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)},
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 75, r.stderr[-2000:]
     assert "time budget" in r.stderr and "--resume" in r.stderr

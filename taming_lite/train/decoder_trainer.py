@@ -130,6 +130,22 @@ def encode_images(vq: VQGAN, images: np.ndarray, batch: int = 64) -> torch.Tenso
     return torch.cat(out)
 
 
+def cached_tokens(vq: VQGAN, images: np.ndarray, path: Path) -> torch.Tensor:
+    """`encode_images`, saved to `path` and read back on the next start (a resume) when the images and the
+    encoder are the same (checked by a fingerprint of both)."""
+    fingerprint = torch.tensor([float(images[:: max(1, len(images) // 64)].astype(np.float64).sum()), len(images),
+                                float(sum(p.detach().double().sum() for p in vq.encoder.parameters())),
+                                float(vq.quantize.embedding.weight.detach().double().sum())], dtype=torch.float64)
+    if path.is_file():
+        saved = torch.load(path, weights_only=True)
+        if torch.equal(saved["fingerprint"], fingerprint):
+            return saved["tokens"].long()
+    tokens = encode_images(vq, images)
+    small = torch.int16 if vq.config.n_embed <= torch.iinfo(torch.int16).max else torch.int32
+    torch.save({"tokens": tokens.to(small), "fingerprint": fingerprint}, path)
+    return tokens
+
+
 def train_decoder(cfg: DecoderTrainConfig, resume: str | bool | None = None,
                   on_step: Callable[[int, dict, torch.nn.Module], bool] | None = None) -> Path:
     """Train; returns the export directory (or the final checkpoint if `export_dir` is not set)."""
@@ -155,7 +171,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
                          f"({in_size} px in, {factor}x larger out), got {cfg.data.size}")
 
     pairs = render_pairs(cfg, in_size, Path(cfg.data.root) if cfg.data.root else out / "pairs.npz", cfg.progress)
-    tokens = encode_images(source, pairs["small"])
+    tokens = cached_tokens(source, pairs["small"], out / "tokens.pt")
     dataset = PairCache(tokens, pairs["large"])
 
     for p in model.parameters():
