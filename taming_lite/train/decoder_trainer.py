@@ -193,6 +193,9 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
         opt_g.load_state_dict(state["opt_g"])
         disc.load_state_dict(state["discriminator"])
         opt_d.load_state_dict(state["opt_d"])
+        for opt, lr in ((opt_g, cfg.lr), (opt_d, cfg.disc_lr or cfg.lr)):  # the config's rates win (e.g. lower
+            for group in opt.param_groups:                                 # ones to settle a resumed run)
+                group["lr"] = lr
         start = int(state["step"])
         print(f"[taming_lite.train] resuming from {resume_path} at step {start}")
 
