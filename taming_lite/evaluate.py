@@ -247,11 +247,14 @@ def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = No
     ds = _dataset(task, size, n)
     ds_out = ds if out_size == size else _dataset(task, out_size, n)
     ps, ss, used, conf = [], [], torch.zeros(model.config.n_embed, dtype=torch.bool), 0
-    recons = []
+    recons, small = [], []
     for b, t in zip(_batches(ds, [key], n), _batches(ds_out, [key], n)):
         x, target = b[key], t[key]
         dec, _, idx = model(x)
         used[idx.unique()] = True
+        if out_size != size and not model.is_segmentation:  # also at the input size: comparable to a plain decoder
+            down = _resized(dec.clamp(-1, 1), size)
+            small.append((psnr(down, x), ssim(down, x)))
         if model.is_segmentation:  # pixel accuracy and mIoU of the argmax labels instead of PSNR/SSIM
             ps.append((dec.argmax(1) == target.argmax(1)).float().flatten(1).mean(1))
             conf = conf + confusion_matrix(dec.argmax(1), target.argmax(1), n_classes=x.shape[1])
@@ -268,6 +271,8 @@ def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = No
         out["ssim"] = float(torch.cat(ss).mean())
         if out_size != size:
             out["output_size"] = out_size
+            out[f"psnr_db_at_{size}"] = float(torch.cat([a for a, _ in small]).mean())  # output area-downsampled
+            out[f"ssim_at_{size}"] = float(torch.cat([b for _, b in small]).mean())
     if key == "image" and not model.is_segmentation:
         S = realism_size or out_size
         rec = _resized(torch.cat(recons), S)

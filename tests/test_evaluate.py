@@ -248,6 +248,7 @@ def test_a_larger_decoder_is_compared_with_renders_at_its_output_size(tmp_path):
     assert small["realism_size"] == 32 and "psnr_db_at_32" in small and "output_size" not in small
     big = eval_vqgan(grow_levels(vq, 1).eval(), "completion", "image", 4)
     assert big["output_size"] == 32 and big["realism_size"] == 32 and "psnr_db_at_32" not in big
+    assert "psnr_db_at_16" in big and "ssim_at_16" in big  # area-downsampled to the input size
     # the grown decoder starts as a bilinear upscaling: close to the bicubic one
     assert abs(big["psnr_db"] - small["psnr_db_at_32"]) < 1.0
     assert "frechet_segmenter" not in big  # no evaluator given
