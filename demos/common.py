@@ -200,7 +200,7 @@ def decode(tm: models.TaskModel, z: torch.Tensor, known: int | None = None) -> l
     imgs = tensor_to_rgb(x)
     h, w = z.shape[1:]
     if known is not None and known < h * w:
-        s = tm.stride
+        s = tm.model.first_stage_model.config.upsample_factor  # output pixels per token
         mask = np.zeros((h, w), bool)
         mask.reshape(-1)[known:] = True
         big = np.repeat(np.repeat(mask, s, 0), s, 1)[..., None]

@@ -74,20 +74,22 @@ def run(image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAUL
     B = params["num_samples"]
     cond = common.encode_condition(tm, common.rgb_to_tensor(c_rgb, tm.device), h, w, B)
     z = torch.zeros((B, h, w), dtype=torch.long, device=tm.device)
-    bicubic = np.asarray(Image.fromarray(low).resize((W, H), Image.BICUBIC))
+    fs = tm.model.first_stage_model.config
+    f_out = tm.sr_factor * fs.upsample_factor // fs.downsample_factor  # a larger decoder: more output pixels
+    bicubic = np.asarray(Image.fromarray(low).resize((low.shape[1] * f_out, low.shape[0] * f_out), Image.BICUBIC))
     for done, total, imgs in common.stream_samples(tm, cond, z, 0, params, progress):
         final = done == total
         extra = list(notes)
-        shown = [(common.image_file(bicubic), "bicubic")] + common.gallery(imgs, f"×{tm.sr_factor} sample")
+        shown = [(common.image_file(bicubic), "bicubic")] + common.gallery(imgs, f"×{f_out} sample")
         if final:
-            fixed = back_projected(imgs, low, tm.sr_factor)
+            fixed = back_projected(imgs, low, f_out)
             shown += common.gallery(fixed, "back-projected sample")
             mean = None
             if len(imgs) > 1:  # the average of the samples: blurrier, but the least squared error (PSNR's pick)
                 avg = np.mean([im.astype(np.float32) for im in imgs], axis=0).round().astype(np.uint8)
-                mean = back_projected([avg], low, tm.sr_factor)[0]
+                mean = back_projected([avg], low, f_out)[0]
                 shown.append((common.image_file(mean), f"mean of the {len(imgs)} samples, back-projected"))
-            if known is not None and known.shape[:2] == (H, W):
+            if known is not None and known.shape[:2] == bicubic.shape[:2]:
                 scores = ", ".join(f"{psnr(im, known):.2f}" for im in imgs)
                 scores_bp = ", ".join(f"{psnr(im, known):.2f}" for im in fixed)
                 mean_bp = f"; their mean, back-projected {psnr(mean, known):.2f} dB" if mean is not None else ""
