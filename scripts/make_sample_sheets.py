@@ -117,7 +117,8 @@ def main():
     Path(args.out).mkdir(parents=True, exist_ok=True)
     for task in args.tasks:
         if task == RECONSTRUCTIONS:
-            img, path = reconstruction_sheet(Path(args.weights), args.rows), Path(args.out) / f"{task}_reconstructions.png"
+            img = reconstruction_sheet(Path(args.weights), args.rows)
+            path = Path(args.out) / f"{task}_reconstructions.png"
             what = f"{args.rows} rows x 4 (render | reconstruction)"
         else:
             img, path = sheet(task, Path(args.weights), args.rows, args.samples), Path(args.out) / f"{task}.png"

@@ -216,7 +216,8 @@ def realism(images: torch.Tensor, reals: torch.Tensor, stride: int, evaluator=No
 
 
 def real_renders(task: str, size: int, n: int, offset: int = 0) -> torch.Tensor:
-    """n held-out renders (items offset .. offset + n - 1 of the task's data set at seed HELD_OUT_SEED), (n, 3, S, S)."""
+    """n held-out renders (items offset .. offset + n - 1 of the task's data set at seed HELD_OUT_SEED):
+    (n, 3, S, S)."""
     ds = _dataset(task, size, offset + n)
     return torch.stack([ds[i]["image"] for i in range(offset, offset + n)])
 

@@ -33,7 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoints import WEIGHTS_NAME, load_pretrained, load_safetensors, load_state_strict, read_config, save_pretrained
+from ..checkpoints import (WEIGHTS_NAME, load_pretrained, load_safetensors, load_state_strict, read_config,
+                           save_pretrained)
 from ..vqgan import VQGAN
 from .common import (BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, checkpoint_or_stop, collate,
                      load_training_state, resolve_resume, run_training, save_grid, seed_step)
