@@ -210,4 +210,8 @@ def build(store):
     ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active], [out, orbit, mesh, info],
                   api_name=API_NAME,
                   concurrency_id="sampling")
+    # gr.Model3D mounts its 3D viewer only for a value set by a non-streaming event: set the mesh again after
+    mesh_file = gr.State()  # the run (cleared, then the same file), so it renders and not just its toolbar
+    ev.then(lambda m: (None, m), mesh, [mesh, mesh_file], api_visibility="private").then(
+        lambda m: m, mesh_file, mesh, api_visibility="private")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -9,6 +9,10 @@ corner of every decoded image, and this removes it.
         --steps 600 --into weights/completion weights/depth weights/labels weights/superres weights/pose
     python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
         # no training: put the VQGAN's (already fine-tuned) decoder into more transformer folders
+    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --decoder-from runs/preview/decoder128/export \
+        --into weights/completion weights/depth weights/labels weights/superres weights/pose
+        # no training: take the decoder of another VQGAN with the same encoder and codebook (e.g. the larger
+        # one of `python -m taming_lite.train decoder`), save it into --vqgan (fp16) and the transformers
 """
 
 import argparse
@@ -44,18 +48,23 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--into", nargs="*", default=[], help="Net2Net folders whose first stage gets the new decoder")
     p.add_argument("--copy-only", action="store_true", help="no training: copy the VQGAN's decoder into --into")
+    p.add_argument("--decoder-from", metavar="DIR",
+                   help="no training: a VQGAN folder with the same encoder and codebook whose decoder (any size, "
+                        "e.g. from `python -m taming_lite.train decoder`) replaces --vqgan's, then goes --into")
     p.add_argument("--grow-decoder", type=int, nargs="+", metavar="N",
                    help="first give the decoder this many res blocks per level, highest resolution first "
                         "(VQGANConfig.decoder_num_res_blocks); the added blocks start as identities")
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
-    if args.copy_only and args.grow_decoder:
-        p.error("--grow-decoder grows a decoder before training it: it does nothing with --copy-only")
+    if (args.copy_only or args.decoder_from) and args.grow_decoder:
+        p.error("--grow-decoder grows a decoder before training it: it does nothing with --copy-only / --decoder-from")
     vq = load_pretrained(args.vqgan)
+    if args.decoder_from:
+        return take_decoder(vq, args.vqgan, args.decoder_from, args.into)
     if args.copy_only:
-        steps = (read_config(args.vqgan).get("extra") or {}).get("decoder_finetuned_steps", 0)
-        return put_decoder(vq, args.into, steps)
+        extra = read_config(args.vqgan).get("extra") or {}
+        return put_decoder(vq, args.into, extra.get("decoder_finetuned_steps", 0), decoder_record(extra))
     if not args.data:
         p.error("--data is required unless --copy-only")
     if args.grow_decoder:
@@ -124,7 +133,27 @@ def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
     return grown
 
 
-def put_decoder(vq, folders, steps: int) -> None:
+def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str]) -> None:
+    """Save the VQGAN of source_dir (same encoder and codebook as vq, any decoder) into vqgan_dir in fp16,
+    with vqgan_dir's metadata and source_dir's record of how its decoder was trained, then into `into`."""
+    new = load_pretrained(source_dir)
+    if not same_tokens(new, vq, dtype=torch.float16):
+        raise SystemExit(f"{source_dir}: its encoder / codebook differ from {vqgan_dir}'s (other tokens); not changed")
+    extra = read_config(vqgan_dir).get("extra") or {}
+    src = read_config(source_dir).get("extra") or {}
+    steps = src.get("decoder_trained_steps", extra.get("decoder_finetuned_steps", 0))
+    record = {**decoder_record(src), "decoder_trained_steps": steps}
+    save_pretrained(new, vqgan_dir, extra={**extra, **record}, dtype=torch.float16)
+    print(f"{vqgan_dir}: decoder from {source_dir} ({new.config.upsample_factor} output px per token)")
+    put_decoder(load_pretrained(vqgan_dir), into, extra.get("decoder_finetuned_steps", 0), record)
+
+
+def decoder_record(extra: dict) -> dict:
+    """What a VQGAN's metadata says about a decoder trained by `python -m taming_lite.train decoder`."""
+    return {k: v for k, v in extra.items() if k in ("output_size", "decoder", "decoder_trained_steps")}
+
+
+def put_decoder(vq, folders, steps: int, more: dict | None = None) -> None:
     """Replace the decoder of each Net2Net folder's first stage by vq's (same encoder and codebook; the
     decoder's architecture may differ, e.g. grown by --grow-decoder)."""
     for d in folders:
@@ -135,7 +164,7 @@ def put_decoder(vq, folders, steps: int) -> None:
         net.first_stage_model = VQGAN(vq.config).eval()
         net.first_stage_model.load_state_dict(vq.state_dict())
         m = read_config(d)
-        save_pretrained(net, d, extra={**(m.get("extra") or {}), "decoder_finetuned_steps": steps},
+        save_pretrained(net, d, extra={**(m.get("extra") or {}), "decoder_finetuned_steps": steps, **(more or {})},
                         dtype=torch.float16 if m.get("weights_dtype") == "float16" else None)
         print(f"{d}: decoder replaced")
 

@@ -81,6 +81,148 @@ def diversity(samples: torch.Tensor) -> float:
     return float(torch.stack([((samples[i] - samples[j]) ** 2).mean() for i, j in pairs]).mean())
 
 
+# --------------------------------------------------------------------------- realism (docs/REALISM.md)
+#
+# PSNR and SSIM reward the mean of what a decoder could output, i.e. blur. These three numbers compare a set of
+# generated images with a set of real renders of the same size instead of image by image:
+# - hf_ratio: high-frequency power (radial frequency above half the Nyquist limit) relative to the renders';
+# - frechet_segmenter: a Frechet distance of features of our evaluator segmenter (a domain FID), with its floor,
+#   the same distance between two disjoint sets of real renders of the same size;
+# - checkerboard: spectral peaks at the frequencies of the decoder's stride (multiples of 1/stride cycles
+#   per pixel, where nearest-upsampling decoders leave periodic patterns), relative to the renders'.
+
+HF_CUTOFF = 0.5  # high frequency: radial frequency above this fraction of the Nyquist limit
+CHECKERBOARD_TOLERANCE = 1.0  # flagged: periodic power at a stride frequency above the renders by more than
+                              # the renders' whole detail power at that frequency (see stride_peaks)
+
+
+def power_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, H, W) power spectrum per image (FFT bin order, averaged over channels), of each
+    channel with its mean removed and a 2-D Hann window applied (so the image border does not leak power
+    into every frequency), normalised by the number of pixels."""
+    x = x.double()
+    H, W = x.shape[-2:]
+    win = torch.hann_window(H, periodic=False, dtype=x.dtype)[:, None] * torch.hann_window(W, periodic=False,
+                                                                                              dtype=x.dtype)[None]
+    x = (x - x.mean((-2, -1), keepdim=True)) * win
+    return torch.fft.fft2(x).abs().pow(2).mean(1) / (H * W)
+
+
+def radial_frequency(H: int, W: int) -> torch.Tensor:
+    """(H, W) radial frequency of each FFT bin as a fraction of the Nyquist limit (1 = 0.5 cycles/pixel
+    along an axis; the corners reach sqrt(2))."""
+    fy, fx = torch.fft.fftfreq(H, dtype=torch.float64), torch.fft.fftfreq(W, dtype=torch.float64)
+    return (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt() / 0.5
+
+
+def high_frequency_power(x: torch.Tensor, cutoff: float = HF_CUTOFF) -> torch.Tensor:
+    """(B, C, H, W) -> (B,) power at radial frequencies above `cutoff` x Nyquist."""
+    mask = radial_frequency(*x.shape[-2:]) > cutoff
+    return power_spectrum(x)[:, mask].sum(-1)
+
+
+def hf_ratio(images: torch.Tensor, reals: torch.Tensor, cutoff: float = HF_CUTOFF) -> float:
+    """Mean high-frequency power of `images` over that of `reals` (same size): 1 = as much fine detail
+    (edges, texture, but also noise) as the real renders, < 1 smoother, > 1 noisier or sharper."""
+    if images.shape[-2:] != reals.shape[-2:]:
+        raise ValueError(f"hf_ratio compares images of one size, got {tuple(images.shape[-2:])} and "
+                         f"{tuple(reals.shape[-2:])}")
+    return float(high_frequency_power(images, cutoff).mean() / high_frequency_power(reals, cutoff).mean())
+
+
+@torch.no_grad()
+def segmenter_features(evaluator, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """(N, 3, H, W) in [-1, 1] -> (N, D): the evaluator U-Net's encoder activations (stem and every down level),
+    each averaged over space, concatenated. The images are read at their own size (the network is fully
+    convolutional), so a 128-px image shows its fine detail to the features, not a 64-px resize of it."""
+    net, p = evaluator.net, evaluator.config.patch
+    evaluator.eval()
+    out = []
+    for i in range(0, len(x), batch_size):
+        h = net.stem(F.pixel_unshuffle(x[i:i + batch_size].float(), p))
+        feats = [h.mean((-2, -1))]
+        for block in net.down:
+            h = block(F.max_pool2d(h, 2))
+            feats.append(h.mean((-2, -1)))
+        out.append(torch.cat(feats, 1))
+    return torch.cat(out).double()
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frechet distance between Gaussians fitted to feature sets a (N, D) and b (M, D):
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2), in float64 (eigendecompositions, no scipy)."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    s_a, s_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
+    w, v = torch.linalg.eigh(s_a)
+    root_a = (v * w.clamp(min=0).sqrt()) @ v.T
+    cross = torch.linalg.eigvalsh(root_a @ s_b @ root_a).clamp(min=0).sqrt().sum()
+    return float((mu_a - mu_b).pow(2).sum() + s_a.trace() + s_b.trace() - 2 * cross)
+
+
+def stride_bins(H: int, W: int, stride: int) -> list[tuple[int, int]]:
+    """FFT bins (y, x) of the frequencies (ky / stride, kx / stride) cycles per pixel, (ky, kx) != (0, 0): where
+    a pattern repeating every `stride` pixels (a decoder's upsampling grid) puts its power."""
+    if H % stride or W % stride:
+        raise ValueError(f"image size {H}x{W} is not a multiple of the stride {stride}")
+    return [(ky * H // stride, kx * W // stride) for ky in range(stride) for kx in range(stride) if (ky, kx) != (0, 0)]
+
+
+def _around(spec: torch.Tensor, y: int, x: int, radius: int) -> torch.Tensor:
+    """Median of the (2 radius + 1)^2 - 1 bins around (y, x) (wrapping around, as the spectrum does)."""
+    H, W = spec.shape
+    return torch.stack([spec[(y + dy) % H, (x + dx) % W] for dy in range(-radius, radius + 1)
+                        for dx in range(-radius, radius + 1) if (dy, dx) != (0, 0)]).median()
+
+
+def stride_peaks(images: torch.Tensor, reals: torch.Tensor, stride: int, radius: int = 2) -> torch.Tensor:
+    """Periodic power of `images` at every stride frequency (`stride_bins`): the set's mean power at the bin
+    minus the median of the bins around it (the smooth continuum), over the renders' continuum there.
+    (stride^2 - 1,) values: ~0 without a pattern of that period; 1 = a periodic component as strong as
+    all the renders' detail at that frequency (clearly visible)."""
+    P, Q = power_spectrum(images).mean(0), power_spectrum(reals).mean(0)
+    return torch.stack([(P[y, x] - _around(P, y, x, radius)) / _around(Q, y, x, radius).clamp(min=1e-30)
+                        for y, x in stride_bins(*images.shape[-2:], stride)])
+
+
+def checkerboard(images: torch.Tensor, reals: torch.Tensor, stride: int) -> dict:
+    """Spectral peaks at the stride's frequencies (`stride_peaks`), of `images` and of the real renders
+    themselves: "checkerboard_peak" / "_renders": the largest of each; "checkerboard_excess": the largest
+    difference images - renders at one frequency; "checkerboard_flag": excess > CHECKERBOARD_TOLERANCE."""
+    p, q = stride_peaks(images, reals, stride), stride_peaks(reals, reals, stride)
+    excess = float((p - q.clamp(min=0)).max())  # a dip in the renders' spectrum is no licence for a peak
+    return {"checkerboard_peak": float(p.max()), "checkerboard_peak_renders": float(q.max()),
+            "checkerboard_excess": excess, "checkerboard_flag": excess > CHECKERBOARD_TOLERANCE}
+
+
+def realism(images: torch.Tensor, reals: torch.Tensor, stride: int, evaluator=None,
+            others: torch.Tensor | None = None, floor: torch.Tensor | None = None,
+            checker_reals: torch.Tensor | None = None) -> dict:
+    """The realism numbers of `images` (N, 3, S, S) against real renders `reals` of the same size (the images'
+    own scenes where they have them: a reconstruction's render, a sample's condition's render):
+    hf_ratio and checkerboard_*; with an evaluator (a segmenter) and `others`, a set of real renders of
+    other scenes (M, 3, S, S), "frechet_segmenter" of the images vs `others`, and with `floor`, a third set
+    of real renders of the images' count, "frechet_segmenter_floor": the same distance for real vs real,
+    what the set sizes alone give. `checker_reals`: the renders the checkerboard check compares with
+    (default `reals`; samples use many other scenes, since a few conditions' scenes make a noisy spectrum)."""
+    out = {"realism_size": int(images.shape[-1]), "realism_images": len(images),
+           "hf_ratio": hf_ratio(images, reals),
+           **checkerboard(images, reals if checker_reals is None else checker_reals, stride)}
+    if evaluator is not None and others is not None:
+        f_other = segmenter_features(evaluator, others)
+        out["frechet_segmenter"] = frechet_distance(segmenter_features(evaluator, images), f_other)
+        if floor is not None:
+            out["frechet_segmenter_floor"] = frechet_distance(segmenter_features(evaluator, floor), f_other)
+    return out
+
+
+def real_renders(task: str, size: int, n: int, offset: int = 0) -> torch.Tensor:
+    """n held-out renders (items offset .. offset + n - 1 of the task's data set at seed HELD_OUT_SEED):
+    (n, 3, S, S)."""
+    ds = _dataset(task, size, offset + n)
+    return torch.stack([ds[i]["image"] for i in range(offset, offset + n)])
+
+
 def _dataset(task: str, size: int, n: int):
     from .data.datasets import make_dataset
 
@@ -94,22 +236,34 @@ def _batches(ds, keys, n, batch=16):
 
 
 @torch.no_grad()
-def eval_vqgan(model, task: str, key: str, n: int) -> dict:
+def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = None, evaluator=None) -> dict:
+    """PSNR / SSIM (or, segmentation, pixel accuracy / mIoU) and codebook usage of reconstructions of n held-out
+    renders. A decoder with a larger output than its input (`upsample_factor`) is compared with renders of the
+    same scenes at its output size. Image VQGANs also get the realism numbers (`realism`) at `realism_size`
+    (default: the output size; a smaller output is upscaled bicubically to it, and then PSNR / SSIM against
+    renders of that size are added as psnr_db_at_<size> / ssim_at_<size>), Frechet with `evaluator`."""
     size = model.config.resolution
     if key.startswith("lowres"):  # the low-res VQGAN sees area-downsampled images
         size = size * int(key[len("lowres"):])
+    out_size = size * model.config.upsample_factor // model.config.downsample_factor
     ds = _dataset(task, size, n)
+    ds_out = ds if out_size == size else _dataset(task, out_size, n)
     ps, ss, used, conf = [], [], torch.zeros(model.config.n_embed, dtype=torch.bool), 0
-    for b in _batches(ds, [key], n):
-        x = b[key]
+    recons, small = [], []
+    for b, t in zip(_batches(ds, [key], n), _batches(ds_out, [key], n)):
+        x, target = b[key], t[key]
         dec, _, idx = model(x)
         used[idx.unique()] = True
+        if out_size != size and not model.is_segmentation:  # also at the input size: comparable to a plain decoder
+            down = _resized(dec.clamp(-1, 1), size)
+            small.append((psnr(down, x), ssim(down, x)))
         if model.is_segmentation:  # pixel accuracy and mIoU of the argmax labels instead of PSNR/SSIM
-            ps.append((dec.argmax(1) == x.argmax(1)).float().flatten(1).mean(1))
-            conf = conf + confusion_matrix(dec.argmax(1), x.argmax(1), n_classes=x.shape[1])
+            ps.append((dec.argmax(1) == target.argmax(1)).float().flatten(1).mean(1))
+            conf = conf + confusion_matrix(dec.argmax(1), target.argmax(1), n_classes=x.shape[1])
         else:
-            ps.append(psnr(dec, x))
-            ss.append(ssim(dec, x))
+            ps.append(psnr(dec, target))
+            ss.append(ssim(dec, target))
+            recons.append(dec.clamp(-1, 1))
     out = {"images": n, "codebook_usage": float(used.float().mean())}
     if model.is_segmentation:
         out["pixel_accuracy"] = float(torch.cat(ps).mean())
@@ -117,7 +271,30 @@ def eval_vqgan(model, task: str, key: str, n: int) -> dict:
     else:
         out["psnr_db"] = float(torch.cat(ps).mean())
         out["ssim"] = float(torch.cat(ss).mean())
+        if out_size != size:
+            out["output_size"] = out_size
+            out[f"psnr_db_at_{size}"] = float(torch.cat([a for a, _ in small]).mean())  # output area-downsampled
+            out[f"ssim_at_{size}"] = float(torch.cat([b for _, b in small]).mean())
+    if key == "image" and not model.is_segmentation:
+        S = realism_size or out_size
+        rec = _resized(torch.cat(recons), S)
+        reals = real_renders(task, S, n)
+        if S != out_size:
+            out[f"psnr_db_at_{S}"] = float(psnr(rec, reals).mean())
+            out[f"ssim_at_{S}"] = float(ssim(rec, reals).mean())
+        stride = S // (size // model.config.downsample_factor)  # output pixels per token at size S
+        others, floor = (real_renders(task, S, n, offset=k * n) for k in (1, 2))
+        out.update(realism(rec, reals, stride, evaluator, others, floor))
     return out
+
+
+def _resized(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Images to size x size: bicubic up (clamped to [-1, 1]), area down; unchanged at that size."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] < size:
+        return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
+    return F.interpolate(x, size=(size, size), mode="area")
 
 
 def _grid(model):
@@ -128,15 +305,19 @@ def _grid(model):
 
 @torch.no_grad()
 def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, n_samples: int,
-                     evaluator=None, n_real: int = 200, per_class: bool = False) -> dict:
+                     evaluator=None, n_real: int = 200, per_class: bool = False, segmenter=None,
+                     realism_size: int | None = None) -> dict:
     """`evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
     consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions
-    (labels with `per_class`: the IoU of every class too)."""
+    (labels with `per_class`: the IoU of every class too). A decoder with a larger output than its input
+    has its samples area-downsampled to the input size for these (and for diversity and super-resolution);
+    the realism numbers (`realism`, Frechet with `segmenter`) read them at `realism_size` (default: the
+    output size), against the renders of the conditions' scenes (and, for Frechet, other scenes)."""
     size, h = _grid(model)
     ds = _dataset(task, size, n_conditions)
     divs, times, extra = [], [], {}
     kept, sr = [], {}
-    all_samples, all_targets = [], []
+    all_samples, all_targets, full = [], [], []
     for i in range(n_conditions):
         item = ds[i]
         x = item["image"][None]
@@ -152,6 +333,8 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
             toks.append(out)
             samples.append(model.decode_to_img(out, (1, 0, h, h)))
         samples = torch.cat(samples)
+        full.append(samples.clamp(-1, 1))
+        samples = _resized(samples, size)  # the input size: what the metrics below compare with
         divs.append(diversity(samples))
         if evaluator is not None:
             all_samples.append(samples)
@@ -172,6 +355,13 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     if evaluator is not None:
         out.update(eval_consistency(model, evaluator, task, torch.cat(all_samples), torch.cat(all_targets), n_real,
                                     per_class=per_class))
+    full = torch.cat(full)
+    S = realism_size or full.shape[-1]
+    full = _resized(full, S)
+    reals = real_renders(task, S, n_conditions).repeat_interleave(n_samples, 0)  # each sample's condition's scene
+    m = len(full)
+    others, floor = (real_renders(task, S, m, offset=n_conditions + k * m) for k in (0, 1))
+    out.update(realism(full, reals, S // h, segmenter, others, floor, checker_reals=torch.cat([others, floor])))
     return out
 
 
@@ -183,7 +373,7 @@ def first_stage_ceiling(vqgan, x, low) -> dict:
     PSNR itself as "bicubic_psnr_db"."""
     factor = x.shape[-1] // low.shape[-1]
     bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
-    recon = vqgan.reconstruct(x)
+    recon = _resized(vqgan.reconstruct(x), x.shape[-1])  # a larger decoder's output: area-downsampled to x's size
     return {"bicubic_psnr_db": float(bicubic),
             "vqgan_recon_psnr_gain_over_bicubic_db": float(psnr(recon, x).mean() - bicubic),
             "vqgan_recon_consistency_psnr_db": float(psnr(area_downsample(recon, factor), low).mean()),
@@ -228,7 +418,7 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int,
     m = METRIC[task]
     real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
     x, t = get_batch(real, torch.arange(len(real["image"])), task)
-    recon = model.first_stage_model.reconstruct(x)
+    recon = _resized(model.first_stage_model.reconstruct(x), x.shape[-1])  # a larger decoder: back to x's size
     kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {"per_class": per_class} if task == "labels" else {}
     scores = {"generated_vs_input": consistency(evaluator, samples, targets, **kw),
               "evaluator_on_real": consistency(evaluator, x, t, **kw),  # its ceiling
@@ -294,6 +484,9 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=8, help="samples (seeds) per condition")
     p.add_argument("--only", nargs="*", default=None, help="names of weights dirs to evaluate")
     p.add_argument("--evaluators", default=None, help="evaluator networks' folder (default: <weights>/evaluators)")
+    p.add_argument("--realism-size", type=int, default=None,
+                   help="side in px at which the realism numbers compare images with renders (default: the "
+                        "decoder's output size; a smaller output is upscaled bicubically)")
     p.add_argument("--per-class", action="store_true",
                    help="labels: the IoU of every class (samples, real renders, their reconstructions)")
     args = p.parse_args(argv)
@@ -314,9 +507,11 @@ def main(argv=None):
         model = load_pretrained(d)
         if name in EMBEDDED_IN and d.name != name:
             model = getattr(model, EMBEDDED_IN[name][1])
+        segmenter = _evaluator(eval_root, "labels")  # the realism numbers' feature space (Frechet)
+        segmenter = None if isinstance(segmenter, str) else segmenter
         if name in VQGANS:
             task, key = VQGANS[name]
-            res = eval_vqgan(model, task, key, args.n)
+            res = eval_vqgan(model, task, key, args.n, realism_size=args.realism_size, evaluator=segmenter)
         else:
             task = name
             key = condition_key(model, name)
@@ -324,7 +519,7 @@ def main(argv=None):
             missing = evaluator if isinstance(evaluator, str) else None
             res = eval_transformer(model, task, key, args.conditions, args.samples,
                                    evaluator=None if missing else evaluator, n_real=args.n,
-                                   per_class=args.per_class)
+                                   per_class=args.per_class, segmenter=segmenter, realism_size=args.realism_size)
             if missing:
                 res[f"{METRIC[task]}_generated_vs_input"] = missing
         for k, v in res.items():

@@ -8,7 +8,7 @@ load without renaming (`encoder.down.{i}.block.{j}.conv1`, `quantize.embedding.w
       -> quant_conv         (B, embed_dim, H/f, W/f)
       -> quantize           nearest codebook entry, indices (B, H/f, W/f) in [0, n_embed)
       -> post_quant_conv    (B, z_channels, H/f, W/f)
-      -> decoder            (B, out_ch, H, W)
+      -> decoder            (B, out_ch, H * u/f, W * u/f)  u = upsample_factor (= f unless grown)
 
 The segmentation variant (`VQGAN` with `n_labels` set) takes one-hot label maps and returns
 logits; it carries the original's `colorize` buffer (a random projection used for display).
@@ -46,6 +46,10 @@ class VQGANConfig:
     # not in the original: res blocks of each decoder level, highest resolution first (None: num_res_blocks
     # at every level, as the original). A decoder grown this way keeps the encoder, codebook and tokens.
     decoder_num_res_blocks: tuple[int, ...] | None = None
+    # not in the original: upsampling levels added above the decoder's top level (each doubles the output
+    # side, so the same tokens decode to a larger image); see `Decoder`. 0 for every original model.
+    decoder_extra_levels: int = 0
+    decoder_extra_res_blocks: int = 1  # res blocks of each extra level
 
     def __post_init__(self):
         self.ch_mult = tuple(self.ch_mult)
@@ -55,6 +59,9 @@ class VQGANConfig:
             if len(self.decoder_num_res_blocks) != len(self.ch_mult) or min(self.decoder_num_res_blocks) < 0:
                 raise ValueError(f"decoder_num_res_blocks needs one count >= 0 per level of ch_mult "
                                  f"{self.ch_mult}, got {self.decoder_num_res_blocks}")
+        if self.decoder_extra_levels < 0 or self.decoder_extra_res_blocks < 0:
+            raise ValueError(f"decoder_extra_levels and decoder_extra_res_blocks must be >= 0, got "
+                             f"{self.decoder_extra_levels} and {self.decoder_extra_res_blocks}")
         if self.ch % 32 != 0:
             raise ValueError(f"ch must be a multiple of 32 (GroupNorm with 32 groups), got {self.ch}")
         if not self.ch_mult:
@@ -69,7 +76,7 @@ class VQGANConfig:
         """Output pixels per token side of the decoder. Equal to `downsample_factor` for every original
         model; a decoder grown by extra upsampling levels outputs more pixels from the same tokens, so code
         that sizes an *input* uses `downsample_factor` and code that sizes an *output* uses this."""
-        return self.downsample_factor
+        return self.downsample_factor * 2 ** self.decoder_extra_levels
 
     @property
     def decoder_res_blocks(self) -> tuple[int, ...]:
@@ -213,8 +220,21 @@ class Decoder(nn.Module):
         self.up = nn.ModuleList(up)  # up[0] is the highest resolution, as in the original
         self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, cfg.out_ch, 3, 1, 1)
+        # extra levels (not in the original; their keys are new, the original ones unchanged): each upsamples
+        # the features (nearest + conv) and runs res blocks; the image is the top level's output upsampled
+        # bilinearly plus a correction from the last level's features (extra_norm_out, extra_conv_out).
+        self.extra = nn.ModuleList()
+        for _ in range(cfg.decoder_extra_levels):
+            level = nn.Module()
+            level.upsample = Upsample(block_in)
+            level.block = nn.ModuleList(ResnetBlock(block_in, block_in, cfg.dropout)
+                                        for _ in range(cfg.decoder_extra_res_blocks))
+            self.extra.append(level)
+        if cfg.decoder_extra_levels:
+            self.extra_norm_out = Normalize(block_in)
+            self.extra_conv_out = nn.Conv2d(block_in, cfg.out_ch, 3, 1, 1)
 
-    def forward(self, z):  # (B, z_channels, h, w) -> (B, out_ch, h*f, w*f)
+    def forward(self, z):  # (B, z_channels, h, w) -> (B, out_ch, h*u, w*u), u = upsample_factor
         h = self.conv_in(z)
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
         for level in reversed(self.up):
@@ -224,7 +244,37 @@ class Decoder(nn.Module):
                     h = level.attn[j](h)
             if hasattr(level, "upsample"):
                 h = level.upsample(h)
-        return self.conv_out(swish(self.norm_out(h)))
+        out = self.conv_out(swish(self.norm_out(h)))
+        if not len(self.extra):
+            return out
+        for level in self.extra:
+            h = level.upsample(h)
+            for block in level.block:
+                h = block(h)
+        base = F.interpolate(out, size=h.shape[-2:], mode="bilinear", align_corners=False)
+        return base + self.extra_conv_out(swish(self.extra_norm_out(h)))
+
+    def last_layer(self) -> torch.Tensor:
+        """The weight that makes the output image (the adaptive GAN weight compares gradient norms here)."""
+        return self.extra_conv_out.weight if len(self.extra) else self.conv_out.weight
+
+    @torch.no_grad()
+    def init_extra_levels(self) -> None:
+        """Make the extra levels start as a plain bilinear upsampling of the top level's image: upsample convs
+        pass their input through (identity kernel), res blocks are identities (zero last conv) and the
+        correction is zero (zero extra_conv_out). Training then moves them from there."""
+        for level in self.extra:
+            conv = level.upsample.conv
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for c in range(conv.weight.shape[0]):
+                conv.weight[c, c, 1, 1] = 1.0
+            for block in level.block:
+                nn.init.zeros_(block.conv2.weight)
+                nn.init.zeros_(block.conv2.bias)
+        if len(self.extra):
+            nn.init.zeros_(self.extra_conv_out.weight)
+            nn.init.zeros_(self.extra_conv_out.bias)
 
 
 class VectorQuantizer(nn.Module):
@@ -287,7 +337,7 @@ class VQGAN(nn.Module):
         return self.quantize(h)
 
     def decode(self, quant: torch.Tensor) -> torch.Tensor:
-        """quant (B, embed_dim, h, w) -> (B, out_ch, H, W)."""
+        """quant (B, embed_dim, h, w) -> (B, out_ch, h*u, w*u), u = config.upsample_factor."""
         return self.decoder(self.post_quant_conv(quant))
 
     def forward(self, x: torch.Tensor):
@@ -310,12 +360,12 @@ class VQGAN(nn.Module):
 
     @torch.no_grad()
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
-        """LongTensor (B, h, w) -> image (B, out_ch, h*f, w*f)."""
+        """LongTensor (B, h, w) -> image (B, out_ch, h*u, w*u), u = config.upsample_factor."""
         return self.decode(self.quantize.lookup(indices))
 
     def last_layer(self) -> torch.Tensor:
         """The decoder's last weight: the adaptive GAN weight compares gradient norms here."""
-        return self.decoder.conv_out.weight
+        return self.decoder.last_layer()
 
     def to_rgb(self, logits: torch.Tensor) -> torch.Tensor:
         """Segmentation logits (B, n_labels, H, W) -> a random-colour image in [-1, 1], as the original."""

@@ -71,7 +71,7 @@ def test_tab_runs_its_example_in_the_browser(page, task, tab, button):
     gallery.first.wait_for(state="visible", timeout=30_000)
     if task == "depth":
         panel.locator("img[src*='orbit']").first.wait_for(timeout=30_000)  # the 3D orbit GIF
-        # (the gr.Model3D viewer needs WebGL, which --disable-gpu may turn off; its file is checked via the API)
+        assert_mesh_rendered(page, panel)
     if task == "superres":  # the tiny low-resolution input is shown enlarged, its pixels sharp (app.CSS)
         img = panel.locator("#superres-input img").first
         box = img.bounding_box()
@@ -80,3 +80,31 @@ def test_tab_runs_its_example_in_the_browser(page, task, tab, button):
     page.wait_for_timeout(800)
     assert panel.get_by_text("untrained placeholder", exact=False).count() >= 1 or "weights" in panel.inner_text()
     page.screenshot(path=str(shots_dir() / f"{task}.png"), full_page=True)
+
+
+def assert_mesh_rendered(page, panel):
+    """The gr.Model3D panel draws the mesh: headless Chromium gets WebGL 2 (SwiftShader, also with
+    --disable-gpu), and the panel's canvas, as composited on screen, is not one flat colour (the clear
+    colour alone would be; the middle of the canvas is read, away from the label and buttons drawn over it)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    assert page.evaluate("() => !!document.createElement('canvas').getContext('webgl2')"), "no WebGL 2 context"
+    canvas = panel.locator("canvas >> visible=true").first  # (the sketchpad's canvas sits in a closed accordion)
+    try:
+        canvas.wait_for(state="visible", timeout=30_000)
+    except Exception:
+        pytest.fail(f"no visible canvas in the depth tab; canvases: {panel.locator('canvas').count()}, "
+                    f"Model3D blocks: {panel.get_by_text('3D mesh', exact=False).count()}")
+    spread = 0.0
+    for _ in range(20):  # the viewer loads the .glb and draws it asynchronously
+        page.wait_for_timeout(500)
+        pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB"), dtype=np.float64)
+        H, W = pixels.shape[:2]
+        middle = pixels[H // 4 : 3 * H // 4, W // 4 : 3 * W // 4]  # where the mesh is; not the panel's buttons
+        spread = float(middle.reshape(-1, 3).std(0).max())
+        if spread > 10:
+            break
+    assert spread > 10, f"the 3D mesh panel stayed blank (pixel std {spread:.1f} of 255)"

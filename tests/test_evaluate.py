@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from taming_lite.evaluate import diversity, psnr, ssim
@@ -156,3 +157,98 @@ def test_superres_scores_of_samples_and_of_their_mean():
     assert s["mean_of_samples_back_projected_psnr_gain_over_bicubic_db"] > s["back_projected_psnr_gain_over_bicubic_db"]
     bicubic = F.interpolate(low, scale_factor=4, mode="bicubic", align_corners=False).expand(2, -1, -1, -1)
     assert abs(superres_scores(model, x, low, bicubic)["psnr_gain_over_bicubic_db"]) < 1e-4
+
+
+# --------------------------------------------------------------------------- realism numbers
+
+
+def _scenes(n=24, size=64, seed=0):
+    """Smooth random scenes with some fine texture: low-pass noise plus a little white noise."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.nn.functional.interpolate(torch.rand(n, 3, size // 8, size // 8, generator=g) * 2 - 1, size=size,
+                                          mode="bicubic", align_corners=False)
+    return (low + 0.15 * torch.randn(n, 3, size, size, generator=g)).clamp(-1, 1)
+
+
+def test_high_frequency_ratio_is_lower_for_blurred_images():
+    from taming_lite.evaluate import hf_ratio, radial_frequency
+
+    r = radial_frequency(8, 8)
+    assert r[0, 0] == 0 and r[0, 4] == 1 and abs(r[4, 4] - math.sqrt(2)) < 1e-12  # fractions of Nyquist
+    x = _scenes()
+    assert abs(hf_ratio(x, x) - 1) < 1e-12
+    blur3, blur5 = (torch.nn.functional.avg_pool2d(x, k, 1, k // 2, count_include_pad=False) for k in (3, 5))
+    up = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2, mode="bicubic",
+                                         align_corners=False)
+    assert hf_ratio(blur5, x) < hf_ratio(blur3, x) < 0.5 and hf_ratio(up, x) < 0.5  # more blur, less left
+    assert hf_ratio((x + 0.3 * torch.randn_like(x)), x) > 1.5  # noise adds high-frequency power
+    with pytest.raises(ValueError, match="one size"):
+        hf_ratio(up[..., :32, :32], x)
+
+
+def test_frechet_distance_known_answers():
+    from taming_lite.evaluate import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(4000, 3, generator=g, dtype=torch.float64)
+    assert abs(frechet_distance(a, a)) < 1e-9
+    # N(0, I) vs N(m, 4 I): |m|^2 + tr(I + 4 I - 2 * 2 I) = |m|^2 + 3 (up to sampling)
+    b = 2 * torch.randn(4000, 3, generator=g, dtype=torch.float64) + torch.tensor([1.0, 0.0, 2.0], dtype=torch.float64)
+    assert abs(frechet_distance(a, b) - (5 + 3)) < 0.5
+    assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-6)
+
+
+def test_segmenter_features_and_frechet_floor_of_realism():
+    from taming_lite.evaluate import realism, segmenter_features
+    from taming_lite.evaluators import Evaluator, EvaluatorConfig
+
+    torch.manual_seed(0)
+    ev = Evaluator(EvaluatorConfig(task="labels", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval()
+    x, others, floor = _scenes(40, 32, seed=1), _scenes(40, 32, seed=2), _scenes(40, 32, seed=3)
+    f = segmenter_features(ev, x)
+    assert f.shape == (40, 4 + 8) and f.dtype == torch.float64  # the stem's and the down level's channels
+    same = realism(x, x, 8, ev, others=x, floor=x)
+    assert abs(same["frechet_segmenter"]) < 1e-6 and abs(same["frechet_segmenter_floor"]) < 1e-6
+    assert same["hf_ratio"] == pytest.approx(1.0) and not same["checkerboard_flag"]
+    flat = torch.zeros_like(x) + x.mean((-2, -1), keepdim=True)  # no structure at all
+    far = realism(flat, x, 8, ev, others=others, floor=floor)
+    assert far["frechet_segmenter"] > 3 * far["frechet_segmenter_floor"] > 0
+    assert far["hf_ratio"] < 1e-6
+
+
+def test_checkerboard_is_flagged_at_the_stride_and_noise_is_not():
+    from taming_lite.evaluate import checkerboard, stride_bins
+
+    assert stride_bins(8, 8, 2) == [(0, 4), (4, 0), (4, 4)]
+    x, other = _scenes(24, 64), _scenes(24, 64, seed=1)
+    yy, xx = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    board = ((yy // 4 + xx // 4) % 2).float() * 2 - 1  # period 8: the stride of an f=8 decoder
+    flagged = checkerboard((x + 0.1 * board).clamp(-1, 1), x, stride=8)
+    assert flagged["checkerboard_flag"] and flagged["checkerboard_excess"] > 10
+    assert flagged["checkerboard_peak_renders"] < 1
+    clean = checkerboard(other, x, stride=8)  # other scenes of the same kind: no periodic pattern
+    assert not clean["checkerboard_flag"] and clean["checkerboard_excess"] < 1
+    assert not checkerboard((x + 0.1 * torch.randn_like(x)).clamp(-1, 1), x, stride=8)["checkerboard_flag"]
+    assert checkerboard(x, x, stride=8)["checkerboard_excess"] == 0
+    with pytest.raises(ValueError, match="multiple of the stride"):
+        checkerboard(x[..., :60, :60], x[..., :60, :60], stride=8)
+
+
+def test_a_larger_decoder_is_compared_with_renders_at_its_output_size(tmp_path):
+    """eval_vqgan of a decoder grown by one level: PSNR against the 32-px renders of the scenes whose 16-px
+    renders it encodes, the realism numbers at 32 px; a realism size above the output upscales bicubically."""
+    from taming_lite.evaluate import eval_vqgan
+    from taming_lite.train.decoder_trainer import grow_levels
+    from taming_lite.vqgan import VQGAN, VQGANConfig
+
+    torch.manual_seed(0)
+    vq = VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=8,
+                           resolution=16, embed_dim=4, n_embed=16)).eval()
+    small = eval_vqgan(vq, "completion", "image", 4, realism_size=32)
+    assert small["realism_size"] == 32 and "psnr_db_at_32" in small and "output_size" not in small
+    big = eval_vqgan(grow_levels(vq, 1).eval(), "completion", "image", 4)
+    assert big["output_size"] == 32 and big["realism_size"] == 32 and "psnr_db_at_32" not in big
+    assert "psnr_db_at_16" in big and "ssim_at_16" in big  # area-downsampled to the input size
+    # the grown decoder starts as a bilinear upscaling: close to the bicubic one
+    assert abs(big["psnr_db"] - small["psnr_db_at_32"]) < 1.0
+    assert "frechet_segmenter" not in big  # no evaluator given

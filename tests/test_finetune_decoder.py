@@ -92,3 +92,46 @@ def test_bad_growth_is_a_usage_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):  # copying never grows: refused rather than silently ignored
         finetune_decoder.main()
     assert "does nothing with --copy-only" in capsys.readouterr().err
+
+
+def test_decoder_from_a_larger_decoder_goes_into_the_vqgan_and_the_transformers(tmp_path, monkeypatch):
+    """--decoder-from: the decoder of a VQGAN with the same tokens (here grown by an upsampling level, as
+    `python -m taming_lite.train decoder` makes it) replaces the shipped one, fp16, and travels into the
+    transformer folders; a VQGAN with other tokens is refused."""
+    from taming_lite.train.decoder_trainer import grow_levels
+
+    torch.manual_seed(0)
+    save_pretrained(VQGAN(VQGANConfig(**TINY)), tmp_path / "vq", extra={"task": "image", "image_size": 16},
+                    dtype=torch.float16)
+    vq = load_pretrained(tmp_path / "vq")
+    big = grow_levels(vq, 1)
+    with torch.no_grad():
+        big.decoder.extra_conv_out.weight.normal_()  # as if trained: not the bilinear start
+    save_pretrained(big, tmp_path / "big", extra={"output_size": 32, "decoder_trained_steps": 7})
+    net = Net2NetTransformer(Net2NetConfig(first_stage=VQGANConfig(**TINY), cond_stage=None,
+                                           transformer=GPTConfig(vocab_size=16, block_size=17, n_layer=1, n_head=2,
+                                                                 n_embd=32)))
+    net.first_stage_model.load_state_dict(vq.state_dict())
+    save_pretrained(net, tmp_path / "net", extra={"task": "completion"}, dtype=torch.float16)
+    monkeypatch.setattr(sys, "argv", ["finetune_decoder.py", "--vqgan", str(tmp_path / "vq"), "--decoder-from",
+                                      str(tmp_path / "big"), "--into", str(tmp_path / "net")])
+    finetune_decoder.main()
+    new_vq, new_net = load_pretrained(tmp_path / "vq"), load_pretrained(tmp_path / "net")
+    meta = read_config(tmp_path / "vq")
+    assert meta["weights_dtype"] == "float16" and meta["extra"]["image_size"] == 16
+    assert meta["extra"]["output_size"] == 32 and meta["extra"]["decoder_trained_steps"] == 7
+    assert read_config(tmp_path / "net")["extra"]["output_size"] == 32
+    assert new_net.config.first_stage.upsample_factor == 4
+    x = images(seed=2)
+    with torch.no_grad():
+        assert torch.equal(new_vq.encode_to_indices(x), vq.encode_to_indices(x))
+        out = new_net.first_stage_model(x)[0]
+        assert out.shape[-1] == 32 and torch.equal(out, new_vq(x)[0])
+        assert torch.allclose(out, big.half().float()(x)[0], atol=1e-5)
+
+    torch.manual_seed(1)
+    save_pretrained(VQGAN(VQGANConfig(**TINY)), tmp_path / "other")  # other encoder: other tokens
+    monkeypatch.setattr(sys, "argv", ["finetune_decoder.py", "--vqgan", str(tmp_path / "vq"), "--decoder-from",
+                                      str(tmp_path / "other")])
+    with pytest.raises(SystemExit, match="other tokens"):
+        finetune_decoder.main()

@@ -28,3 +28,25 @@ def test_sheet_layout(tmp_path, task):
     if task == "completion":  # the condition is the upper half of the ground truth over grey
         assert np.abs(first[: size // 2].astype(int) - truth[: size // 2].astype(int)).max() <= 1
         assert (first[size // 2 :] == 128).all()
+
+
+def test_a_larger_decoder_gets_tiles_of_its_output_size(tmp_path):
+    """A first stage grown by an upsampling level (64-px input, 128-px output): 128-px tiles, the ground truth
+    rendered at 128 px, the condition enlarged; the reconstruction sheet pairs renders and reconstructions."""
+
+    from make_sample_sheets import reconstruction_sheet
+    from taming_lite.train.decoder_trainer import grow_levels
+
+    model = placeholder_model("labels")
+    model.first_stage_model = grow_levels(model.first_stage_model, 1)
+    model.config.first_stage = model.first_stage_model.config
+    save_pretrained(model, tmp_path / "labels")
+    img = np.asarray(sheet("labels", tmp_path, rows=1, samples=1, gap=2))
+    assert img.shape == (128, 3 * 128 + 2 * 2, 3)
+    cond = img[:, :128]
+    assert (cond[::2, ::2] == cond[1::2, 1::2]).all()  # the 64-px label map, enlarged 2x by nearest neighbour
+    truth = img[:, -128:].astype(float)
+    assert np.abs(truth[::2, ::2] - truth[1::2, 1::2]).mean() > 1  # rendered at 128 px, not enlarged
+    save_pretrained(model.first_stage_model, tmp_path / "vqgan_image")
+    rec = np.asarray(reconstruction_sheet(tmp_path, rows=1, pairs=2, gap=2))
+    assert rec.shape == (128, 4 * 128 + 3 * 2, 3)

@@ -49,8 +49,9 @@ def test_cli_errors_are_messages(tmp_path):
 def test_all_shipped_configs_load():
     paths = sorted((REPO / "configs").rglob("*.yaml"))
     assert any(p.parent.name == "preview" for p in paths)
-    for path in paths:  # configs named *vqgan* are for the VQGAN trainer, all others for the transformer trainer
-        load_config("vqgan" if "vqgan" in path.stem else "transformer", path)
+    for path in paths:  # *vqgan* configs are for the VQGAN trainer, *decoder* ones for the decoder trainer, all others
+        kind = "vqgan" if "vqgan" in path.stem else "decoder" if "decoder" in path.stem else "transformer"  # transformer
+        load_config(kind, path)
 
 
 @pytest.mark.timeout(120)

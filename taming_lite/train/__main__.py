@@ -1,4 +1,4 @@
-"""Command line: `python -m taming_lite.train {vqgan,transformer} --config FILE [--resume [PATH]] [key=value ...]`."""
+"""Command line: `python -m taming_lite.train {vqgan,transformer,decoder} --config FILE [--resume [PATH]] [key=value ...]`."""
 
 from __future__ import annotations
 
@@ -18,15 +18,17 @@ examples:
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --resume     # latest checkpoint in out_dir
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml max_minutes=120
       # stops after two hours with a checkpoint (exit status 75; Ctrl-C: 130); go on with --resume max_minutes=120
+  python -m taming_lite.train decoder --config configs/preview/decoder128.yaml max_minutes=50
+      # a 128-px decoder for the shipped 64-px image VQGAN's tokens (encoder and codebook frozen)
   torchrun --nproc_per_node=2 -m taming_lite.train vqgan --config configs/tiny_vqgan.yaml
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --print-config
 """
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m taming_lite.train", description="Train a VQGAN or a transformer.",
+    parser = argparse.ArgumentParser(prog="python -m taming_lite.train", description="Train a VQGAN, a transformer, or a new decoder for a VQGAN's tokens.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("trainer", choices=["vqgan", "transformer"])
+    parser.add_argument("trainer", choices=["vqgan", "transformer", "decoder"])
     parser.add_argument("--config", "-c", help="YAML config (configs/*.yaml); defaults if omitted")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
                         help="continue from the latest checkpoint in out_dir, or from PATH (a checkpoint or run dir)")

@@ -112,7 +112,35 @@ class TransformerTrainConfig(_CommonTrainConfig):
     palette_pixels: int = 200_000     # model_type "pixel": pixels sampled to fit the palette
 
 
-CONFIG_CLASSES = {"vqgan": VQGANTrainConfig, "transformer": TransformerTrainConfig}
+@dataclass
+class DecoderLossConfig:
+    """Decoder-only training (taming_lite.train.decoder_trainer): the VQGAN objective without the codebook."""
+    l1_weight: float = 1.0
+    ssim_weight: float = 0.0          # x (1 - SSIM), SSIM as taming_lite.evaluate measures it
+    disc_start: int = 500             # step at which the discriminator starts training
+    disc_warmup: int = 200            # ... and this many steps later the decoder gets the GAN terms
+    disc_weight: float = 0.8          # multiplies the adaptive weight
+    disc_factor: float = 1.0
+    feature_weight: float = 1.0       # feature matching on the discriminator's activations (0: off)
+    disc_num_layers: int = 3
+    disc_ndf: int = 32
+    disc_loss: str = "hinge"          # "hinge" or "vanilla"
+
+
+@dataclass
+class DecoderTrainConfig(_CommonTrainConfig):
+    """A new decoder for a trained VQGAN's frozen tokens; `data.size` is the output size (the input size is
+    the VQGAN's resolution), data.root an npz cache of rendered pairs (default <out_dir>/pairs.npz)."""
+    vqgan: str = "weights/vqgan_image"  # the VQGAN whose encoder and codebook stay, and whose decoder starts it
+    extra_levels: int = 1             # upsampling levels added above its decoder (each doubles the output side)
+    extra_res_blocks: int = 1         # res blocks per added level
+    loss: DecoderLossConfig = field(default_factory=DecoderLossConfig)
+    lr: float = 1.0e-4
+    disc_lr: float = 0.0              # 0: lr
+    betas: tuple[float, float] = (0.5, 0.9)
+
+
+CONFIG_CLASSES = {"vqgan": VQGANTrainConfig, "transformer": TransformerTrainConfig, "decoder": DecoderTrainConfig}
 
 
 def _build(cls, values: dict, where: str):
