@@ -5,11 +5,11 @@ these tokens stay valid; only the way tokens become pixels improves. Used for th
 weights: the short GAN phase of the preview image VQGAN left a checkerboard in the top-left
 corner of every decoded image, and this removes it.
 
-    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --data runs/data/images64.npz \
+    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --data runs/data/images64.npz \
         --steps 600 --into weights/completion weights/depth weights/labels weights/superres weights/pose
-    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --copy-only --into weights/pose
+    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --copy-only --into weights/pose
         # no training: put the VQGAN's (already fine-tuned) decoder into more transformer folders
-    python scripts/finetune_decoder.py --vqgan weights/vqgan_image --decoder-from runs/preview/decoder128/export \
+    python -m scripts.finetune_decoder --vqgan weights/vqgan_image --decoder-from runs/preview/decoder128/export \
         --into weights/completion weights/depth weights/labels weights/superres weights/pose
         # no training: take the decoder of another VQGAN with the same encoder and codebook (e.g. the larger
         # one of `python -m taming_lite.train decoder`), save it into --vqgan (fp16) and the transformers
