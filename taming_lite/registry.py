@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, read_json
+from .tasks import TASK_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_ENV = "TAMING_LITE_WEIGHTS"  # folder holding registry.json and the embedded weights
 REGISTRY_NAME = "registry.json"
 FORMATS = ("taming_lite", "original")  # ours: config.json + model.safetensors; original: YAML + Lightning .ckpt
 # what an entry may serve: the five tabs, plus first stages alone and the completion tab's pixel baseline
-TASKS = ("completion", "depth", "labels", "superres", "pose", "reconstruction", "completion_baseline")
+TASKS = TASK_NAMES + ("reconstruction", "completion_baseline")
 LARGE_BYTES = 500_000_000  # a download the picker marks as large
 
 _REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"

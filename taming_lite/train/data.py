@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-TASKS = ("completion", "depth", "labels", "superres", "pose")
+from ..tasks import TASK_NAMES as TASKS
 
 
 class SyntheticDataset(Dataset):
