@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+UPSAMPLE_MODES = ("bilinear", "nearest")  # F.interpolate modes an extra decoder level may use
+
 
 @dataclass
 class VQGANConfig:
@@ -50,6 +52,9 @@ class VQGANConfig:
     # side, so the same tokens decode to a larger image); see `Decoder`. 0 for every original model.
     decoder_extra_levels: int = 0
     decoder_extra_res_blocks: int = 1  # res blocks of each extra level
+    # how each extra level doubles its features before its conv: "bilinear" (no period-2 pattern for the
+    # conv to amplify) or "nearest" (as the original's own levels; made row/column alternation under GAN loss)
+    decoder_extra_upsample: str = "bilinear"
 
     def __post_init__(self):
         self.ch_mult = tuple(self.ch_mult)
@@ -62,6 +67,9 @@ class VQGANConfig:
         if self.decoder_extra_levels < 0 or self.decoder_extra_res_blocks < 0:
             raise ValueError(f"decoder_extra_levels and decoder_extra_res_blocks must be >= 0, got "
                              f"{self.decoder_extra_levels} and {self.decoder_extra_res_blocks}")
+        if self.decoder_extra_upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"decoder_extra_upsample must be one of {UPSAMPLE_MODES}, got "
+                             f"{self.decoder_extra_upsample!r}")
         if self.ch % 32 != 0:
             raise ValueError(f"ch must be a multiple of 32 (GroupNorm with 32 groups), got {self.ch}")
         if not self.ch_mult:
@@ -96,12 +104,13 @@ def swish(x: torch.Tensor) -> torch.Tensor:
 
 
 class Upsample(nn.Module):
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, mode: str = "nearest"):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.mode = mode
 
     def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode=self.mode))
 
 
 class Downsample(nn.Module):
@@ -221,12 +230,12 @@ class Decoder(nn.Module):
         self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, cfg.out_ch, 3, 1, 1)
         # extra levels (not in the original; their keys are new, the original ones unchanged): each upsamples
-        # the features (nearest + conv) and runs res blocks; the image is the top level's output upsampled
+        # the features (decoder_extra_upsample + conv) and runs res blocks; the image is the top level's output upsampled
         # bilinearly plus a correction from the last level's features (extra_norm_out, extra_conv_out).
         self.extra = nn.ModuleList()
         for _ in range(cfg.decoder_extra_levels):
             level = nn.Module()
-            level.upsample = Upsample(block_in)
+            level.upsample = Upsample(block_in, cfg.decoder_extra_upsample)
             level.block = nn.ModuleList(ResnetBlock(block_in, block_in, cfg.dropout)
                                         for _ in range(cfg.decoder_extra_res_blocks))
             self.extra.append(level)

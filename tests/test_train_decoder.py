@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from taming_lite.checkpoints import load_pretrained, save_pretrained
 from taming_lite.train import TrainingInterrupted, load_config, train_decoder
-from taming_lite.train.decoder_trainer import disc_features, feature_matching, grow_levels
+from taming_lite.train.decoder_trainer import blur121, disc_features, feature_matching, grow_levels
 from taming_lite.train.losses import NLayerDiscriminator
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
@@ -63,6 +63,38 @@ def test_grown_decoder_starts_as_the_old_output_upsampled_and_keeps_tokens(tmp_p
         grow_levels(again, 2)
 
 
+def test_extra_upsample_mode_is_validated_and_can_change_without_new_weights(tmp_path):
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="decoder_extra_upsample"):
+        VQGANConfig(**TINY, decoder_extra_levels=1, decoder_extra_upsample="bicubic")
+    near = grow_levels(VQGAN(VQGANConfig(**TINY)), 1, extra_upsample="nearest").eval()
+    assert near.config.decoder_extra_upsample == "nearest"
+    assert near.decoder.up[1].upsample.mode == "nearest"  # the original levels keep nearest whatever the setting
+    for name, p in near.decoder.named_parameters():  # away from the identity start, where the modes agree
+        if name.startswith("extra"):
+            p.data.add_(0.05 * torch.randn_like(p))
+    save_pretrained(near, tmp_path / "n")
+    assert load_pretrained(tmp_path / "n").config.decoder_extra_upsample == "nearest"  # the mode round-trips
+    bil = grow_levels(near, 1, extra_upsample="bilinear").eval()  # same weights, other mode
+    assert bil.config.decoder_extra_upsample == "bilinear"
+    assert all(torch.equal(a, b) for a, b in zip(near.state_dict().values(), bil.state_dict().values()))
+    x = images()
+    with torch.no_grad():
+        a, b = near(x)[0], bil(x)[0]
+    assert a.shape == b.shape and not torch.allclose(a, b, atol=1e-3)
+
+
+def test_discriminator_blur_removes_the_pixel_grid_frequency_and_keeps_the_rest():
+    rows = torch.arange(16.0).remainder(2).mul(2).sub(1)  # +-1 alternating rows: 1/2 cycle per pixel
+    stripes = rows[:, None].expand(16, 16).expand(2, 3, 16, 16)
+    assert blur121(stripes)[..., 1:-1, :].abs().max() < 1e-6  # gone (away from the reflected border)
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert torch.allclose(blur121(flat), flat)
+    slow = torch.cos(torch.arange(32.0) * 2 * torch.pi / 8)[:, None].expand(32, 32)[None, None]  # period 8
+    gain = blur121(slow)[..., 4:-4, :].abs().max() / slow[..., 4:-4, :].abs().max()
+    assert 0.8 < gain < 0.9  # cos^2(pi / 8) = 0.854
+
+
 def test_feature_matching_is_zero_for_equal_inputs_and_grows_with_the_difference():
     torch.manual_seed(0)
     disc = NLayerDiscriminator(3, 8, 2).eval()
@@ -81,8 +113,8 @@ def _tiny_source(tmp_path):
     return tmp_path / "vq"
 
 
-def _cfg(tmp_path, name, *overrides):
-    return load_config("decoder", CONFIG, [f"vqgan={tmp_path / 'vq'}", f"out_dir={tmp_path / name}", "export_dir=null",
+def _cfg(tmp_path, name, *overrides, config=CONFIG):
+    return load_config("decoder", config, [f"vqgan={tmp_path / 'vq'}", f"out_dir={tmp_path / name}", "export_dir=null",
                                            f"data.root={tmp_path / 'pairs.npz'}", "data.size=32", "data.num_samples=8",
                                            "batch_size=4", "threads=0", "progress=false", "log_every=1",
                                            "sample_every=0", "ckpt_every=0", "loss.disc_start=2",
@@ -115,6 +147,22 @@ def test_trains_with_gan_terms_keeps_the_encoder_and_resumes_exactly(tmp_path):
     a = load_pretrained(tmp_path / "full" / "checkpoints" / "final").state_dict()
     b = load_pretrained(tmp_path / "part" / "checkpoints" / "final").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_second_stage_goes_on_from_the_first_with_bilinear_levels_and_a_blurred_discriminator(tmp_path):
+    _tiny_source(tmp_path)
+    first = train_decoder(_cfg(tmp_path, "one", "steps=3", f"export_dir={tmp_path / 'one' / 'export'}"))
+    assert load_pretrained(first).config.decoder_extra_upsample == "nearest"  # stage 1 as the candidate ran
+    cfg = _cfg(tmp_path, "two", "steps=5", f"vqgan={first}", f"export_dir={tmp_path / 'two' / 'export'}",
+               config=CONFIG.with_name("decoder128_gan.yaml"))
+    assert cfg.loss.disc_blur and cfg.extra_upsample == "bilinear"
+    second = load_pretrained(train_decoder(cfg))
+    assert second.config.decoder_extra_upsample == "bilinear"
+    a, b = second.state_dict(), load_pretrained(first).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b if k.startswith(("encoder.", "quantize.")))
+    assert not torch.equal(a["decoder.extra_conv_out.weight"], b["decoder.extra_conv_out.weight"])
+    fm = column(tmp_path / "two", "fm")
+    assert len(fm) == 5 and fm[:3] == [None] * 3 and None not in fm[3:]  # GAN terms (seen blurred) from step 4
 
 
 def test_output_size_must_match_the_grown_decoder(tmp_path):

@@ -125,6 +125,7 @@ class DecoderLossConfig:
     disc_num_layers: int = 3
     disc_ndf: int = 32
     disc_loss: str = "hinge"          # "hinge" or "vanilla"
+    disc_blur: bool = False           # D sees real and decoded images through a [1,2,1] blur (decoder_trainer.blur121)
 
 
 @dataclass
@@ -134,6 +135,7 @@ class DecoderTrainConfig(_CommonTrainConfig):
     vqgan: str = "weights/vqgan_image"  # the VQGAN whose encoder and codebook stay, and whose decoder starts it
     extra_levels: int = 1             # upsampling levels added above its decoder (each doubles the output side)
     extra_res_blocks: int = 1         # res blocks per added level
+    extra_upsample: str = "bilinear"  # how the added levels double their features (VQGANConfig.decoder_extra_upsample)
     loss: DecoderLossConfig = field(default_factory=DecoderLossConfig)
     lr: float = 1.0e-4
     disc_lr: float = 0.0              # 0: lr

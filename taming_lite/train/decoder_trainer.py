@@ -42,19 +42,21 @@ from .config import DecoderTrainConfig, config_to_dict
 from .losses import D_LOSSES, NLayerDiscriminator, adaptive_weight
 
 
-def grow_levels(vq: VQGAN, extra_levels: int, extra_res_blocks: int = 1) -> VQGAN:
+def grow_levels(vq: VQGAN, extra_levels: int, extra_res_blocks: int = 1, extra_upsample: str = "bilinear") -> VQGAN:
     """A copy of vq whose decoder has `extra_levels` more upsampling levels (encoder, codebook and the
     existing decoder weights copied), starting as vq's output upsampled bilinearly. A vq that already has
-    that many levels is returned as a copy."""
+    that many levels is returned as a copy (with `extra_upsample` set: the mode has no weights, so a decoder
+    trained with one mode can go on training with the other)."""
     cfg = vq.config
     if cfg.decoder_extra_levels == extra_levels and cfg.decoder_extra_res_blocks == extra_res_blocks:
-        grown = VQGAN(cfg)
+        grown = VQGAN(replace(cfg, decoder_extra_upsample=extra_upsample))
         grown.load_state_dict(vq.state_dict())
         return grown
     if cfg.decoder_extra_levels != 0:
         raise ValueError(f"the VQGAN already has {cfg.decoder_extra_levels} extra decoder levels; "
                          f"start from one without (or with exactly {extra_levels})")
-    grown = VQGAN(replace(cfg, decoder_extra_levels=extra_levels, decoder_extra_res_blocks=extra_res_blocks))
+    grown = VQGAN(replace(cfg, decoder_extra_levels=extra_levels, decoder_extra_res_blocks=extra_res_blocks,
+                          decoder_extra_upsample=extra_upsample))
     missing, unexpected = grown.load_state_dict(vq.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("decoder.extra") for k in missing), (missing, unexpected)
     grown.decoder.init_extra_levels()
@@ -70,6 +72,16 @@ def disc_features(disc: NLayerDiscriminator, x: torch.Tensor) -> tuple[list[torc
         if isinstance(layer, nn.LeakyReLU):
             feats.append(h)
     return feats, h
+
+
+def blur121(x: torch.Tensor) -> torch.Tensor:
+    """A [1, 2, 1] x [1, 2, 1] / 16 binomial blur per channel (reflect padding): zero response at the pixel grid's
+    own frequency (1/2 cycle per pixel), half the amplitude at 1/4. The discriminator sees both images through
+    it (`loss.disc_blur`), so it cannot reward a row or column alternation: aliased straight edges in the
+    renders put power there, and an unblurred discriminator taught the decoder to paint stripes to match."""
+    k = torch.tensor([1.0, 2.0, 1.0], device=x.device, dtype=x.dtype)
+    k = (k[:, None] * k[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), k, groups=x.shape[1])
 
 
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
@@ -164,7 +176,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
     dev = d.device
     source = load_pretrained(cfg.vqgan).float().eval()
     torch.manual_seed(cfg.seed)
-    model = grow_levels(source, cfg.extra_levels, cfg.extra_res_blocks).to(dev)
+    model = grow_levels(source, cfg.extra_levels, cfg.extra_res_blocks, cfg.extra_upsample).to(dev)
     in_size = source.config.resolution
     factor = model.config.upsample_factor // model.config.downsample_factor
     if cfg.data.size != in_size * factor:
@@ -219,6 +231,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
         model.train()
 
     lw = cfg.loss
+    seen = blur121 if lw.disc_blur else (lambda images: images)  # what the discriminator sees
     stream = BatchStream(dataset, cfg.batch_size, cfg.seed, d, start, cfg.steps, cfg.num_workers)
     model.train()
     disc.train()
@@ -243,7 +256,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
             loss = rec
             if step >= lw.disc_start + lw.disc_warmup:
                 disc.requires_grad_(False)
-                feats, logits = disc_features(disc, torch.cat([x, x_rec]))
+                feats, logits = disc_features(disc, seen(torch.cat([x, x_rec])))
                 n = len(x)
                 g_loss = -logits[n:].mean()
                 d_weight = adaptive_weight(rec, g_loss, model.last_layer(), lw.disc_weight)
@@ -260,7 +273,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
 
             # 2. discriminator
             if step >= lw.disc_start:
-                logits = disc(torch.cat([x, x_rec.detach()]))
+                logits = disc(seen(torch.cat([x, x_rec.detach()])))
                 real, fake = logits.chunk(2)
                 d_loss = lw.disc_factor * d_loss_fn(real, fake)
                 opt_d.zero_grad(set_to_none=True)
