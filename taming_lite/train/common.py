@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from ..checkpoints import save_pretrained
+from ..checkpoints import WEIGHTS_NAME, load_safetensors, load_state_strict, save_pretrained
 from ..device import pick_device
 
 # --------------------------------------------------------------------------- distributed
@@ -397,6 +397,20 @@ def resolve_resume(resume: str | bool | None, out_dir: Path) -> Path | None:
 
 def load_training_state(path: Path) -> dict:
     return torch.load(Path(path) / STATE_NAME, map_location="cpu", weights_only=True)
+
+
+def restore(model: nn.Module, resume: str | bool | None, out_dir: Path, main: bool = True) -> dict | None:
+    """The resume step every trainer shares: find the checkpoint (`resolve_resume`), load its weights into
+    `model` (strict), and return its training state (optimizers, discriminator, "step", ...); None when
+    `resume` asks for a fresh start. The trainer then restores its own optimizer states from it."""
+    path = resolve_resume(resume, out_dir)
+    if path is None:
+        return None
+    state = load_training_state(path)
+    load_state_strict(model, load_safetensors(path / WEIGHTS_NAME), str(path))
+    if main:
+        print(f"[taming_lite.train] resuming from {path} at step {int(state['step'])}")
+    return state
 
 
 class StopRequest:

@@ -33,11 +33,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoints import (WEIGHTS_NAME, load_pretrained, load_safetensors, load_state_strict, read_config,
-                           save_pretrained)
+from ..checkpoints import load_pretrained, read_config, save_pretrained
 from ..vqgan import VQGAN
 from .common import (BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, checkpoint_or_stop, collate,
-                     load_training_state, resolve_resume, run_training, save_grid, seed_step)
+                     restore, run_training, save_grid, seed_step)
 from .config import DecoderTrainConfig, config_to_dict
 from .losses import D_LOSSES, NLayerDiscriminator, adaptive_weight
 
@@ -198,24 +197,20 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    start = 0
-    resume_path = resolve_resume(resume, out)
-    if resume_path is not None:
-        state = load_training_state(resume_path)
-        load_state_strict(model, load_safetensors(resume_path / WEIGHTS_NAME), str(resume_path))
+    state = restore(model, resume, out)
+    start = int(state["step"]) if state is not None else 0
+    if state is not None:
         opt_g.load_state_dict(state["opt_g"])
         disc.load_state_dict(state["discriminator"])
         opt_d.load_state_dict(state["opt_d"])
         for opt, lr in ((opt_g, cfg.lr), (opt_d, cfg.disc_lr or cfg.lr)):  # the config's rates win (e.g. lower
             for group in opt.param_groups:                                 # ones to settle a resumed run)
                 group["lr"] = lr
-        start = int(state["step"])
-        print(f"[taming_lite.train] resuming from {resume_path} at step {start}")
 
     source_extra = read_config(cfg.vqgan).get("extra") or {}
     extra = {**source_extra, "output_size": cfg.data.size,
              "decoder": f"trained by taming_lite.train decoder from {cfg.vqgan}"}
-    metrics = MetricsLog(out / "metrics.csv", True, start if resume_path is not None else None)
+    metrics = MetricsLog(out / "metrics.csv", True, start if state is not None else None)
     fixed = {k: v.to(dev) for k, v in collate(dataset, list(range(min(4, len(dataset))))).items()}  # for grids
     progress = Progress(cfg.steps, start, cfg.progress, "img", "decoder")
 

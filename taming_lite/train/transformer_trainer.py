@@ -26,16 +26,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoints import (CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_safetensors, load_stage, load_state_strict,
-                           save_pretrained)
+from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_stage, save_pretrained
 from ..device import autocast, autocast_dtype
 from ..gpt import GPTConfig
 from ..net2net import Net2NetConfig, Net2NetTransformer, resize_condition
 from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
 from .common import (BatchStream, Checkpointer, Dist, EMA, MetricsLog, Progress, StopRequest, check_ranks_agree,
-                     checkpoint_or_stop, collate, load_training_state, resolve_resume, run_training, save_grid,
-                     seed_step, warmup_cosine)
+                     checkpoint_or_stop, collate, restore, run_training, save_grid, seed_step, warmup_cosine)
 from .config import TransformerTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
 
@@ -264,17 +262,12 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
     ema = EMA(net.transformer, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    start = 0
-    resume_path = resolve_resume(resume, out)
-    if resume_path is not None:
-        state = load_training_state(resume_path)
-        load_state_strict(net, load_safetensors(resume_path / WEIGHTS_NAME), str(resume_path))
+    state = restore(net, resume, out, d.main)
+    start = int(state["step"]) if state is not None else 0
+    if state is not None:
         opt.load_state_dict(state["opt"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
-        start = int(state["step"])
-        if d.main:
-            print(f"[taming_lite.train] resuming from {resume_path} at step {start}")
 
     amp_dtype = autocast_dtype(dev, cfg.precision)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
@@ -285,7 +278,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
         elif d.main:
             print("[taming_lite.train] compile=true ignored: torch.compile is used on CUDA only")
 
-    metrics = MetricsLog(out / "metrics.csv", d.main, start if resume_path is not None else None)
+    metrics = MetricsLog(out / "metrics.csv", d.main, start if state is not None else None)
     progress = Progress(cfg.steps, start, cfg.progress and d.main, "tok", f"transformer {cfg.task or ''}".strip())
     extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": cfg.data.cond_key, "dataset": cfg.data.dataset}
     source = _TokenSet(tokens) if tokens is not None else dataset

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import load_safetensors, load_state_strict, save_pretrained, WEIGHTS_NAME
+from ..checkpoints import save_pretrained
 from ..device import autocast, autocast_dtype
 from ..vqgan import VQGAN, VQGANConfig
 from .common import (_mix, BatchStream, Checkpointer, Dist, MetricsLog, Progress, StopRequest, check_ranks_agree,
-                     checkpoint_or_stop, collate, load_training_state, resolve_resume, run_training, save_grid,
-                     seed_step)
+                     checkpoint_or_stop, collate, restore, run_training, save_grid, seed_step)
 from .config import VQGANTrainConfig, config_to_dict
 from .data import build_dataset, check_keys
 from .losses import VQLoss, segmentation_loss
@@ -109,19 +108,14 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
     counts = torch.zeros(model.config.n_embed, dtype=torch.long, device=dev)  # code use since the last re-init
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    start = 0
-    resume_path = resolve_resume(resume, out)
-    if resume_path is not None:
-        state = load_training_state(resume_path)
-        load_state_strict(model, load_safetensors(resume_path / WEIGHTS_NAME), str(resume_path))
+    state = restore(model, resume, out, d.main)
+    start = int(state["step"]) if state is not None else 0
+    if state is not None:
         opt_ae.load_state_dict(state["opt_ae"])
         if not seg:
             vqloss.discriminator.load_state_dict(state["discriminator"])
             opt_d.load_state_dict(state["opt_d"])
         counts.copy_(state["code_counts"])
-        start = int(state["step"])
-        if d.main:
-            print(f"[taming_lite.train] resuming from {resume_path} at step {start}")
     if start >= cfg.steps and d.main:
         print(f"[taming_lite.train] checkpoint is at step {start} >= steps={cfg.steps}; nothing to train")
 
@@ -135,7 +129,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
         elif d.main:
             print("[taming_lite.train] compile=true ignored: torch.compile is used on CUDA only")
 
-    metrics = MetricsLog(out / "metrics.csv", d.main, start if resume_path is not None else None)
+    metrics = MetricsLog(out / "metrics.csv", d.main, start if state is not None else None)
     fixed = collate(dataset, list(range(min(4, len(dataset)))))[cfg.data.image_key].to(dev)  # for grids
     progress = Progress(cfg.steps, start, cfg.progress and d.main, "img", f"vqgan {cfg.task or ''}".strip())
     extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": None, "key": cfg.data.image_key,
