@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from taming_lite.checkpoints import load_pretrained, save_pretrained
 from taming_lite.train import TrainingInterrupted, load_config, train_decoder
-from taming_lite.train.decoder_trainer import blur121, disc_features, feature_matching, grow_levels
+from taming_lite.train.decoder_trainer import (DISC_FILTERS, blur121, disc_features, feature_matching, grow_levels,
+                                               nyquist_notch)
 from taming_lite.train.losses import NLayerDiscriminator
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
@@ -95,6 +96,20 @@ def test_discriminator_blur_removes_the_pixel_grid_frequency_and_keeps_the_rest(
     assert 0.8 < gain < 0.9  # cos^2(pi / 8) = 0.854
 
 
+def test_nyquist_notch_removes_exactly_the_row_and_column_alternation():
+    torch.manual_seed(0)
+    sign = torch.arange(16.0).remainder(2).mul(2).sub(1)
+    x = torch.randn(2, 3, 16, 16)
+    stripes = 0.7 * sign[:, None] + 0.4 * sign[None, :]  # rows and columns alternating: the pattern to hide
+    removed = x - nyquist_notch(x)  # what the notch takes from noise: only the Nyquist lines
+    assert torch.allclose(nyquist_notch(x + stripes), nyquist_notch(x), atol=1e-5)
+    assert nyquist_notch(stripes.expand(1, 1, 16, 16)).abs().max() < 1e-5
+    assert removed.pow(2).mean() < 0.2 * x.pow(2).mean()  # 2 lines of 16 x 16 frequencies: ~12% of white noise
+    wave = torch.cos(torch.arange(16.0) * 2 * torch.pi * 7 / 16)[:, None].expand(16, 16)[None, None]
+    assert torch.allclose(nyquist_notch(wave), wave, atol=1e-5)  # 7/16 cycle per pixel, next to Nyquist: kept
+    assert sorted(DISC_FILTERS) == ["blur", "none", "notch"]
+
+
 def test_feature_matching_is_zero_for_equal_inputs_and_grows_with_the_difference():
     torch.manual_seed(0)
     disc = NLayerDiscriminator(3, 8, 2).eval()
@@ -155,14 +170,16 @@ def test_second_stage_goes_on_from_the_first_with_bilinear_levels_and_a_blurred_
     assert load_pretrained(first).config.decoder_extra_upsample == "nearest"  # stage 1 as the candidate ran
     cfg = _cfg(tmp_path, "two", "steps=5", f"vqgan={first}", f"export_dir={tmp_path / 'two' / 'export'}",
                config=CONFIG.with_name("decoder128_gan.yaml"))
-    assert cfg.loss.disc_blur and cfg.extra_upsample == "bilinear"
+    assert cfg.loss.disc_filter == "notch" and cfg.extra_upsample == "bilinear"
     second = load_pretrained(train_decoder(cfg))
     assert second.config.decoder_extra_upsample == "bilinear"
     a, b = second.state_dict(), load_pretrained(first).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in b if k.startswith(("encoder.", "quantize.")))
     assert not torch.equal(a["decoder.extra_conv_out.weight"], b["decoder.extra_conv_out.weight"])
     fm = column(tmp_path / "two", "fm")
-    assert len(fm) == 5 and fm[:3] == [None] * 3 and None not in fm[3:]  # GAN terms (seen blurred) from step 4
+    assert len(fm) == 5 and fm[:3] == [None] * 3 and None not in fm[3:]  # GAN terms (seen notched) from step 4
+    with pytest.raises(ValueError, match="disc_filter"):
+        train_decoder(_cfg(tmp_path, "bad", "steps=1", "loss.disc_filter=median"))
 
 
 def test_output_size_must_match_the_grown_decoder(tmp_path):

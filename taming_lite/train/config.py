@@ -125,7 +125,7 @@ class DecoderLossConfig:
     disc_num_layers: int = 3
     disc_ndf: int = 32
     disc_loss: str = "hinge"          # "hinge" or "vanilla"
-    disc_blur: bool = False           # D sees real and decoded images through a [1,2,1] blur (decoder_trainer.blur121)
+    disc_filter: str = "none"         # what D sees of real and decoded images: "none", "notch", "blur" (decoder_trainer)
 
 
 @dataclass
