@@ -5,7 +5,7 @@ method; every notebook shows the method's own calls (`taming_lite.*`) in its cel
     import _nbutils as nb
     device = nb.setup()                  # threads, device, fast/full mode, matplotlib defaults
     vq = nb.load_weights("vqgan_image")  # None (with a printed note) if weights/vqgan_image is missing
-    nb.show([img1, img2], ["input", "reconstruction"])
+    nb.show([img1, img2], ["input", "reconstruction"])   # returns None: no figure drawn twice
 """
 
 from __future__ import annotations
@@ -139,8 +139,19 @@ def to_rgb(x) -> np.ndarray:
 
 
 def show(images, titles=None, cols: int | None = None, size: float = 1.8, suptitle: str | None = None,
-         cmap=None, row_labels=None):
-    """Show a list of images (tensors or arrays) in a grid; returns the figure."""
+         cmap=None, row_labels=None) -> None:
+    """Show a list of images (tensors or arrays) in a grid. Returns None on purpose: a figure returned as
+    the last value of a cell would be drawn a second time by Jupyter. `image_grid` builds the same figure
+    without showing it, for a caller that wants to add to it."""
+    import matplotlib.pyplot as plt
+
+    image_grid(images, titles, cols, size, suptitle, cmap, row_labels)
+    plt.show()
+
+
+def image_grid(images, titles=None, cols: int | None = None, size: float = 1.8, suptitle: str | None = None,
+               cmap=None, row_labels=None):
+    """The figure of `show`, not shown yet (call plt.show() when done); returns (fig, axes)."""
     import matplotlib.pyplot as plt
 
     images = list(images)
@@ -164,8 +175,7 @@ def show(images, titles=None, cols: int | None = None, size: float = 1.8, suptit
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
-    plt.show()
-    return fig
+    return fig, axes
 
 
 def gif(frames, ms: int = 120, scale: int = 2):
