@@ -28,7 +28,7 @@ from taming_lite.data.datasets import make_dataset
 from taming_lite.evaluate import psnr, ssim
 from taming_lite.train.common import warmup_cosine
 from taming_lite.train.transformer_trainer import same_tokens
-from taming_lite.vqgan import VQGAN
+from taming_lite.vqgan import UPSAMPLE_MODES, VQGAN
 
 
 def main():
@@ -51,17 +51,22 @@ def main():
     p.add_argument("--decoder-from", metavar="DIR",
                    help="no training: a VQGAN folder with the same encoder and codebook whose decoder (any size, "
                         "e.g. from `python -m taming_lite.train decoder`) replaces --vqgan's, then goes --into")
+    p.add_argument("--extra-upsample", choices=UPSAMPLE_MODES,
+                   help="with --decoder-from: how that decoder's added levels double their features "
+                        "(VQGANConfig.decoder_extra_upsample; default: as it was trained)")
     p.add_argument("--grow-decoder", type=int, nargs="+", metavar="N",
                    help="first give the decoder this many res blocks per level, highest resolution first "
                         "(VQGANConfig.decoder_num_res_blocks); the added blocks start as identities")
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
+    if args.extra_upsample and not args.decoder_from:
+        p.error("--extra-upsample sets the mode of a decoder taken with --decoder-from")
     if (args.copy_only or args.decoder_from) and args.grow_decoder:
         p.error("--grow-decoder grows a decoder before training it: it does nothing with --copy-only / --decoder-from")
     vq = load_pretrained(args.vqgan)
     if args.decoder_from:
-        return take_decoder(vq, args.vqgan, args.decoder_from, args.into)
+        return take_decoder(vq, args.vqgan, args.decoder_from, args.into, args.extra_upsample)
     if args.copy_only:
         extra = read_config(args.vqgan).get("extra") or {}
         return put_decoder(vq, args.into, extra.get("decoder_finetuned_steps", 0), decoder_record(extra))
@@ -133,16 +138,23 @@ def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
     return grown
 
 
-def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str]) -> None:
+def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str], extra_upsample: str | None = None) -> None:
     """Save the VQGAN of source_dir (same encoder and codebook as vq, any decoder) into vqgan_dir in fp16,
-    with vqgan_dir's metadata and source_dir's record of how its decoder was trained, then into `into`."""
+    with vqgan_dir's metadata and source_dir's record of how its decoder was trained, then into `into`.
+    `extra_upsample`: the mode its added levels use from now on (it has no weights of its own)."""
     new = load_pretrained(source_dir)
+    if extra_upsample and extra_upsample != new.config.decoder_extra_upsample:
+        state = new.state_dict()
+        new = VQGAN(replace(new.config, decoder_extra_upsample=extra_upsample))
+        new.load_state_dict(state)
     if not same_tokens(new, vq, dtype=torch.float16):
         raise SystemExit(f"{source_dir}: its encoder / codebook differ from {vqgan_dir}'s (other tokens); not changed")
     extra = read_config(vqgan_dir).get("extra") or {}
     src = read_config(source_dir).get("extra") or {}
     steps = src.get("decoder_trained_steps", extra.get("decoder_finetuned_steps", 0))
     record = {**decoder_record(src), "decoder_trained_steps": steps}
+    if extra_upsample:
+        record["decoder_extra_upsample_set"] = f"{extra_upsample} (by --extra-upsample; trained with {read_config(source_dir)['config'].get('decoder_extra_upsample', 'nearest')})"
     save_pretrained(new, vqgan_dir, extra={**extra, **record}, dtype=torch.float16)
     print(f"{vqgan_dir}: decoder from {source_dir} ({new.config.upsample_factor} output px per token)")
     put_decoder(load_pretrained(vqgan_dir), into, extra.get("decoder_finetuned_steps", 0), record)

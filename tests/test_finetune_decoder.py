@@ -135,3 +135,42 @@ def test_decoder_from_a_larger_decoder_goes_into_the_vqgan_and_the_transformers(
                                       str(tmp_path / "other")])
     with pytest.raises(SystemExit, match="other tokens"):
         finetune_decoder.main()
+
+
+def test_decoder_from_with_extra_upsample_sets_the_mode_of_the_added_levels(tmp_path, monkeypatch):
+    """--extra-upsample: a decoder trained with nearest doubling in its added level goes into --vqgan and the
+    transformers with bilinear doubling (the same weights; the shipped 128-px decoder was made this way)."""
+    from taming_lite.train.decoder_trainer import grow_levels
+
+    torch.manual_seed(0)
+    save_pretrained(VQGAN(VQGANConfig(**TINY)), tmp_path / "vq", extra={"task": "image", "image_size": 16},
+                    dtype=torch.float16)
+    big = grow_levels(load_pretrained(tmp_path / "vq"), 1, extra_upsample="nearest")
+    with torch.no_grad():
+        for name, p in big.decoder.named_parameters():
+            if name.startswith("extra"):
+                p.normal_(0, 0.05)
+    save_pretrained(big, tmp_path / "big", extra={"output_size": 32})
+    net = Net2NetTransformer(Net2NetConfig(first_stage=VQGANConfig(**TINY), cond_stage=None,
+                                           transformer=GPTConfig(vocab_size=16, block_size=17, n_layer=1, n_head=2,
+                                                                 n_embd=32)))
+    net.first_stage_model.load_state_dict(load_pretrained(tmp_path / "vq").state_dict())
+    save_pretrained(net, tmp_path / "net", extra={"task": "completion"}, dtype=torch.float16)
+    monkeypatch.setattr(sys, "argv", ["finetune_decoder.py", "--vqgan", str(tmp_path / "vq"), "--decoder-from",
+                                      str(tmp_path / "big"), "--extra-upsample", "bilinear", "--into",
+                                      str(tmp_path / "net")])
+    finetune_decoder.main()
+    new_vq, new_net = load_pretrained(tmp_path / "vq"), load_pretrained(tmp_path / "net")
+    assert new_vq.config.decoder_extra_upsample == "bilinear"
+    assert new_net.config.first_stage.decoder_extra_upsample == "bilinear"
+    assert "trained with nearest" in read_config(tmp_path / "vq")["extra"]["decoder_extra_upsample_set"]
+    x = images(seed=3)
+    with torch.no_grad():
+        ref = grow_levels(big, 1, extra_upsample="bilinear").half().float()(x)[0]
+        assert torch.allclose(new_vq(x)[0], ref, atol=1e-5)
+        assert not torch.allclose(new_vq(x)[0], big.half().float()(x)[0], atol=1e-3)  # the mode changed the output
+
+    monkeypatch.setattr(sys, "argv", ["finetune_decoder.py", "--vqgan", str(tmp_path / "vq"), "--copy-only",
+                                      "--extra-upsample", "nearest"])
+    with pytest.raises(SystemExit):
+        finetune_decoder.main()

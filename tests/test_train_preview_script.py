@@ -56,7 +56,7 @@ def test_quick_recipe_in_two_pieces(tmp_path):
     r = run_recipe(tmp_path)  # without RESUME=1 it will not start over the existing runs
     assert r.returncode == 2 and "RESUME=1" in r.stderr
 
-    r = run_recipe(tmp_path, RESUME="1", DECODER128="1")
+    r = run_recipe(tmp_path, RESUME="1")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for s in first:
         assert f"== stage {s}: done before" in r.stdout
@@ -76,6 +76,7 @@ def test_quick_recipe_in_two_pieces(tmp_path):
     labels = load_pretrained(out / "labels")
     new_cond = load_pretrained(runs / "vqgan_labels_6k" / "export")  # the new label VQGAN (2i)
     assert same(state(labels.cond_stage_model.quantize), state(new_cond.quantize, fp16=True))
-    big = load_pretrained(runs / "decoder128" / "export")  # the optional 128-px decoder (DECODER128=1)
-    assert big.config.upsample_factor == 2 * vq.config.upsample_factor
-    assert same(state(big.quantize), state(vq.quantize))  # the same tokens: codebook kept
+    first = load_pretrained(runs / "decoder128" / "export")  # the 128-px decoder (2m), shipped with bilinear doubling
+    assert (first.config.decoder_extra_upsample, vq.config.decoder_extra_upsample) == ("nearest", "bilinear")
+    assert vq.config.upsample_factor == 2 * vq.config.downsample_factor  # 128 px out of 16x16 tokens
+    assert same(state(first.quantize, fp16=True), state(vq.quantize))  # the same tokens: codebook kept
