@@ -182,6 +182,17 @@ def test_second_stage_goes_on_from_the_first_with_bilinear_levels_and_a_blurred_
         train_decoder(_cfg(tmp_path, "bad", "steps=1", "loss.disc_filter=median"))
 
 
+def test_lowres_loss_compares_output_and_target_at_the_input_size(tmp_path):
+    _tiny_source(tmp_path)
+    cfg = _cfg(tmp_path, "lo", "steps=2", "loss.lowres_weight=1.0", "loss.disc_start=1000000000",
+               config=CONFIG.with_name("decoder128_lowres.yaml"))
+    assert cfg.loss.lowres_weight == 1.0 and cfg.extra_upsample == "bilinear"
+    train_decoder(cfg)
+    lo, l1 = column(tmp_path / "lo", "l1_lowres"), column(tmp_path / "lo", "l1")
+    assert len(lo) == 2 and all(0 < a < b * 1.5 for a, b in zip(lo, l1))  # the downsampled error: smaller, not 0
+    assert column(tmp_path / "lo", "d") == [None, None]  # no discriminator in this stage
+
+
 def test_output_size_must_match_the_grown_decoder(tmp_path):
     _tiny_source(tmp_path)
     with pytest.raises(ValueError, match="data.size must be the decoder's output size 32"):
