@@ -283,8 +283,9 @@ COND_VQGANS = _cond_vqgans()
 
 
 def untrained_stand_in(task: str, device=None):
-    """A Net2NetTransformer of the shipped preview shape (64x64 images, 16x16 tokens, GPT 4 x 256) whose GPT
-    is *untrained* (random weights), on the shipped VQGANs where they exist. Its samples are noise; it
+    """A Net2NetTransformer of the shipped preview shape (64x64 input images, 16x16 tokens, GPT 4 x 256) whose GPT
+    is *untrained* (random weights), on the shipped VQGANs where they exist (the image VQGAN's decoder then
+    draws 128 px, as shipped). Its samples are noise; it
     only lets the mechanics (sequence layout, cache, timings) run when weights/<task> is missing."""
     import torch
 
