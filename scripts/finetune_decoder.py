@@ -27,6 +27,7 @@ from taming_lite.checkpoints import load_pretrained, read_config, save_pretraine
 from taming_lite.data.datasets import make_dataset
 from taming_lite.evaluate import psnr, ssim
 from taming_lite.train.common import warmup_cosine
+from taming_lite.train.decoder_trainer import grow_levels
 from taming_lite.train.transformer_trainer import same_tokens
 from taming_lite.vqgan import UPSAMPLE_MODES, VQGAN
 
@@ -138,15 +139,16 @@ def grow_decoder(vq: VQGAN, blocks: tuple[int, ...]) -> VQGAN:
     return grown
 
 
-def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str], extra_upsample: str | None = None) -> None:
+def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str],
+                 extra_upsample: str | None = None) -> None:
     """Save the VQGAN of source_dir (same encoder and codebook as vq, any decoder) into vqgan_dir in fp16,
     with vqgan_dir's metadata and source_dir's record of how its decoder was trained, then into `into`.
     `extra_upsample`: the mode its added levels use from now on (it has no weights of its own)."""
     new = load_pretrained(source_dir)
-    if extra_upsample and extra_upsample != new.config.decoder_extra_upsample:
-        state = new.state_dict()
-        new = VQGAN(replace(new.config, decoder_extra_upsample=extra_upsample))
-        new.load_state_dict(state)
+    trained_mode = read_config(source_dir)["config"].get("decoder_extra_upsample", "nearest")  # older files: nearest
+    if extra_upsample:  # the same weights with the other mode (grow_levels copies a decoder already that size)
+        c = new.config
+        new = grow_levels(new, c.decoder_extra_levels, c.decoder_extra_res_blocks, extra_upsample)
     if not same_tokens(new, vq, dtype=torch.float16):
         raise SystemExit(f"{source_dir}: its encoder / codebook differ from {vqgan_dir}'s (other tokens); not changed")
     extra = read_config(vqgan_dir).get("extra") or {}
@@ -154,7 +156,7 @@ def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str], ex
     steps = src.get("decoder_trained_steps", extra.get("decoder_finetuned_steps", 0))
     record = {**decoder_record(src), "decoder_trained_steps": steps}
     if extra_upsample:
-        record["decoder_extra_upsample_set"] = f"{extra_upsample} (by --extra-upsample; trained with {read_config(source_dir)['config'].get('decoder_extra_upsample', 'nearest')})"
+        record["decoder_extra_upsample_set"] = f"{extra_upsample} (by --extra-upsample; trained with {trained_mode})"
     save_pretrained(new, vqgan_dir, extra={**extra, **record}, dtype=torch.float16)
     print(f"{vqgan_dir}: decoder from {source_dir} ({new.config.upsample_factor} output px per token)")
     put_decoder(load_pretrained(vqgan_dir), into, extra.get("decoder_finetuned_steps", 0), record)

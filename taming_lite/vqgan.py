@@ -230,8 +230,8 @@ class Decoder(nn.Module):
         self.norm_out = Normalize(block_in)
         self.conv_out = nn.Conv2d(block_in, cfg.out_ch, 3, 1, 1)
         # extra levels (not in the original; their keys are new, the original ones unchanged): each upsamples
-        # the features (decoder_extra_upsample + conv) and runs res blocks; the image is the top level's output upsampled
-        # bilinearly plus a correction from the last level's features (extra_norm_out, extra_conv_out).
+        # the features (decoder_extra_upsample + conv) and runs res blocks; the image is the top level's output
+        # upsampled bilinearly plus a correction from the last level's features (extra_norm_out, extra_conv_out).
         self.extra = nn.ModuleList()
         for _ in range(cfg.decoder_extra_levels):
             level = nn.Module()

@@ -126,7 +126,7 @@ class DecoderLossConfig:
     disc_num_layers: int = 3
     disc_ndf: int = 32
     disc_loss: str = "hinge"          # "hinge" or "vanilla"
-    disc_filter: str = "none"         # what D sees of real and decoded images: "none", "notch", "blur" (decoder_trainer)
+    disc_filter: str = "none"         # what D sees of both images: "none", "notch", "blur" (decoder_trainer)
 
 
 @dataclass

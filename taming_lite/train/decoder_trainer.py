@@ -265,8 +265,8 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
                 rec = rec + lw.ssim_weight * (1 - s)
                 logs["ssim"] = s.item()
             if lw.lowres_weight > 0:  # L1 at the input size: the colours and layout the tokens carry
-                lo = (F.interpolate(x, size=in_size, mode="area") - F.interpolate(x_rec, size=in_size, mode="area"))
-                lo = lo.abs().mean()
+                lo = F.l1_loss(F.interpolate(x_rec, size=in_size, mode="area"),
+                               F.interpolate(x, size=in_size, mode="area"))
                 rec = rec + lw.lowres_weight * lo
                 logs["l1_lowres"] = lo.item()
             loss = rec
