@@ -114,13 +114,13 @@ class PixelGPT(nn.Module):
         temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.config.palette_size)
         sos = torch.full((given.shape[0], 1), self.sos_token, dtype=torch.long, device=given.device)
         # the start token is never a valid output: mask its logit through top-k over the palette only
-        gpt = _PaletteOnly(self.transformer, self.config.palette_size)
+        gpt = PaletteOnly(self.transformer, self.config.palette_size)
         out = sample_tokens(gpt, torch.cat((sos, given), 1), steps, callback, temperature=temperature,
                             sample=sample, top_k=top_k, top_p=top_p, generator=make_generator(seed, generator))
         return out[:, 1:]
 
 
-class _PaletteOnly:
+class PaletteOnly:
     """A view of a GPT whose logits exclude the start token (used by the samplers)."""
 
     def __init__(self, gpt: GPT, n: int):
