@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Re-execute the notebooks in place, in fast mode, so the committed versions show their outputs.
+# Re-execute the notebooks in place (fast mode unless TAMING_LITE_FAST=0), so the committed versions show their outputs.
 #   scripts/run_notebooks.sh                       # all of notebooks/[0-9]*.ipynb
 #   scripts/run_notebooks.sh notebooks/03_five_tasks.ipynb
-#   TAMING_LITE_FAST=0 scripts/run_notebooks.sh    # full mode (slow on a CPU; meant for a GPU)
+#   TAMING_LITE_FAST=0 scripts/run_notebooks.sh    # full mode: the committed outputs (minutes to ~30 min each on a CPU)
 # Needs nbclient, nbformat, ipykernel (requirements-dev.txt) and a registered "python3" kernel
 # (`python -m ipykernel install --user` if `jupyter kernelspec list` does not show one).
 set -euo pipefail

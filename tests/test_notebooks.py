@@ -1,9 +1,9 @@
 """The explanatory notebooks (notebooks/NN_*.ipynb).
 
-- Committed state (fast): each notebook is valid, was executed top to bottom in one go (execution
+- Committed state: each notebook is valid, was executed top to bottom in one go (execution
   counts 1, 2, 3, ...), every code cell has run, it shows figures, and no cell holds an error or a
   traceback; the first code cell is the Colab set-up cell; the first cell says which mode produced the
-  outputs; no cell shows the same figure twice; `nb.show` returns None.
+  outputs, full mode, as the set-up cell's output confirms; no cell shows the same figure twice; `nb.show` returns None.
 - Execution (slow): each notebook runs top to bottom in fast mode (TAMING_LITE_FAST=1) with nbclient
   on the "python3" kernel, cwd notebooks/, and fails on any error. scripts/run_notebooks.sh
   re-executes them in place to refresh the committed outputs.
@@ -64,6 +64,17 @@ def test_first_cell_says_which_mode_made_the_outputs(path):
     assert "Committed outputs" in first.source and "TAMING_LITE_FAST=0" in first.source, \
         f"{path.name}: the first cell must say which mode produced the committed outputs and how to run full mode"
     assert "MODE_SECONDS" not in first.source, f"{path.name}: the measured duration was never filled in"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=EXPECTED)
+def test_committed_outputs_come_from_full_mode(path):
+    """A reader of the committed outputs sees full-mode results (fast mode is for CI): the first cell says so
+    and the set-up cell's own output confirms it."""
+    nb = nbformat.read(path, as_version=4)
+    assert "Committed outputs: full mode" in nb.cells[0].source, f"{path.name}: the first cell should say full mode"
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    printed = "".join(o.get("text", "") for o in setup.get("outputs", []) if o.get("output_type") == "stream")
+    assert "mode: full" in printed, f"{path.name}: executed in fast mode (TAMING_LITE_FAST=0 scripts/run_notebooks.sh)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=EXPECTED)
