@@ -24,6 +24,8 @@ import torch
 
 from taming_lite import load_pretrained
 from taming_lite.evaluate import checkerboard, hf_ratio, psnr, real_renders
+from taming_lite.tasks import tensor_to_rgb
+from taming_lite.train.transformer_trainer import same_tokens
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "notebooks" / "results" / "discriminator_effect.npz"
@@ -44,30 +46,28 @@ def measure(decoders: dict[str, Path], n: int = 48, shown: int = 4) -> dict:
     x = real_renders("completion", 64, n)
     _, _, tokens = encoder.encode(x)
     out = {"n": n, "renders": real_renders("completion", 128, n), "decoders": {}}
+    other_scenes = real_renders("completion", 128, n, offset=n)  # the checkerboard's reference spectrum
     for label, path in decoders.items():
         model = load_pretrained(path, device="cpu").eval()
-        if not torch.equal(model.quantize.embedding.weight, encoder.quantize.embedding.weight):
-            raise ValueError(f"{path}: its codebook differs from weights/vqgan_image's; the tokens would mean other things")
+        if not same_tokens(model, encoder, dtype=torch.float16):
+            raise ValueError(f"{path}: its encoder / codebook differ from weights/vqgan_image's (other tokens)")
         rec = model.decode_indices(tokens).clamp(-1, 1)
         out["decoders"][label] = {
             "path": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
             "psnr_db": float(psnr(rec, out["renders"]).mean()), "hf_ratio": hf_ratio(rec, out["renders"]),
-            "checkerboard_excess": checkerboard(rec, real_renders("completion", 128, n, offset=n), 8)["checkerboard_excess"],
+            "checkerboard_excess": checkerboard(rec, other_scenes, 8)["checkerboard_excess"],
             "images": rec[:shown]}
     out["renders"] = out["renders"][:shown]
     return out
-
-
-def _u8(x: torch.Tensor) -> np.ndarray:
-    return x.add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
 def save(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"n": result["n"], "date": time.strftime("%Y-%m-%d"), "labels": list(result["decoders"]),
             "metrics": {k: {m: v for m, v in d.items() if m != "images"} for k, d in result["decoders"].items()}}
-    arrays = {f"decoder{i}": _u8(d["images"]) for i, d in enumerate(result["decoders"].values())}
-    np.savez_compressed(path, meta=np.array(json.dumps(meta)), renders=_u8(result["renders"]), **arrays)
+    arrays = {f"decoder{i}": d["images"] for i, d in enumerate(result["decoders"].values())}
+    arrays = {name: np.stack(tensor_to_rgb(x)) for name, x in {"renders": result["renders"], **arrays}.items()}
+    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load(path: Path = RESULTS) -> dict:

@@ -21,6 +21,7 @@ Notebook 5 loads the file this writes when its settings are the ones asked for, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import tempfile
@@ -32,10 +33,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from taming_lite import load_pretrained
 from taming_lite.data import render_landscape
+from taming_lite.data.datasets import image_to_tensor
+from taming_lite.evaluate import frechet_distance, psnr, segmenter_features
 from taming_lite.gpt import GPT, GPTConfig
-from taming_lite.pixelgpt import PaletteOnly, fit_palette
+from taming_lite.pixelgpt import PaletteOnly, fit_palette, palette_colours, palette_indices
 from taming_lite.sampling import make_generator, sample_sliding_window
+from taming_lite.tasks import tensor_to_rgb
+from taming_lite.train import load_config, read_metrics, train_vqgan
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "notebooks" / "results" / "pixels_vs_codes.npz"
@@ -68,8 +74,7 @@ QUICK = Settings(size=32, window=8, vocab=32, n_train=32, n_test=8, vqgan_steps=
 
 def renders(n: int, size: int, seed: int) -> torch.Tensor:
     """n procedural landscapes (seeds (seed, i)) as (n, 3, size, size) in [-1, 1]."""
-    imgs = np.stack([render_landscape((seed, i), size, size).image for i in range(n)])
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return torch.stack([image_to_tensor(render_landscape((seed, i), size, size).image) for i in range(n)])
 
 
 class Palette:
@@ -83,24 +88,20 @@ class Palette:
         self.palette = fit_palette(pixels[pick], k, seed=seed)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, S, S) -> (B, S, S)
-        B, _, H, W = x.shape
-        return torch.cdist(x.permute(0, 2, 3, 1).reshape(-1, 3), self.palette).argmin(1).view(B, H, W)
+        return palette_indices(x, self.palette)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:  # (B, S, S) -> (B, 3, S, S)
-        return self.palette[z].permute(0, 3, 1, 2).contiguous()
+        return palette_colours(z, self.palette)
 
 
 class Codes:
     """f = 2 or 4: a small VQGAN trained here with the project's trainer (L1 + codebook loss, no GAN)."""
 
     def __init__(self, factor: int, train: torch.Tensor, s: Settings, work: Path):
-        from taming_lite import load_pretrained
-        from taming_lite.train import load_config, read_metrics, train_vqgan
-
         self.factor = factor
         npz = work / "train.npz"
         if not npz.exists():
-            np.savez(npz, image=train.add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy())
+            np.savez(npz, image=np.stack(tensor_to_rgb(train)))
         out = work / f"vqgan_f{factor}"
         cfg = load_config("vqgan", REPO / "configs" / "tiny_vqgan.yaml", [
             f"out_dir={out}", f"export_dir={out / 'export'}", f"steps={s.vqgan_steps}", "batch_size=8", "lr=1e-3",
@@ -164,21 +165,18 @@ def train_gpt(grids: torch.Tensor, test_grids: torch.Tensor, s: Settings) -> tup
     return gpt, log, test_loss
 
 
-def _frechet(images: torch.Tensor, test: torch.Tensor, evaluator) -> float:
-    from taming_lite.evaluate import frechet_distance, segmenter_features
-
-    return frechet_distance(segmenter_features(evaluator, images), segmenter_features(evaluator, test))
-
-
 def run(s: Settings = Settings(), work: Path | None = None, evaluator=None, progress=print) -> dict:
     """Train the three tokenizers and GPTs and sample from each; returns arrays and numbers (see `save`)."""
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="pixels_vs_codes_") as tmp:
-        work = Path(work or tmp)
+    with contextlib.nullcontext(work) if work else tempfile.TemporaryDirectory(prefix="pixels_vs_codes_") as work:
+        work = Path(work)
         work.mkdir(parents=True, exist_ok=True)
         train, test = renders(s.n_train, s.size, 0), renders(s.n_test, s.size, 1)
         progress(f"rendered {len(train)} + {len(test)} landscapes at {s.size} px ({time.perf_counter() - t0:.0f} s)")
+        if evaluator is not None:  # Frechet distances to the held-out renders, in the segmenter's feature space
+            test_features = segmenter_features(evaluator, test)
+            frechet = lambda x: frechet_distance(segmenter_features(evaluator, x), test_features)  # noqa: E731
         out = {"settings": asdict(s), "real": test[: s.n_samples], "models": {}}
         for f in FACTORS:
             t = time.perf_counter()
@@ -193,13 +191,11 @@ def run(s: Settings = Settings(), work: Path | None = None, evaluator=None, prog
             side = s.size // f
             sos = torch.full((s.n_samples, 1), s.vocab, dtype=torch.long)
             t = time.perf_counter()
-            z = sample_sliding_window(PaletteOnly(gpt, s.vocab), sos, torch.zeros(s.n_samples, side, side, dtype=torch.long),
-                                      window=(s.window, s.window), top_k=s.top_k,
-                                      generator=make_generator(s.seed))
+            empty = torch.zeros(s.n_samples, side, side, dtype=torch.long)
+            z = sample_sliding_window(PaletteOnly(gpt, s.vocab), sos, empty, window=(s.window, s.window),
+                                      top_k=s.top_k, generator=make_generator(s.seed))
             t_sample = time.perf_counter() - t
             samples = tok.decode(z)
-            from taming_lite.evaluate import psnr
-
             m = {"f": f, "tokens_per_image": side * side, "grid": side,
                  "window_px": s.window * f, "window_share": min(1.0, (s.window * f / s.size) ** 2),
                  "bits_per_image": side * side * math.log2(s.vocab),
@@ -210,36 +206,39 @@ def run(s: Settings = Settings(), work: Path | None = None, evaluator=None, prog
                  "gpt_log": log,
                  "vqgan_log": [(int(r["step"]), float(r["rec"])) for r in getattr(tok, "log", [])]}
             if evaluator is not None:
-                m["frechet"] = _frechet(samples, test, evaluator)
-                m["frechet_tokenizer"] = _frechet(rec, test, evaluator)
+                m["frechet"], m["frechet_tokenizer"] = frechet(samples), frechet(rec)
             out["models"][f] = dict(metrics=m, samples=samples, rec=rec[: s.n_samples])
             progress(f"f={f}: tokenizer {t_tok:.0f} s (PSNR {m['tokenizer_psnr']:.2f} dB), GPT {t_gpt:.0f} s "
                      f"(held-out {test_loss:.3f} nats/token), {s.n_samples} samples {t_sample:.0f} s")
         if evaluator is not None:
-            out["frechet_floor"] = _frechet(renders(s.n_samples, s.size, 2), test, evaluator)  # real vs real
+            out["frechet_floor"] = frechet(renders(s.n_samples, s.size, 2))  # real vs real
         out["seconds"] = time.perf_counter() - t0
     return out
 
 
-def _u8(x: torch.Tensor) -> np.ndarray:
-    return x.add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-
-
-def save(result: dict, path: Path) -> None:
-    """uint8 images (N, S, S, 3) per f, and the numbers as JSON in 'meta'."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {"real": _u8(result["real"])}
+def pack(result: dict) -> dict:
+    """The stored form of `run`'s result: {'meta': the numbers (JSON-able), 'real': uint8 (N, S, S, 3),
+    'samples_f1': ..., 'rec_f1': ..., ...}; what `load` gives back."""
+    u8 = lambda x: np.stack(tensor_to_rgb(x))  # noqa: E731
+    out = {"real": u8(result["real"])}
     for f, r in result["models"].items():
-        arrays[f"samples_f{f}"] = _u8(r["samples"])
-        arrays[f"rec_f{f}"] = _u8(r["rec"])
+        out[f"samples_f{f}"], out[f"rec_f{f}"] = u8(r["samples"]), u8(r["rec"])
     meta = {k: v for k, v in result.items() if k not in ("real", "models")}
     meta["metrics"] = {str(f): r["metrics"] for f, r in result["models"].items()}
     meta["date"] = time.strftime("%Y-%m-%d")
-    np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+    # through JSON so that a packed result equals a loaded one (tuples become lists, keys strings)
+    return {"meta": json.loads(json.dumps(meta)), **out}
+
+
+def save(result: dict, path: Path) -> None:
+    """`pack(result)` as a compressed npz, the numbers as JSON in 'meta'."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    packed = pack(result)
+    np.savez_compressed(path, meta=np.array(json.dumps(packed.pop("meta"))), **packed)
 
 
 def load(path: Path) -> dict:
-    """What `save` wrote: {'meta': dict, 'real': uint8 array, 'samples_f1': ..., 'rec_f1': ..., ...}."""
+    """What `save` wrote, as `pack` gives it."""
     with np.load(path) as d:
         out = {k: d[k] for k in d.files if k != "meta"}
         out["meta"] = json.loads(str(d["meta"]))
@@ -255,9 +254,7 @@ def load_or_run(s: Settings, path: Path = RESULTS, evaluator=None, progress=prin
             return stored, f"loaded {path.relative_to(REPO) if path.is_relative_to(REPO) else path} " \
                            f"(made {stored['meta']['date']} by `python -m scripts.pixels_vs_codes`, " \
                            f"{stored['meta']['seconds'] / 60:.0f} min on a CPU)"
-    with tempfile.TemporaryDirectory() as tmp:
-        save(run(s, evaluator=evaluator, progress=progress), Path(tmp) / "r.npz")
-        return load(Path(tmp) / "r.npz"), "computed just now"
+    return pack(run(s, evaluator=evaluator, progress=progress)), "computed just now"
 
 
 def main(argv=None) -> None:

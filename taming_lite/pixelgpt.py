@@ -61,6 +61,17 @@ def fit_palette(pixels: torch.Tensor, k: int, iters: int = 20, seed: int = 0) ->
     return centers
 
 
+def palette_indices(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """images (B, 3, H, W) in [-1, 1] -> the index of each pixel's nearest palette colour (B, H, W)."""
+    B, _, H, W = images.shape
+    return torch.cdist(images.permute(0, 2, 3, 1).reshape(-1, 3), palette).argmin(1).view(B, H, W)
+
+
+def palette_colours(indices: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """palette indices (B, H, W) -> images (B, 3, H, W) in [-1, 1]."""
+    return palette[indices].permute(0, 3, 1, 2).contiguous()
+
+
 class PixelGPT(nn.Module):
     def __init__(self, config: PixelGPTConfig):
         super().__init__()
@@ -76,12 +87,11 @@ class PixelGPT(nn.Module):
         """images (B, 3, H, W) in [-1, 1] -> palette indices (B, r, r)."""
         r = self.config.resolution
         small = F.interpolate(images, size=(r, r), mode="area") if images.shape[-2:] != (r, r) else images
-        flat = small.permute(0, 2, 3, 1).reshape(-1, 3)
-        return torch.cdist(flat, self.palette).argmin(1).view(images.shape[0], r, r)
+        return palette_indices(small, self.palette)
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
         """palette indices (B, r, r) -> images (B, 3, r, r) in [-1, 1]."""
-        return self.palette[indices].permute(0, 3, 1, 2).contiguous()
+        return palette_colours(indices, self.palette)
 
     def forward(self, images: torch.Tensor):
         """Teacher-forced logits (B, r*r, palette) and targets (B, r*r)."""
