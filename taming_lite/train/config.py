@@ -92,6 +92,8 @@ class TransformerTrainConfig(_CommonTrainConfig):
                                       # side and where to attend; the changed side's embeddings are relearned
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
     pkeep: float = 1.0
+    cond_drop: float = 0.0            # classifier-free guidance: share of examples trained on the null condition
+    guidance: float = 1.0             # the exported model's default guidance scale (1 = off)
     sos_token: int = 0
     downsample_cond_size: int = -1
     cond_upsample: int = 1            # upsample the condition (nearest) before the cond stage, e.g. 2 for x8
