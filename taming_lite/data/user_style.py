@@ -241,11 +241,20 @@ NAMED_LABEL_MAPS = {  # name -> (X (1, W), Y (H, 1)) -> ids: the six painted map
 }
 
 
-def named_label_map(name: str, height: int, width: int) -> np.ndarray:
-    if name not in NAMED_LABEL_MAPS:
-        raise ValueError(f"unknown label map {name!r}; named: {list(NAMED_LABEL_MAPS)}")
+def _named(table: dict, kind: str, name: str):
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; named: {list(table)}")
+    return table[name]
+
+
+def _draw_named(table: dict, kind: str, name: str, height: int, width: int) -> np.ndarray:
     X, Y = _grid(height, width)
-    return np.broadcast_to(NAMED_LABEL_MAPS[name](X, Y), (height, width)).astype(np.uint8)
+    return np.broadcast_to(_named(table, kind, name)(X, Y), (height, width))
+
+
+def named_label_map(name: str, height: int, width: int) -> np.ndarray:
+    """(H, W) uint8 ids of one of NAMED_LABEL_MAPS."""
+    return _draw_named(NAMED_LABEL_MAPS, "label map", name, height, width).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- depth maps
@@ -345,10 +354,8 @@ NAMED_DEPTH_MAPS = {  # name -> (X, Y) -> depth: the four drawn depth maps of is
 
 
 def named_depth_map(name: str, height: int, width: int) -> np.ndarray:
-    if name not in NAMED_DEPTH_MAPS:
-        raise ValueError(f"unknown depth map {name!r}; named: {list(NAMED_DEPTH_MAPS)}")
-    X, Y = _grid(height, width)
-    return np.clip(np.broadcast_to(NAMED_DEPTH_MAPS[name](X, Y), (height, width)), 0, 1).astype(np.float32)
+    """(H, W) float32 depth in [0, 1] of one of NAMED_DEPTH_MAPS."""
+    return np.clip(_draw_named(NAMED_DEPTH_MAPS, "depth map", name, height, width), 0, 1).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- poses
@@ -467,9 +474,8 @@ def pose(seed, height: int, width: int) -> np.ndarray:
 
 
 def named_pose_human(name: str, height: int, width: int, seed=0):
-    if name not in NAMED_POSES:
-        raise ValueError(f"unknown pose {name!r}; named: {list(NAMED_POSES)}")
-    return _render(seed, height, width, NAMED_POSES[name])
+    """The human render of one of NAMED_POSES (placed at the default scale and centre)."""
+    return _render(seed, height, width, _named(NAMED_POSES, "pose", name))
 
 
 def named_pose(name: str, height: int, width: int) -> np.ndarray:
