@@ -448,10 +448,7 @@ def matching_renders(task: str, conditions: list, size: int, seed=USER_STYLE_SEE
     saying why there are none: pose, the human of the same angles (`user_style.pose_human`); labels and depth,
     `taming_lite.data.layout.render_layout` of the map."""
     if task == "pose":
-        humans = [user_style.pose_human((seed, i), size, size) for i in range(len(conditions))]
-        if any(hm.image is None for hm in humans):
-            return "n/a (taming_lite.data.human.render takes no angles yet)"
-        images = [hm.image for hm in humans]
+        images = [user_style.pose_human((seed, i), size, size).image for i in range(len(conditions))]
     else:
         try:
             from .data.layout import render_layout

@@ -72,10 +72,12 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
     from taming_lite.evaluators import Evaluator, EvaluatorConfig, save_evaluator
 
     save_pretrained(_tiny_depth_model(), tmp_path / "depth")
-    args = ["--weights", str(tmp_path), "--only", "depth", "--conditions", "1", "--samples", "2", "--n", "4"]
+    args = ["--weights", str(tmp_path), "--only", "depth", "--conditions", "1", "--samples", "2", "--n", "4",
+            "--user-conditions", "2"]
     main(args)  # no evaluator: said in the table, the other metrics still there
     rows = _rows(capsys.readouterr().out)
     assert "evaluator missing" in rows[("depth", "spearman_generated_vs_input")]
+    assert "evaluator missing" in rows[("depth (user-style)", "spearman")]
     assert ("depth", "diversity_mse") in rows
 
     ev = Evaluator(EvaluatorConfig(task="depth", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval()
@@ -101,7 +103,8 @@ def test_per_class_iou_of_labels(tmp_path, capsys):
     save_pretrained(_tiny_depth_model(14, 14), tmp_path / "labels")
     save_evaluator(Evaluator(EvaluatorConfig(task="labels", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval(),
                    tmp_path / "evaluators" / "labels")
-    args = ["--weights", str(tmp_path), "--only", "labels", "--conditions", "1", "--samples", "2", "--n", "4"]
+    args = ["--weights", str(tmp_path), "--only", "labels", "--conditions", "1", "--samples", "2", "--n", "4",
+            "--no-user-style"]
     main(args)
     assert not any(k.startswith("iou_") for _, k in _rows(capsys.readouterr().out))
     main(args + ["--per-class"])
@@ -351,15 +354,18 @@ def test_user_style_adherence_is_one_for_a_perfect_model_and_lower_for_mismatche
 
 
 def test_matching_renders_of_poses():
-    """The pose ceiling's renders: the human of the same angles (once human.render takes angles), else n/a."""
+    """The pose ceiling's renders: the human of the same angles, whose keypoints are the condition."""
+    import numpy as np
+
+    from taming_lite.data.datasets import image_to_tensor
     from taming_lite.data.user_style import conditions, pose_human
     from taming_lite.evaluate import matching_renders
 
-    r = matching_renders("pose", conditions("pose", 2, 32), 32)
-    if isinstance(r, str):
-        assert r.startswith("n/a") and pose_human((3, 0), 32, 32).image is None
-    else:
-        assert r.shape == (2, 3, 32, 32) and -1 <= r.min() and r.max() <= 1
+    conds = conditions("pose", 2, 32)
+    r = matching_renders("pose", conds, 32)
+    assert r.shape == (2, 3, 32, 32) and -1 <= r.min() and r.max() <= 1
+    human = pose_human((3, 1), 32, 32)
+    assert np.array_equal(human.keypoints, conds[1]) and torch.equal(image_to_tensor(human.image), r[1])
 
 
 def test_user_style_rows_guidance_and_json(tmp_path, capsys):

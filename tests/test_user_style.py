@@ -54,7 +54,7 @@ def test_depth_maps_have_structure_across_rows():
 
 
 def test_poses_are_deterministic_in_frame_and_visible():
-    for s in range(25):
+    for s in range(10):
         kp = U.pose(s, 96, 80)
         assert kp.shape == (18, 3) and kp.dtype == np.float32
         assert np.array_equal(kp, U.pose(s, 96, 80))
@@ -70,11 +70,11 @@ def test_poses_span_the_joint_ranges_sizes_and_places():
     assert any("side-on" in a["kind"] for a in angles)
     arms = np.array([a["r_arm"] for a in angles])
     assert arms.min() < 0 and arms.max() > 150
-    kps = [U.pose(s, 128, 128) for s in range(30)]
+    kps = [U.pose(s, 64, 64) for s in range(16)]
     heights = [k[:, 1].max() - k[:, 1].min() for k in kps]
     centres = [k[:14, 0].mean() for k in kps]
     assert max(heights) > 1.6 * min(heights)  # several sizes
-    assert max(centres) - min(centres) > 30  # several places
+    assert max(centres) - min(centres) > 15  # several places
 
 
 def test_named_examples():

@@ -24,7 +24,6 @@ scalar angles), so the maps are the same bytes on every machine, like the render
 from __future__ import annotations
 
 import argparse
-import inspect
 
 import numpy as np
 
@@ -362,7 +361,8 @@ def named_depth_map(name: str, height: int, width: int) -> np.ndarray:
 
 # Angle keys as in `human.POSES` (degrees; arms / legs from straight down, positive = away from the body;
 # elbow / knee: the lower segment's extra angle), plus lean, head_tilt, yaw (face turn, fraction of the head
-# radius) and the placement: scale (standing body height / image height) and center_x (fraction of the width).
+# radius) and the placement (`human.PLACEMENT_KEYS`): scale (standing body height / image height), center_x
+# (fraction of the width), width (shoulder and hip breadth, 1 = facing the camera; side-on < 1).
 _REST = dict(r_arm=(5, 30), r_elbow=(-20, 20), l_arm=(5, 30), l_elbow=(-20, 20), r_leg=(0, 10), r_knee=(-5, 5),
              l_leg=(0, 10), l_knee=(-5, 5), thigh_fs=(1.0, 1.0), lean=(-6, 6), head_tilt=(-10, 10), yaw=(-0.3, 0.3))
 ARM_KINDS = {  # name -> ranges of both arms (r_ keys; the left arm mirrors them unless the kind says otherwise)
@@ -379,7 +379,7 @@ ARM_KINDS = {  # name -> ranges of both arms (r_ keys; the left arm mirrors them
 LEG_KINDS = {
     "together": dict(leg=(0, 8), knee=(-5, 5)),
     "apart": dict(leg=(22, 45), knee=(-10, 10)),
-    "kneeling": dict(leg=(5, 20), knee=(95, 135), thigh_fs=(0.7, 0.9)),  # shins folded out to the sides
+    "kneeling": dict(leg=(5, 25), knee=(-115, -80), thigh_fs=(0.5, 0.8)),  # shins folded in under the body
     "sitting": dict(leg=(0, 15), knee=(-15, 10), thigh_fs=(0.25, 0.45)),
     "stride": dict(leg=(15, 30), knee=(-15, 0), other=dict(leg=(-25, -10), knee=(0, 15))),
     "any": dict(leg=(-20, 60), knee=(-60, 120), thigh_fs=(0.4, 1.0)),
@@ -409,8 +409,9 @@ def pose_angles(seed) -> dict:
         a[f"{s}_leg"], a[f"{s}_knee"] = _draw(rng, kl["leg"]), _draw(rng, kl["knee"])
     if "thigh_fs" in spec_l:
         a["thigh_fs"] = _draw(rng, spec_l["thigh_fs"])
-    if side_on:
-        a["yaw"] = (1 if rng.random() < 0.5 else -1) * N.uniform(rng, 0.6, 1.0)
+    if side_on:  # narrow shoulders and hips, the face turned away
+        a["width"] = N.uniform(rng, 0.3, 0.6)
+        a["yaw"] = (1 if rng.random() < 0.5 else -1) * N.uniform(rng, 0.4, 0.8)
         a["lean"] = N.uniform(rng, -12, 12)
     a["scale"] = N.uniform(rng, 0.35, 0.9)
     a["center_x"] = N.uniform(rng, 0.25, 0.75)
@@ -436,17 +437,10 @@ def _full_angles(angles: dict) -> dict:
     return a
 
 
-def _takes_angles() -> bool:
-    return "angles" in inspect.signature(human.render).parameters
-
-
-def _render(seed, height: int, width: int, angles: dict):
-    """A human of these angles: `human.render(seed, H, W, angles=...)`; until that keyword exists, a Human of the
-    development kinematics (`_dev_human`: keypoints and skeleton only, image None)."""
-    a = {k: v for k, v in _full_angles(angles).items() if k != "kind"}
-    if _takes_angles():
-        return human.render(seed, height, width, angles=a)
-    return _dev_human(a, height, width)
+def _render(seed, height: int, width: int, angles: dict) -> human.Human:
+    """The human of these angles (`human.render(seed, H, W, angles=...)`: the seed picks the background,
+    clothes and body proportions, the angles the pose and its placement)."""
+    return human.render(seed, height, width, angles={k: v for k, v in _full_angles(angles).items() if k != "kind"})
 
 
 def _in_frame(kp: np.ndarray, height: int, width: int, margin: float = 0.01) -> bool:
@@ -458,7 +452,7 @@ def _in_frame(kp: np.ndarray, height: int, width: int, margin: float = 0.01) -> 
 
 def pose_human(seed, height: int, width: int):
     """The human render of `pose_angles(seed)` (shrunk until every keypoint is in the frame): its .keypoints is
-    `pose(seed, ...)`, its .image the matching render (None before `human.render` takes angles)."""
+    `pose(seed, ...)`, its .image the matching render (the pose ceiling of `taming_lite.evaluate`)."""
     a = pose_angles(seed)
     for _ in range(12):
         h = _render(seed, height, width, a)
@@ -480,45 +474,6 @@ def named_pose_human(name: str, height: int, width: int, seed=0):
 
 def named_pose(name: str, height: int, width: int) -> np.ndarray:
     return named_pose_human(name, height, width).keypoints
-
-
-def _dev_human(a: dict, H: int, W: int) -> human.Human:
-    """DEVELOPMENT ONLY, until `human.render(..., angles=)` lands: the renderer's kinematics at mean proportions,
-    the figure's box centred vertically. Keypoints and skeleton; no image."""
-    bh = a["scale"] * H
-    p = dict(head=0.064, neck=0.038, sho=0.11, torso=0.29, hip=0.07, uarm=0.17, farm=0.15, thigh=0.235, shin=0.225)
-    p = {k: v * bh for k, v in p.items()}
-    lean = a["lean"] * N.PI / 180.0
-    up = np.array([N.sin(lean), -N.cos(lean)])
-    side = np.array([-up[1], up[0]])
-    J = {"neck": up * p["torso"]}
-    J["r_shoulder"] = J["neck"] - side * p["sho"] - up * 0.02 * bh
-    J["l_shoulder"] = J["neck"] + side * p["sho"] - up * 0.02 * bh
-    J["r_hip"], J["l_hip"] = -side * p["hip"], side * p["hip"]
-    for s, sg in (("r", -1.0), ("l", 1.0)):
-        d = lambda deg: np.array([sg * N.sin(deg * N.PI / 180), N.cos(deg * N.PI / 180)])  # noqa: E731
-        J[f"{s}_elbow"] = J[f"{s}_shoulder"] + d(a[f"{s}_arm"]) * p["uarm"]
-        J[f"{s}_wrist"] = J[f"{s}_elbow"] + d(a[f"{s}_arm"] + a[f"{s}_elbow"]) * p["farm"]
-        J[f"{s}_knee"] = J[f"{s}_hip"] + d(a[f"{s}_leg"]) * p["thigh"] * a["thigh_fs"]
-        J[f"{s}_ankle"] = J[f"{s}_knee"] + d(a[f"{s}_leg"] + a[f"{s}_knee"]) * p["shin"]
-    tilt = (a["lean"] + a["head_tilt"]) * N.PI / 180.0
-    hup = np.array([N.sin(tilt), -N.cos(tilt)])
-    hside = np.array([-hup[1], hup[0]])
-    c = J["neck"] + hup * (p["neck"] + p["head"])
-    yaw = a["yaw"] * p["head"]
-    J["nose"] = c - hup * 0.15 * p["head"] + hside * yaw * 1.2
-    for s, sg in (("r", -1.0), ("l", 1.0)):
-        J[f"{s}_eye"] = c + hup * 0.25 * p["head"] + hside * (sg * 0.38 * p["head"] + yaw)
-        J[f"{s}_ear"] = c + hup * 0.05 * p["head"] + hside * (sg * 0.9 * p["head"] + 0.3 * yaw)
-    kp = np.array([[*J[n], 1.0] for n in human.KEYPOINT_NAMES])
-    lo, hi = kp[:, 1].min() - p["head"], kp[:, 1].max()
-    kp[:, 0] += a["center_x"] * W - 0.5 * (J["r_hip"][0] + J["l_hip"][0])
-    kp[:, 1] += 0.5 * H - 0.5 * (lo + hi)
-    kp[16, 2] = 0.0 if a["yaw"] > 0.25 else 1.0
-    kp[17, 2] = 0.0 if a["yaw"] < -0.25 else 1.0
-    kp = kp.astype(np.float32)
-    return human.Human(image=None, keypoints=kp, skeleton=human.draw_skeleton(kp, H, W),
-                       mask=np.zeros((H, W), bool))
 
 
 # --------------------------------------------------------------------------- sets
