@@ -428,8 +428,8 @@ def eval_transformer(pipe, cond_key: str | None, n_conditions: int, n_samples: i
 # render (a human of the same angles; a layout render of the same map) through the image VQGAN against the
 # condition (and the render itself); the diversity beside it; the cond VQGAN's reconstruction of the conditions.
 
-USER_METRICS = {"labels": ("miou_per_image", "miou"), "depth": ("spearman_deviation", "spearman_within_row", "spearman"),
-                "pose": ("pck", "pck_image")}
+USER_METRICS = {"labels": ("miou_per_image", "miou"), "pose": ("pck", "pck_image"),
+                "depth": ("spearman_deviation", "spearman_within_row", "spearman")}
 USER_NAMES = {"miou": "miou_pooled"}  # a metric's name in the user-style rows
 
 

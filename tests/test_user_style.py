@@ -60,13 +60,15 @@ def test_poses_are_deterministic_in_frame_and_visible():
         assert np.array_equal(kp, U.pose(s, 96, 80))
         vis = kp[:, 2] > 0
         assert vis.sum() >= 16 and vis[:14].all()  # at most an ear turned away
-        assert (kp[vis, 0] >= 0).all() and (kp[vis, 0] < 80).all() and (kp[vis, 1] >= 0).all() and (kp[vis, 1] < 96).all()
+        x, y = kp[vis, 0], kp[vis, 1]
+        assert (x >= 0).all() and (x < 80).all() and (y >= 0).all() and (y < 96).all()
 
 
 def test_poses_span_the_joint_ranges_sizes_and_places():
     angles = [U.pose_angles(s) for s in range(200)]
     kinds = {a["kind"].split(",")[0] for a in angles} | {a["kind"].split(",")[1].strip() for a in angles}
-    assert {"arms up", "arms spread", "arms bent", "arms crossed", "legs apart", "legs kneeling", "legs sitting"} <= kinds
+    assert {"arms up", "arms spread", "arms bent", "arms crossed", "legs apart", "legs kneeling",
+            "legs sitting"} <= kinds
     assert any("side-on" in a["kind"] for a in angles)
     arms = np.array([a["r_arm"] for a in angles])
     assert arms.min() < 0 and arms.max() > 150
