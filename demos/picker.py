@@ -82,11 +82,12 @@ def wire(picker: Picker, controls: common.Controls | None = None) -> None:
     """Connect the dropdown, the text box and the Load button to the background load."""
     sizes = [controls.height, controls.width] if controls is not None and controls.height is not None else []
     sampling = [controls.temperature, controls.top_k, controls.top_p] if controls is not None else []
-    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes + sampling
+    guidance = [controls.guidance] if controls is not None and controls.guidance is not None else []
+    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes + sampling + guidance
 
     def on_load(name, current):
         yield from load_events(picker.store, picker.task, name, current, with_size=bool(sizes),
-                               with_sampling=bool(sampling))
+                               with_sampling=bool(sampling), with_guidance=bool(guidance))
 
     kw = dict(api_visibility="private", show_progress="hidden", concurrency_id="model_load",
               concurrency_limit=LOAD_CONCURRENCY, trigger_mode="always_last")
@@ -101,12 +102,12 @@ def wire(picker: Picker, controls: common.Controls | None = None) -> None:
 
 
 def load_events(store: models.ModelStore, task: str, name, current, with_size: bool = False,
-                with_sampling: bool = False):
-    """Yield (status, active, notice, dropdown[, height, width][, temperature, top_k, top_p]) while `name`
-    loads for the tab; `current` is the session's model until then. Only the last yield changes `active`."""
+                with_sampling: bool = False, with_guidance: bool = False):
+    """Yield (status, active, notice, dropdown[, height, width][, temperature, top_k, top_p][, guidance]) while
+    `name` loads for the tab; `current` is the session's model until then. Only the last yield changes `active`."""
     name = "" if name is None else str(name).strip()
     current = "" if current is None else str(current).strip()
-    keep = (gr.update(),) * (2 * with_size + 3 * with_sampling)
+    keep = (gr.update(),) * (2 * with_size + 3 * with_sampling + with_guidance)
     try:
         spec = store.check_choice(name)
     except models.ModelChoiceError as e:
@@ -149,9 +150,11 @@ def load_events(store: models.ModelStore, task: str, name, current, with_size: b
     size = (gr.update(value=tm.image_size, step=s, minimum=s, maximum=s * common.max_tokens(tm.window[0])),) * 2
     d = tm.defaults()
     sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"] or 0), gr.update(value=d["top_p"]))
+    guidance = (gr.update(value=d["guidance"], interactive=tm.guidable, info=common.guidance_info(tm.guidable)),)
     yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
            gr.update(value=notice_for(store, tm, spec), elem_classes=_notice_classes(tm)),
-           dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ())
+           dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ()) \
+        + (guidance if with_guidance else ())
 
 
 def add_line(lines: list[str], line: str) -> None:
