@@ -23,6 +23,7 @@ for a released model) and says what the model cannot do, if its registry entry s
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -31,7 +32,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from taming_lite.hub import env_flag
+from taming_lite import download
+from taming_lite.hub import env_flag, space_storage
 
 from . import common, models
 
@@ -52,15 +54,37 @@ class Picker:
     active: gr.Textbox  # hidden: the session's model name; the API's `model`
 
 
-def hub_offline() -> bool:
-    return env_flag("HF_HUB_OFFLINE")
+def downloads_off() -> bool:
+    return env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE")
+
+
+def network_line() -> str:
+    """The status line's first words: downloads on or off, why, where they go, and how to change it."""
+    on_space = bool(os.environ.get("SPACE_ID"))
+    if downloads_off():
+        if on_space:
+            return ("📴 **Downloads off** on this Space (HF_HUB_OFFLINE=1 is set): embedded models and models "
+                    "already in the cache load. Remove HF_HUB_OFFLINE from the Space's variables to let the "
+                    "pickers download the paper's models.")
+        return ("📴 **Downloads off** (HF_HUB_OFFLINE=1, the app's default on your machine): embedded models, "
+                "folders and models already in the cache load. Start `python app.py --online` (or with "
+                "HF_HUB_OFFLINE=0) to let the pickers download the paper's models.")
+    where = f"into `{download.cache_dir()}`"
+    if on_space:
+        storage = space_storage()
+        keep = ("on the Space's persistent storage, kept across restarts" if storage is not None else
+                "lost at each restart: add persistent storage in the Space's settings to keep it (then in /data)")
+        return (f"🌐 **Downloads on** (on a Space): a paper's model downloads once when picked, {where} ({keep}). "
+                "Set HF_HUB_OFFLINE=1 in the Space's variables to turn downloads off.")
+    return (f"🌐 **Downloads on** (--online or HF_HUB_OFFLINE=0): a paper's model downloads once when picked, "
+            f"{where}. Start without --online to stay offline.")
 
 
 def help_text(store) -> str:
     text = (f"Applies to this browser session only. The server keeps at most {store.max_extra} "
             "picked models per tab in memory, shared by all sessions.")
-    if hub_offline():
-        text += " Hub offline (HF_HUB_OFFLINE=1): only models already in the HF cache load."
+    if downloads_off():
+        text += " Downloads off (HF_HUB_OFFLINE=1): only models already in the cache load."
     return text
 
 
@@ -73,7 +97,7 @@ def build(store: models.ModelStore, task: str) -> Picker:
         custom = gr.Textbox(label="…or any Hub repo id", placeholder="user/repo or user/repo@revision", max_lines=1,
                             scale=3, elem_id=f"model-custom-{task}")
         load = gr.Button("Load", scale=0, min_width=90, elem_id=f"model-load-{task}")
-    status = gr.Markdown(elem_id=f"model-status-{task}")
+    status = gr.Markdown(network_line(), elem_id=f"model-status-{task}")
     active = gr.Textbox(value=models.DEFAULT, visible=False, label="model")
     return Picker(store, task, notice, dropdown, custom, load, status, active)
 
@@ -198,6 +222,8 @@ def ready(tm: models.TaskModel, spec: str, seconds: float, lines: list[str] = ()
 def failed(store, task: str, name: str, message: str, current: str):
     text = (f"❌ **could not load `{name or 'the default model'}`**: {message}\n\n"
             f"This tab keeps sampling with {_name(current)}.")
+    if downloads_off() and "HF_HUB_OFFLINE" in message:
+        text += "\n\n" + network_line()
     return text, gr.update(), gr.update(), dropdown_update(store, task, current)
 
 
