@@ -61,12 +61,13 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {s.name: s for s in (
     TaskSpec("completion", "image", None, "no condition (an unconditional model with a start token)",
              sources=("landscape", "human", "both"), api_name="complete"),
-    TaskSpec("depth", "depth", "depth", "a 1-channel depth map", api_name="depth"),
-    TaskSpec("labels", "labels", "labels", "a one-hot label map with {n} classes", api_name="labels"),
+    TaskSpec("depth", "depth", "depth", "a 1-channel depth map", sources=("landscape", "layout"), api_name="depth"),
+    TaskSpec("labels", "labels", "labels", "a one-hot label map with {n} classes", sources=("landscape", "layout"),
+             api_name="labels"),
     TaskSpec("superres", "lowres", "lowres4", "a low-resolution RGB image (condition grid from a smaller input)",
              sources=("landscape", "human", "both"), api_name="superres"),
     TaskSpec("pose", "skeleton", "skeleton", "an RGB skeleton image the size of the output", source="human",
-             sources=("human",), api_name="pose"),
+             sources=("human", "human_wide"), api_name="pose"),
 )}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
@@ -528,12 +529,15 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 def shape_of(config, extra: dict | None = None) -> dict:
     """A Net2Net config's sizes: window (tokens per side), in_stride, out_stride, image_size (output px of one
-    window), sr_factor (output px per condition px)."""
+    window), sr_factor (output px per condition px); and what the tabs set up from the config alone:
+    guidable (trained with condition dropout) and guidance (its default scale; 1 = off)."""
     fs = config.first_stage
     window = int((extra or {}).get("image_size") or fs.resolution) // fs.downsample_factor
+    guidable = bool(getattr(config, "guidable", False))
     return dict(window=window, in_stride=fs.downsample_factor, out_stride=fs.upsample_factor,
                 image_size=window * fs.upsample_factor,
-                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor)
+                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor,
+                guidable=guidable, guidance=float(config.guidance) if guidable else 1.0)
 
 
 def model_shape(model_or_name) -> dict | None:

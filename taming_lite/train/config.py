@@ -77,6 +77,8 @@ class VQGANTrainConfig(_CommonTrainConfig):
     betas: tuple[float, float] = (0.5, 0.9)   # Adam, as the original
     dead_code_every: int = 100        # re-initialise unused codes every N steps (0: never)
     dead_code_threshold: float = 0.0  # a code is dead if used at most this often in the window
+    init_from: str | None = None      # start from a trained VQGAN (fine-tuning): a VQGAN directory, or a
+    init_from_stage: str = "first_stage"  # transformer directory's first_stage / cond_stage; same config
 
 
 @dataclass
