@@ -309,12 +309,15 @@ def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, ba
 # --------------------------------------------------------------------------- data
 
 
-def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, root=None) -> dict:
+def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, root=None,
+              source: str | None = None) -> dict:
     """n samples as compact tensors: image uint8 (n, 3, H, W) and target (labels: uint8 channel indices
     (n, H, W); depth: float16 (n, 1, H, W) in [-1, 1]; pose: float32 keypoints (n, 18, 3)).
-    root=None renders them (seed (seed, i)); else an npz cache or image folder (`data.make_dataset`)."""
+    root=None renders them (seed (seed, i)) from the task's renderer, or `source` (e.g. "layout" for labels
+    and depth, "human_wide" for pose: `data.datasets.ProceduralDataset`); else an npz cache or image folder
+    (`data.make_dataset`)."""
     if root is None:
-        ds = make_dataset(task, size=size, length=n, seed=seed)
+        ds = make_dataset(task, size=size, length=n, seed=seed, source=source)
     else:
         ds = make_dataset(task, root, size=size, crop="center")
         n = min(n, len(ds))
@@ -461,10 +464,10 @@ def load_evaluator(directory) -> Evaluator:
     return load_pretrained(directory).float().eval()
 
 
-def score_real(model: Evaluator, n: int, seed: int, vqgan: nn.Module | None = None) -> dict:
-    """The evaluator against ground truth on n real renders of base seed `seed` (seeds.HELD_OUT_SEED),
-    or, given a VQGAN, on those renders as it reconstructs them."""
-    data = load_data(model.config.task, n, model.config.image_size, seed)
+def score_real(model: Evaluator, n: int, seed: int, vqgan: nn.Module | None = None, source: str | None = None) -> dict:
+    """The evaluator against ground truth on n real renders of base seed `seed` (seeds.HELD_OUT_SEED) of the
+    task's renderer or `source`, or, given a VQGAN, on those renders as it reconstructs them."""
+    data = load_data(model.config.task, n, model.config.image_size, seed, source=source)
     if vqgan is not None:
         data["image"] = reconstruct(vqgan, data["image"])
     x, t = get_batch(data, torch.arange(len(data["image"])), model.config.task)
@@ -487,6 +490,8 @@ def main(argv=None):
     t.add_argument("--n-train", type=int, default=TrainConfig.n_train, help="training renders")
     t.add_argument("--data", default=None, help="npz cache or image folder (default: render seed --data-seed)")
     t.add_argument("--data-seed", type=int, default=EVALUATOR_SEED)
+    t.add_argument("--source", default=None,
+                   help="renderer of the training renders (default the task's; labels/depth: layout, pose: human_wide)")
     t.add_argument("--size", type=int, default=EvaluatorConfig.image_size)
     t.add_argument("--ch", type=int, default=EvaluatorConfig.ch)
     t.add_argument("--ch-mult", type=int, nargs="+", default=list(EvaluatorConfig.ch_mult))
@@ -504,6 +509,7 @@ def main(argv=None):
     s.add_argument("directory")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    s.add_argument("--source", default=None, help="renderer of the held-out renders (default the task's)")
     s.add_argument("--first-stage", default=None, metavar="VQGAN",
                    help="also score on the renders as this VQGAN (or a model folder holding one) reconstructs them")
     args = p.parse_args(argv)
@@ -520,7 +526,7 @@ def main(argv=None):
         model = load_evaluator(args.directory)
         runs = [("real renders", None)] + ([(f"reconstructions by {args.first_stage}", vqgan)] if vqgan else [])
         for what, vq in runs:
-            res = score_real(model, args.n, args.seed, vq)
+            res = score_real(model, args.n, args.seed, vq, source=args.source)
             print(f"{args.directory} ({model.config.task}) on {args.n} {what} of seed {args.seed}: "
                   + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
         return
@@ -532,7 +538,7 @@ def main(argv=None):
     if vqgan is not None and tc.augment is False:
         p.error("--first-stage reconstructions are an augmentation: it cannot go with --no-augment")
     t0 = time.perf_counter()
-    data = load_data(args.task, args.n_train, args.size, args.data_seed, args.data)
+    data = load_data(args.task, args.n_train, args.size, args.data_seed, args.data, source=args.source)
     print(f"data: {len(data['image'])} {args.task} samples ({time.perf_counter() - t0:.0f}s)")
     if vqgan is not None:
         t0 = time.perf_counter()
@@ -544,13 +550,18 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     dtype = None if args.fp32 else torch.float16
     extra = {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr, "n_train": len(data["image"]),
-             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment,
+             "data": args.data or f"procedural ({args.source or 'default'} source), base seed {args.data_seed}",
+             "augment": tc.augment,
              "class_balance": tc.class_balance, "first_stage": args.first_stage, "recon_share": tc.recon_share,
              "train_seconds": round(train_s), "params": n_params, "final_loss": tc.history[-1][1]}
     save_evaluator(model, args.out, extra, dtype=dtype)
     model = load_evaluator(args.out)  # score what was stored (fp16)
     res = score_real(model, args.n_eval, HELD_OUT_SEED)
     extra["held_out_real"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, **{k: round(v, 4) for k, v in res.items()}}
+    if args.source:  # also on held-out renders of the source it trained on
+        src = score_real(model, args.n_eval, HELD_OUT_SEED, source=args.source)
+        extra["held_out_source"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, "source": args.source,
+                                    **{k: round(v, 4) for k, v in src.items()}}
     if vqgan is not None:
         rec = score_real(model, args.n_eval, HELD_OUT_SEED, vqgan)
         extra["held_out_recon"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, "first_stage": args.first_stage,

@@ -244,7 +244,8 @@ def test_train_command_saves_a_loadable_evaluator(tmp_path):
     run as __main__, the module's classes were copies that save_pretrained refused after training."""
     out = tmp_path / "ev"
     cmd = [sys.executable, "-m", "taming_lite.evaluators", "train", "--task", "depth", "--steps", "2", "--n-train", "8",
-           "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out)]
+           "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out),
+           "--source", "layout"]
     r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "saved" in r.stdout
@@ -252,6 +253,14 @@ def test_train_command_saves_a_loadable_evaluator(tmp_path):
     assert model.config.task == "depth" and model.config.image_size == 32
     extra = json.loads((out / "config.json").read_text())["extra"]
     assert extra["steps"] == 2 and extra["held_out_real"]["n"] == 4
+    assert extra["held_out_source"]["source"] == "layout" and "layout" in extra["data"]
+
+
+def test_load_data_from_another_source():
+    """The evaluators can train on the layout-first renders (what people draw is outside the 3D renders)."""
+    a, b = load_data("labels", 6, 16, seed=3), load_data("labels", 6, 16, seed=3, source="layout")
+    assert a["image"].shape == b["image"].shape == (6, 3, 16, 16)
+    assert not torch.equal(a["target"], b["target"])  # (the mix keeps some 3D renders among the layouts)
 
 
 def tiny_vqgan():
