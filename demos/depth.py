@@ -206,7 +206,7 @@ def build(store):
                 orbit = gr.Image(label="3D orbit", type="filepath", interactive=False, height=220)
                 mesh = gr.Model3D(label="3D mesh (drag to turn)", height=220, clear_color=(0.1, 0.1, 0.1, 1.0))
             info = gr.Markdown()
-    gr.Examples([[e["depth"]] for e in examples.landscapes(size)], inputs=[depth], label="examples")
+    gr.Examples([[e["depth"]] for e in examples.depth_maps(size)], inputs=[depth], label="examples")
     picker.wire(model_ui, controls)
     ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active, controls.guidance], [out, orbit, mesh, info],
                   api_name=API_NAME,

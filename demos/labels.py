@@ -58,7 +58,7 @@ def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, 
 def build(store):
     shape = store.default_shape(TASK)
     size = shape["image_size"]
-    ex = examples.landscapes(size)
+    ex = examples.label_maps(size)
     gr.Markdown(INTRO)
     model_ui = picker.build(store, TASK)
     with gr.Row():
