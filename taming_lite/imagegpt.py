@@ -102,7 +102,7 @@ class ImageGPT:
     def encode(self, rgb: np.ndarray) -> torch.Tensor:
         """(H, W, 3) uint8 -> colour-cluster ids (1, r * r), raster order (the processor's resize + quantise)."""
         r = self.resolution
-        ids = self.processor(images=[np.asarray(rgb, np.uint8)], size={"height": r, "width": r},
+        ids = self.processor(images=[np.array(rgb, np.uint8)], size={"height": r, "width": r},
                              return_tensors="pt")["input_ids"]
         return ids.reshape(1, r * r).to(self.device)
 
