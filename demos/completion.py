@@ -138,7 +138,7 @@ def describe_baseline(base) -> str:
 
     n = sum(p.numel() for p in (base.model if isinstance(base, ImageGPT) else base).parameters())
     if isinstance(base, ImageGPT):
-        return (f"Image-GPT `{base.name}` ({n / 1e6:.0f} M parameters, {base.n_colours} colours) on "
+        return (f"Image-GPT `{base.name}` ({n / 1e6:.3g} M parameters, {base.n_colours} colours) on "
                 f"{base.device.type} ({str(base.dtype).removeprefix('torch.')})")
     return f"embedded pixel transformer ({n / 1e6:.1f} M parameters, {base.config.palette_size} colours) on " \
            f"{base.palette.device.type} (float32)"

@@ -251,23 +251,15 @@ class ModelStore:
     def check_baseline(self, name) -> str:
         """A pixel-baseline name, stripped and checked (nothing is read): BASELINE, NO_BASELINE, a Hub repo id
         `user/repo[@revision]`, or a folder when allowed. ModelChoiceError otherwise."""
-        from taming_lite.checkpoints import CheckpointError
-        from taming_lite.registry import check_repo_id, check_revision
-
         name = BASELINE if name is None or not str(name).strip() else str(name).strip()
         if name in (BASELINE, NO_BASELINE) or (self.allow_local_folders and Path(name).is_dir()):
             return name
         if Path(name).is_dir():
             raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
                                    f"runs with --allow-local-models")
-        repo, _, revision = name.partition("@")
-        try:
-            check_repo_id(repo, "pixel baseline")
-            if revision:
-                check_revision(revision, "pixel baseline")
-        except CheckpointError:
+        if not is_repo_id(name):
             raise ModelChoiceError(f"pixel baseline {name!r}: expected {BASELINE!r}, {NO_BASELINE!r}, an Image-GPT "
-                                   f"repo id (e.g. openai/imagegpt-small) or a folder (with --allow-local-models)") from None
+                                   f"repo id (e.g. openai/imagegpt-small) or a folder (with --allow-local-models)")
         return name
 
     def get_pixel_baseline(self, name=BASELINE, device=None, progress: Callable[[str], None] | None = None):
@@ -340,7 +332,7 @@ class ModelStore:
         """A picker name, stripped and checked (no file is read): DEFAULT, a registry name, a Hub repo id
         `user/repo[@revision]`, or a folder when allowed. Raises ModelChoiceError otherwise."""
         from taming_lite.checkpoints import CheckpointError
-        from taming_lite.registry import check_repo_id, check_revision, list_models
+        from taming_lite.registry import list_models
 
         name = "" if name is None else str(name).strip()
         if name == DEFAULT:
@@ -355,16 +347,11 @@ class ModelStore:
             return name
         if self.allow_local_folders and Path(name).is_dir():
             return name
-        repo, _, revision = name.partition("@")
-        try:
-            check_repo_id(repo, "model")
-            if revision:
-                check_revision(revision, "model")
-        except CheckpointError:
+        if not is_repo_id(name):
             known = ", ".join(sorted(registry)) or "none"
             folders = "nor a folder" if self.allow_local_folders else "(folders on the server need app.py --allow-local-models)"
             raise ModelChoiceError(f"{name!r} is not a registry name ({known}) nor a Hub repo id "
-                                   f"('user/repo' or 'user/repo@revision') {folders}") from None
+                                   f"('user/repo' or 'user/repo@revision') {folders}")
         if not self.allow_local_folders and Path(name).is_dir():  # hub.resolve would take the folder
             raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
                                    f"runs with --allow-local-models (or is started with --model TASK={name})")
@@ -417,6 +404,21 @@ class ModelStore:
     def _lock(self, key) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def is_repo_id(name: str) -> bool:
+    """Whether `name` is a valid Hub repo id `user/repo[@revision]` (no file is read)."""
+    from taming_lite.checkpoints import CheckpointError
+    from taming_lite.registry import check_repo_id, check_revision
+
+    repo, _, revision = name.partition("@")
+    try:
+        check_repo_id(repo, "model")
+        if revision:
+            check_revision(revision, "model")
+    except CheckpointError:
+        return False
+    return True
 
 
 def _available_offline(entry) -> bool:

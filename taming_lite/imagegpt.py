@@ -51,10 +51,12 @@ def require_transformers():
 
 
 def available() -> bool:
+    """Whether transformers is installed (found, not imported: importing it takes seconds)."""
+    import importlib.util
+
     try:
-        require_transformers()
-        return True
-    except TransformersMissing:
+        return importlib.util.find_spec("transformers") is not None
+    except (ImportError, ValueError):  # a broken or stubbed-out module
         return False
 
 

@@ -142,3 +142,16 @@ def registry_entry(name: str, base_url: str, **extra) -> dict:
         entry["urls"] = {k: f"{base_url}/files/{name}/archive.zip#{u.partition('#')[2]}" for k, u in real["urls"].items()}
     entry.update(extra)
     return entry
+
+
+def use_registry(monkeypatch, tmp_path: Path, entries: list[dict]) -> Path:
+    """A registry of `entries` as the weights folder (TAMING_LITE_WEIGHTS) and a fresh download cache
+    (TAMING_LITE_CACHE = tmp_path/cache); returns the registry file."""
+    import json
+
+    reg = Path(tmp_path) / "reg" / "registry.json"
+    reg.parent.mkdir(parents=True, exist_ok=True)
+    reg.write_text(json.dumps({"format_version": 1, "models": entries}))
+    monkeypatch.setenv("TAMING_LITE_WEIGHTS", str(reg.parent))
+    monkeypatch.setenv("TAMING_LITE_CACHE", str(Path(tmp_path) / "cache"))
+    return reg
