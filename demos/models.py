@@ -265,9 +265,6 @@ class ModelStore:
     def get_pixel_baseline(self, name=BASELINE, device=None, progress: Callable[[str], None] | None = None):
         """The pixel baseline `name` on the device: the embedded PixelGPT, a taming_lite.imagegpt.ImageGPT,
         or None (NO_BASELINE, or the embedded weights are missing). Raises ModelChoiceError with what to do."""
-        from taming_lite import hub, imagegpt
-        from taming_lite.checkpoints import CheckpointError
-
         name = self.check_baseline(name)
         if name == NO_BASELINE:
             return None
@@ -275,29 +272,40 @@ class ModelStore:
             return self.get_baseline(device)
         dev = pick_device(device or self.device)
         key = (str(dev), name)
-        with self._lock(("imagegpt",) + key):
-            with self._guard:
-                if key in self._imagegpts:
-                    self._imagegpts.move_to_end(key)
-                    return self._imagegpts[key]
-            try:
-                igpt = imagegpt.load(name, device=dev, progress=progress)
-            except imagegpt.TransformersMissing as e:
-                raise ModelChoiceError(str(e)) from None
-            except hub.HubUnavailable as e:
-                hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
-                        "let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
-                raise ModelChoiceError(f"{e}{hint}") from None
-            except CheckpointError as e:  # ModelNotFoundError: no such repo, file or folder
-                raise ModelChoiceError(str(e)) from None
-            except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-                raise ModelChoiceError(f"{name}: the files were found but do not load as an Image-GPT "
-                                       f"({type(e).__name__}: {str(e)[:300]})") from None
-            with self._guard:
-                self._imagegpts[key] = igpt
-                while len(self._imagegpts) > self.max_extra:
-                    self._imagegpts.popitem(last=False)
-            return igpt
+        lock_key = ("imagegpt",) + key
+        try:
+            with self._lock(lock_key):  # one load per name, even when several sessions ask at once
+                return self._load_imagegpt(key, name, dev, progress)
+        finally:
+            with self._guard:  # no lock kept per name ever typed
+                self._locks.pop(lock_key, None)
+
+    def _load_imagegpt(self, key, name: str, dev, progress):
+        from taming_lite import hub, imagegpt
+        from taming_lite.checkpoints import CheckpointError
+
+        with self._guard:
+            if key in self._imagegpts:
+                self._imagegpts.move_to_end(key)
+                return self._imagegpts[key]
+        try:
+            igpt = imagegpt.load(name, device=dev, progress=progress)
+        except imagegpt.TransformersMissing as e:
+            raise ModelChoiceError(str(e)) from None
+        except hub.HubUnavailable as e:
+            hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
+                    "let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
+            raise ModelChoiceError(f"{e}{hint}") from None
+        except CheckpointError as e:  # ModelNotFoundError: no such repo, file or folder
+            raise ModelChoiceError(str(e)) from None
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+            raise ModelChoiceError(f"{name}: the files were found but do not load as an Image-GPT "
+                                   f"({type(e).__name__}: {str(e)[:300]})") from None
+        with self._guard:
+            self._imagegpts[key] = igpt
+            while len(self._imagegpts) > self.max_extra:
+                self._imagegpts.popitem(last=False)
+        return igpt
 
     # ------------------------------------------------------------------ the picker
 
