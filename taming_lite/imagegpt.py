@@ -197,9 +197,10 @@ def load(name_or_path: str, device=None, dtype: torch.dtype | None = None,
     folder, where = resolve_files(str(name_or_path), progress)
     if progress:
         progress(f"{name_or_path}: building Image-GPT on {dev}")
-    model = ImageGPTForCausalImageModeling.from_pretrained(str(folder), dtype=dtype or default_dtype(dev))
+    model = ImageGPTForCausalImageModeling.from_pretrained(str(folder))  # (its dtype argument's name changed in 4.56)
+    model = model.to(device=dev, dtype=dtype or default_dtype(dev)).eval()
     processor = ImageGPTImageProcessor.from_pretrained(str(folder))
-    return ImageGPT(model.to(dev).eval(), processor, dev, str(name_or_path), time.perf_counter() - t0, where)
+    return ImageGPT(model, processor, dev, str(name_or_path), time.perf_counter() - t0, where)
 
 
 def tiny_random(resolution: int = 8, n_colours: int = 16, seed: int = 0):

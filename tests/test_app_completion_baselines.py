@@ -149,3 +149,17 @@ def test_the_store_says_what_to_do_offline_and_without_transformers(monkeypatch,
     labels = {v: label for label, v in store.baseline_choices()}
     assert "needs `pip install transformers`" in labels["openai/imagegpt-large"]
     assert "weights missing" in labels["pixel_baseline"]
+
+
+def test_the_baseline_pickers_status_follows_the_load(monkeypatch, tmp_path):
+    from demos.completion import baseline_status
+    from demos.models import ModelStore
+
+    igpt = save_tiny(tmp_path / "igpt")
+    store = ModelStore(weights_root=tmp_path, device="cpu", allow_local_folders=True)
+    assert list(baseline_status(store, "none")) == ["no pixel baseline: the taming model alone"]
+    assert list(baseline_status(store, "not a repo"))[-1].startswith("❌ pixel baseline 'not a repo'")
+    assert "no weights here" in list(baseline_status(store, "pixel_baseline"))[-1]
+    last = list(baseline_status(store, str(igpt)))[-1]
+    assert last.startswith("✅ **ready**: Image-GPT") and "512 colours" in last and "on cpu (float32)" in last
+    assert "--allow-local-models" in list(baseline_status(ModelStore(weights_root=tmp_path), str(igpt)))[-1]
