@@ -1,5 +1,7 @@
 """Tab 1, image completion: the upper rows of an image's tokens are given and kept; the
-transformer samples the rest, conditioned on a single start token (an unconditional model)."""
+transformer samples the rest, conditioned on a single start token (an unconditional model) or on a class
+id (a class-conditional one: cin_transformer). Beside it a pixel-level baseline (the embedded PixelGPT or
+Image-GPT, taming_lite.imagegpt) completes the same upper part at its own 32x32, with the same seed."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .photos import PHOTOS, photo_path
 
 TASK = "completion"
 API_NAME = "complete"
+DEFAULT_CLASS = 281  # ImageNet "tabby": the cat of the first photo example
 
 INTRO = """### Image completion
 The image is encoded into a grid of tokens by the VQGAN. The **upper rows of tokens are given**
@@ -48,9 +51,6 @@ def prepare(image, given_rows, height: int, width: int, stride: int):
         notes.append(f"given rows {rows} -> {clamped} (the output has {h} token rows)")
         rows = clamped
     return rgb, rows, notes
-
-
-DEFAULT_CLASS = 281  # ImageNet "tabby": the cat of the first photo example
 
 
 @common.user_errors
