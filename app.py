@@ -3,11 +3,17 @@
     python app.py                       # http://127.0.0.1:7860, models on the best device
     python app.py --device cpu --port 8000 --model weights/ --model depth=path/to/depth_model
     python app.py --model depth=drin --model labels=path/to/sflckr_logs   # the paper's models (docs/HUB.md)
+    python app.py --online              # let the pickers download (the default on a Hugging Face Space)
 
 `app.py` only assembles the tabs (one module each under demos/) around one model store
 (demos/models.py ModelStore) that it creates from the command line and hands to every tab.
 Importable: `build_app(store)` returns the Blocks without launching (tests). On a Hugging Face Space it runs unchanged. Each tab has a model
 picker (demos/picker.py): registry entries and any Hub repo id, loaded in the background, per session.
+
+Network: downloads are off by default on your machine (HF_HUB_OFFLINE=1: nothing waits on the network)
+and on on a Space (SPACE_ID set), where the paper's models are what users come for; HF_HUB_OFFLINE in
+the environment decides over both, and --online / --offline over everything. The pickers' status line
+says which mode the app is in and how to change it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ import argparse
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on the network at startup
+# set before gradio imports huggingface_hub, which reads it once: offline here, online on a Space
+os.environ.setdefault("HF_HUB_OFFLINE", "0" if os.environ.get("SPACE_ID") else "1")
 
 import gradio as gr  # noqa: E402
 
-from demos import about, completion, depth, labels, models, pose, superres  # noqa: E402
+from demos import about, completion, depth, labels, models, picker, pose, superres  # noqa: E402
 
 TITLE = "taming-lite: VQGAN + transformer"
 CONCURRENCY = int(os.environ.get("TAMING_LITE_CONCURRENCY", "2"))  # sampling jobs at once (protects a CPU)
@@ -58,12 +65,26 @@ def parse_args(argv=None):
     p.add_argument("--model", action="append", default=[], metavar="DIR|TASK=DIR|TASK=NAME",
                    help="a weights root holding <task>/ folders, or one task's model: a folder (ours, or the "
                         "original *.yaml + *.ckpt), a registry name or a Hub repo id; repeatable")
+    net = p.add_mutually_exclusive_group()
+    net.add_argument("--online", action="store_true",
+                     help="let the model pickers download from the Hub and the paper's links (the default on a Space)")
+    net.add_argument("--offline", action="store_true",
+                     help="no downloads: embedded models, folders and the cache only (the default elsewhere)")
     p.add_argument("--int8", action="store_true",
                    help="on the CPU, sample with int8 weight-only linears: faster steps, slightly different tokens")
     p.add_argument("--allow-local-models", action="store_true",
                    help="let the model picker and the API's `model` argument load folders on this machine by path "
                         "(off by default: on a shared server anyone could make it read any folder)")
     return p.parse_args(argv)
+
+
+def set_downloads(online: bool) -> None:
+    """Downloads on or off for this process: HF_HUB_OFFLINE, read at each call by taming_lite, and
+    huggingface_hub's copy of it, read once at its import."""
+    from huggingface_hub import constants
+
+    os.environ["HF_HUB_OFFLINE"] = "0" if online else "1"
+    constants.HF_HUB_OFFLINE = not online
 
 
 def make_store(args) -> models.ModelStore:
@@ -81,12 +102,16 @@ def make_store(args) -> models.ModelStore:
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.online or args.offline:
+        set_downloads(args.online)
     try:
         store = make_store(args)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     demo = build_app(store)
-    print(f"taming-lite: serving on http://{args.host}:{args.port} (device {store.device})", flush=True)
+    mode = "off (HF_HUB_OFFLINE=1)" if picker.downloads_off() else "on"
+    print(f"taming-lite: serving on http://{args.host}:{args.port} (device {store.device}; downloads {mode})",
+          flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=MAX_FILE_SIZE,
                 show_error=False, css=CSS, theme=gr.themes.Soft())
 

@@ -4,6 +4,10 @@ YAML + Lightning last.ckpt with loss.* keys, tests/released.py) through taming_l
 
     python -m benchmarks.released_cpu                 # writes the 1.8 GB stand-in to a temp folder
     python -m benchmarks.released_cpu --dir DIR       # reuse one (written there if missing)
+    python -m benchmarks.released_cpu --quick         # a narrow stand-in, 8 tokens: checks that it runs (seconds)
+
+Run it from the repository root (as the other benchmarks): after writing the stand-in it starts
+itself again as `python -m benchmarks.released_cpu`, so that `benchmarks` and `taming_lite` import.
 
 Measured in one process, in this order: the load (time, peak RSS: torch.load with mmap=True, the
 model built on the meta device, loss.* never read), the condition's encoding, then the 256 tokens
@@ -62,15 +66,21 @@ def main():
     p.add_argument("--dir", default=None)
     p.add_argument("--steps", type=int, default=256, help="image tokens to sample (256: one 16x16 image)")
     p.add_argument("--skip", nargs="*", default=[], choices=["bf16", "int8"])
+    p.add_argument("--quick", action="store_true",
+                   help="a narrow stand-in (tests/released.py full=False) and 8 tokens: checks that the benchmark runs")
     args = p.parse_args()
+    if args.quick and args.steps == 256:
+        args.steps = 8
     folder = Path(args.dir or tempfile.mkdtemp(prefix="released_cpu_"))
     if not (folder / "last.ckpt").is_file():
         t = time.perf_counter()
-        released.write(folder, "depth", full=True)
+        released.write(folder, "depth", full=not args.quick)
         print(f"wrote the stand-in ({(folder / 'last.ckpt').stat().st_size / 1e9:.2f} GB) in "
               f"{time.perf_counter() - t:.0f} s", flush=True)
-        # start again in a fresh process image, so that the load's peak memory is its own
-        os.execv(sys.executable, [sys.executable, __file__, "--dir", str(folder), "--steps", str(args.steps),
+        # start again in a fresh process image, so that the load's peak memory is its own; as a module
+        # (`-m`), as documented: re-running this file by path would leave the repository root off sys.path
+        os.execv(sys.executable, [sys.executable, "-m", "benchmarks.released_cpu", "--dir", str(folder),
+                                  "--steps", str(args.steps), *(["--quick"] if args.quick else []),
                                   *(["--skip", *args.skip] if args.skip else [])])
     ckpt_gb = (folder / "last.ckpt").stat().st_size / 1e9
     rss0 = rss_gb()
@@ -101,7 +111,8 @@ def main():
 
     tokens = run("fp32 weights", gpt, wbytes)
     t = time.perf_counter()
-    pipe.decode(tokens.reshape(1, 16, 16))
+    grid = torch.nn.functional.pad(tokens, (0, max(0, 256 - tokens.shape[1])))[:, :256]  # --quick: fewer tokens
+    pipe.decode(grid.reshape(1, 16, 16))
     dec_s = time.perf_counter() - t
     if "bf16" not in args.skip:
         run("bf16 weights", gpt.to(torch.bfloat16), wbytes / 2)

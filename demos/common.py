@@ -107,6 +107,7 @@ class Controls:
     num_samples: gr.Slider
     height: gr.Slider | None = None
     width: gr.Slider | None = None
+    guidance: gr.Slider | None = None  # conditional tabs: an input after the model (old API calls keep working)
 
     def inputs(self) -> list:
         out = [self.seed, self.temperature, self.top_k, self.top_p, self.num_samples]
@@ -115,10 +116,24 @@ class Controls:
         return out
 
 
-def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2, defaults: dict | None = None) -> Controls:
+GUIDANCE_MAX = 8.0
+
+
+def guidance_info(guidable: bool) -> str:
+    """What the guidance slider says under it: what it does, or why it is off for this model."""
+    if guidable:
+        return ("classifier-free guidance: how strongly the samples follow the condition (1 = off; higher: "
+                "closer to the drawing, less varied)")
+    return ("off for this model: it was trained without condition dropout (as the paper's released models), "
+            "so it has no unconditional branch to guide against")
+
+
+def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2, defaults: dict | None = None,
+                      with_guidance: bool = False) -> Controls:
     """Seed (+ randomise), temperature, top-k, top-p, samples and output size, with defaults that
-    give a good result in one click. `shape`: the tab's model's sizes (ModelStore.default_shape).
-    Sizes are in output pixels, multiples of the decoder's stride."""
+    give a good result in one click, and for conditional tabs the guidance scale (default from the model's
+    config). `shape`: the tab's model's sizes (ModelStore.default_shape). Sizes are in output pixels,
+    multiples of the decoder's stride."""
     size, stride = shape["image_size"], shape["out_stride"]
     d = {"temperature": 1.0, "top_k": 100, "top_p": 1.0, **(defaults or {})}
     with gr.Accordion("Sampling", open=False):
@@ -130,6 +145,11 @@ def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2,
         top_k = gr.Slider(0, 1024, value=d["top_k"], step=1, label="top-k (0 = no limit)")
         top_p = gr.Slider(0.05, 1.0, value=d["top_p"], step=0.05, label="top-p (1 = off)")
         samples = gr.Slider(1, MAX_SAMPLES, value=num_samples, step=1, label="samples")
+        guidance = None
+        if with_guidance:
+            guidable = bool(shape.get("guidable"))
+            guidance = gr.Slider(1.0, GUIDANCE_MAX, value=shape.get("guidance", 1.0), step=0.25, label="guidance",
+                                 info=guidance_info(guidable), interactive=guidable)
         height = width = None
         if with_size:
             hi = stride * max_tokens(shape["window"])
@@ -137,17 +157,27 @@ def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2,
                 height = gr.Slider(stride, hi, value=size, step=stride,
                                    label="output height (px; beyond the model's window: sliding window)")
                 width = gr.Slider(stride, hi, value=size, step=stride, label="output width (px)")
-    return Controls(seed, temperature, top_k, top_p, samples, height, width)
+    return Controls(seed, temperature, top_k, top_p, samples, height, width, guidance)
 
 
 def notice_markdown(store, task: str) -> gr.Markdown:
     return gr.Markdown(store.notice(task), elem_classes=["placeholder-notice"] if store.is_placeholder(task) else None)
 
 
-def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples, height=None, width=None):
-    """Validated sampling parameters + output size in pixels; notes for what was adjusted."""
+def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples, height=None, width=None,
+                   guidance=None):
+    """Validated sampling parameters + output size in pixels; notes for what was adjusted.
+    guidance None: the model's default."""
+    from taming_lite.net2net import check_guidance
+
     p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
     notes = []
+    p["guidance"] = pipe.defaults()["guidance"] if guidance is None else guidance
+    try:
+        p["guidance"] = float(p["guidance"])
+        check_guidance(pipe.model.config, p["guidance"])
+    except (TypeError, ValueError) as e:
+        raise InputError(str(e) if "guidance" in str(e) else f"guidance must be a number >= 1, got {guidance!r}") from None
     if height is None:
         p["height"] = p["width"] = pipe.image_size
     else:
@@ -166,7 +196,7 @@ def stream(pipe: Pipeline, job, params: dict, progress=None) -> Iterator[Preview
             progress(step, desc="sampling tokens", unit="tokens")
     yield from pipe.iter_sample(job, seed=params["seed"], num_samples=params["num_samples"],
                                 temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
-                                previews=N_PREVIEWS, progress=report)
+                                guidance=params.get("guidance"), previews=N_PREVIEWS, progress=report)
 
 
 _out_dir: Path | None = None
@@ -210,8 +240,9 @@ def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str]
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
     model = f" · model `{tm.name or tm.source}`"
+    guided = f"guidance {params['guidance']:g} · " if params.get("guidance", 1.0) != 1.0 else ""
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
-                 f"seed {params['seed']} · {seconds:.1f} s on {tm.device.type} ({str(tm.dtype).removeprefix('torch.')}){model}")
+                 f"seed {params['seed']} · {guided}{seconds:.1f} s on {tm.device.type} ({str(tm.dtype).removeprefix('torch.')}){model}")
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines)
 

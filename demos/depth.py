@@ -163,10 +163,11 @@ def _depth_source(depth_image, drawn):
 
 @common.user_errors
 def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
-        model=models.DEFAULT, progress=gr.Progress()):
+        model=models.DEFAULT, guidance=None, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
-    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
+                                          guidance)
     depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
     notes += n2
     if tm.depth_minmax:
@@ -195,7 +196,7 @@ def build(store):
                 drawn = gr.Sketchpad(type="numpy", label="draw depth", canvas_size=(256, 256), height=260,
                                      brush=gr.Brush(colors=["#ffffff", "#bbbbbb", "#777777", "#333333"],
                                                     color_mode="defaults"))
-            controls = common.sampling_controls(shape)
+            controls = common.sampling_controls(shape, with_guidance=True)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -207,7 +208,7 @@ def build(store):
             info = gr.Markdown()
     gr.Examples([[e["depth"]] for e in examples.landscapes(size)], inputs=[depth], label="examples")
     picker.wire(model_ui, controls)
-    ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active], [out, orbit, mesh, info],
+    ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active, controls.guidance], [out, orbit, mesh, info],
                   api_name=API_NAME,
                   concurrency_id="sampling")
     # gr.Model3D mounts its 3D viewer only for a value set by a non-streaming event: set the mesh again after

@@ -1,6 +1,11 @@
 """Example inputs for the tabs, rendered once by the procedural data generators (deterministic by
 seed) into a cache folder, so that one click on an example gives a result and the repo ships no
-image files. `known_highres` lets the super-resolution tab show PSNR for its own examples."""
+image files. `known_highres` lets the super-resolution tab show PSNR for its own examples.
+
+The labels, depth and pose examples are mostly what a person draws (`taming_lite.data.user_style`'s named
+examples: a sea under snowy mountains, a near wall on the right, arms up ...), with one or two renders of the
+training renderer kept beside them: `label_maps`, `depth_maps` (the same entries as `landscapes`, a "labels"
+or "depth" file each) and `pose_presets`."""
 
 from __future__ import annotations
 
@@ -58,6 +63,35 @@ def landscapes(size: int) -> list[dict]:
     return out
 
 
+def _named(arr: np.ndarray, kind: str, name: str, size: int) -> str:
+    """A named example's file; its name carries a digest of the content (a changed drawing is a new file)."""
+    slug = "".join(c if c.isalnum() else "_" for c in name)
+    return _save(arr, f"user_{kind}_{slug}_{size}_{_digest(np.atleast_3d(arr))[:10]}.png")
+
+
+@lru_cache(maxsize=None)
+def label_maps(size: int) -> list[dict]:
+    """[{name, labels}]: the named user-style label maps (palette PNGs), then one render's map."""
+    from taming_lite.data.labels import colorize
+    from taming_lite.data.user_style import NAMED_LABEL_MAPS, named_label_map
+
+    with _lock:
+        out = [dict(name=n, labels=_named(colorize(named_label_map(n, size, size)), "labels", n, size))
+               for n in NAMED_LABEL_MAPS]
+    return out + [dict(name=f"render {EXAMPLE_SEEDS[0]}", labels=landscapes(size)[0]["labels"])]
+
+
+@lru_cache(maxsize=None)
+def depth_maps(size: int) -> list[dict]:
+    """[{name, depth}]: the named user-style depth maps (8-bit PNGs, near = white), then one render's depth."""
+    from taming_lite.data.user_style import NAMED_DEPTH_MAPS, named_depth_map
+
+    with _lock:
+        out = [dict(name=n, depth=_named(np.round(named_depth_map(n, size, size) * 255).astype(np.uint8), "depth", n,
+                                         size)) for n in NAMED_DEPTH_MAPS]
+    return out + [dict(name=f"render {EXAMPLE_SEEDS[0]}", depth=landscapes(size)[0]["depth"])]
+
+
 _HIGHRES: dict[str, str] = {}
 
 
@@ -84,17 +118,21 @@ def known_highres(lowres_rgb: np.ndarray) -> np.ndarray | None:
     return None if path is None else np.asarray(Image.open(path).convert("RGB"))
 
 
+RENDERED_POSES = ("waving", "t_pose")  # presets of the human renderer kept among the user-style poses
+
+
 @lru_cache(maxsize=None)
 def pose_presets(size: int) -> dict[str, str]:
-    """Preset name -> keypoints JSON (the figure's keypoints for that pose, at size x size)."""
-    from taming_lite.data.human import POSES, render
+    """Preset name -> keypoints JSON at size x size: the named user-style skeletons (`user_style.NAMED_POSES`)
+    first, then the renderer's figure in RENDERED_POSES."""
+    from taming_lite.data.human import render
+    from taming_lite.data.user_style import NAMED_POSES, named_pose
 
     from .inputs import keypoints_to_json
 
-    out = {}
-    for name in POSES:
-        kp = render(POSE_SEEDS[0], size, size, pose=name).keypoints
-        out[name] = keypoints_to_json(kp, size, size)
+    out = {name: keypoints_to_json(named_pose(name, size, size), size, size) for name in NAMED_POSES}
+    for name in RENDERED_POSES:
+        out[name] = keypoints_to_json(render(POSE_SEEDS[0], size, size, pose=name).keypoints, size, size)
     return out
 
 

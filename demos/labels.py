@@ -40,10 +40,11 @@ def legend_html() -> str:
 
 @common.user_errors
 def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
-        progress=gr.Progress()):
+        guidance=None, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
-    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
+                                          guidance)
     rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
     ids, n2 = label_map_from_rgb(rgb)
     notes += n2
@@ -71,7 +72,7 @@ def build(store):
             gr.HTML(legend_html())
             label_map = common.ImageInput(type="filepath", label="…or upload a label map (used instead of the canvas)",
                                  sources=["upload", "clipboard"], height=160, image_mode=None)
-            controls = common.sampling_controls(shape)
+            controls = common.sampling_controls(shape, with_guidance=True)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -82,6 +83,6 @@ def build(store):
             info = gr.Markdown()
     gr.Examples([[e["labels"]] for e in ex], inputs=[label_map], label="example label maps")
     picker.wire(model_ui, controls)
-    ev = go.click(functools.partial(run, store), [canvas, label_map] + controls.inputs() + [model_ui.active], [out, used, info],
+    ev = go.click(functools.partial(run, store), [canvas, label_map] + controls.inputs() + [model_ui.active, controls.guidance], [out, used, info],
                   api_name=API_NAME, concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

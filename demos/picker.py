@@ -23,6 +23,7 @@ for a released model) and says what the model cannot do, if its registry entry s
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -31,7 +32,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from taming_lite.hub import env_flag
+from taming_lite import download
+from taming_lite.hub import env_flag, space_storage
 
 from . import common, models
 
@@ -52,15 +54,37 @@ class Picker:
     active: gr.Textbox  # hidden: the session's model name; the API's `model`
 
 
-def hub_offline() -> bool:
-    return env_flag("HF_HUB_OFFLINE")
+def downloads_off() -> bool:
+    return env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE")
+
+
+def network_line() -> str:
+    """The status line's first words: downloads on or off, why, where they go, and how to change it."""
+    on_space = bool(os.environ.get("SPACE_ID"))
+    if downloads_off():
+        if on_space:
+            return ("📴 **Downloads off** on this Space (HF_HUB_OFFLINE=1 is set): embedded models and models "
+                    "already in the cache load. Remove HF_HUB_OFFLINE from the Space's variables to let the "
+                    "pickers download the paper's models.")
+        return ("📴 **Downloads off** (HF_HUB_OFFLINE=1, the app's default on your machine): embedded models, "
+                "folders and models already in the cache load. Start `python app.py --online` (or with "
+                "HF_HUB_OFFLINE=0) to let the pickers download the paper's models.")
+    where = f"into `{download.cache_dir()}`"
+    if on_space:
+        storage = space_storage()
+        keep = ("on the Space's persistent storage, kept across restarts" if storage is not None else
+                "lost at each restart: add persistent storage in the Space's settings to keep it (then in /data)")
+        return (f"🌐 **Downloads on** (on a Space): a paper's model downloads once when picked, {where} ({keep}). "
+                "Set HF_HUB_OFFLINE=1 in the Space's variables to turn downloads off.")
+    return (f"🌐 **Downloads on** (--online or HF_HUB_OFFLINE=0): a paper's model downloads once when picked, "
+            f"{where}. Start without --online to stay offline.")
 
 
 def help_text(store) -> str:
     text = (f"Applies to this browser session only. The server keeps at most {store.max_extra} "
             "picked models per tab in memory, shared by all sessions.")
-    if hub_offline():
-        text += " Hub offline (HF_HUB_OFFLINE=1): only models already in the HF cache load."
+    if downloads_off():
+        text += " Downloads off (HF_HUB_OFFLINE=1): only models already in the cache load."
     return text
 
 
@@ -73,7 +97,7 @@ def build(store: models.ModelStore, task: str) -> Picker:
         custom = gr.Textbox(label="…or any Hub repo id", placeholder="user/repo or user/repo@revision", max_lines=1,
                             scale=3, elem_id=f"model-custom-{task}")
         load = gr.Button("Load", scale=0, min_width=90, elem_id=f"model-load-{task}")
-    status = gr.Markdown(elem_id=f"model-status-{task}")
+    status = gr.Markdown(network_line(), elem_id=f"model-status-{task}")
     active = gr.Textbox(value=models.DEFAULT, visible=False, label="model")
     return Picker(store, task, notice, dropdown, custom, load, status, active)
 
@@ -82,11 +106,12 @@ def wire(picker: Picker, controls: common.Controls | None = None) -> None:
     """Connect the dropdown, the text box and the Load button to the background load."""
     sizes = [controls.height, controls.width] if controls is not None and controls.height is not None else []
     sampling = [controls.temperature, controls.top_k, controls.top_p] if controls is not None else []
-    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes + sampling
+    guidance = [controls.guidance] if controls is not None and controls.guidance is not None else []
+    outputs = [picker.status, picker.active, picker.notice, picker.dropdown] + sizes + sampling + guidance
 
     def on_load(name, current):
         yield from load_events(picker.store, picker.task, name, current, with_size=bool(sizes),
-                               with_sampling=bool(sampling))
+                               with_sampling=bool(sampling), with_guidance=bool(guidance))
 
     kw = dict(api_visibility="private", show_progress="hidden", concurrency_id="model_load",
               concurrency_limit=LOAD_CONCURRENCY, trigger_mode="always_last")
@@ -101,12 +126,12 @@ def wire(picker: Picker, controls: common.Controls | None = None) -> None:
 
 
 def load_events(store: models.ModelStore, task: str, name, current, with_size: bool = False,
-                with_sampling: bool = False):
-    """Yield (status, active, notice, dropdown[, height, width][, temperature, top_k, top_p]) while `name`
-    loads for the tab; `current` is the session's model until then. Only the last yield changes `active`."""
+                with_sampling: bool = False, with_guidance: bool = False):
+    """Yield (status, active, notice, dropdown[, height, width][, temperature, top_k, top_p][, guidance]) while
+    `name` loads for the tab; `current` is the session's model until then. Only the last yield changes `active`."""
     name = "" if name is None else str(name).strip()
     current = "" if current is None else str(current).strip()
-    keep = (gr.update(),) * (2 * with_size + 3 * with_sampling)
+    keep = (gr.update(),) * (2 * with_size + 3 * with_sampling + with_guidance)
     try:
         spec = store.check_choice(name)
     except models.ModelChoiceError as e:
@@ -149,9 +174,11 @@ def load_events(store: models.ModelStore, task: str, name, current, with_size: b
     size = (gr.update(value=tm.image_size, step=s, minimum=s, maximum=s * common.max_tokens(tm.window[0])),) * 2
     d = tm.defaults()
     sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"] or 0), gr.update(value=d["top_p"]))
+    guidance = (gr.update(value=d["guidance"], interactive=tm.guidable, info=common.guidance_info(tm.guidable)),)
     yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
            gr.update(value=notice_for(store, tm, spec), elem_classes=_notice_classes(tm)),
-           dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ())
+           dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ()) \
+        + (guidance if with_guidance else ())
 
 
 def add_line(lines: list[str], line: str) -> None:
@@ -195,6 +222,8 @@ def ready(tm: models.TaskModel, spec: str, seconds: float, lines: list[str] = ()
 def failed(store, task: str, name: str, message: str, current: str):
     text = (f"❌ **could not load `{name or 'the default model'}`**: {message}\n\n"
             f"This tab keeps sampling with {_name(current)}.")
+    if downloads_off() and "HF_HUB_OFFLINE" in message:
+        text += "\n\n" + network_line()
     return text, gr.update(), gr.update(), dropdown_update(store, task, current)
 
 

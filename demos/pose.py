@@ -32,10 +32,11 @@ def skeleton(keypoints_json: str, height: int, width: int):
 
 @common.user_errors
 def run(store, keypoints_json, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
-        progress=gr.Progress()):
+        guidance=None, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
-    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
+    params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
+                                          guidance)
     H, W = params["height"], params["width"]
     hc, wc = tm.cond_size(H, W)
     skel_c = skeleton(keypoints_json, hc, wc)  # drawn at the condition's own size: lines stay one stroke wide
@@ -78,7 +79,7 @@ def build(store):
             preset = gr.Dropdown(list(presets), value=first, label="preset pose")
             code = gr.Code(presets[first], language="json", label="keypoints (JSON)", lines=12, max_lines=20)
             upload = gr.File(label="…or upload OpenPose JSON", file_types=[".json"], type="filepath", height=80)
-            controls = common.sampling_controls(shape)
+            controls = common.sampling_controls(shape, with_guidance=True)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
                 stop = gr.Button("Stop")
@@ -95,6 +96,6 @@ def build(store):
         trig(live_preview, [code, controls.height, controls.width], [preview, problem], api_visibility="private",
              show_progress="hidden", trigger_mode="always_last")
     picker.wire(model_ui, controls)
-    ev = go.click(functools.partial(run, store), [code] + controls.inputs() + [model_ui.active], [out, preview, info], api_name=API_NAME,
+    ev = go.click(functools.partial(run, store), [code] + controls.inputs() + [model_ui.active, controls.guidance], [out, preview, info], api_name=API_NAME,
                   concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")

@@ -28,11 +28,13 @@ QUICK="${QUICK:-0}"
 if [ "$QUICK" = "1" ]; then
   RUNS="${RUNS:-runs/preview_quick}"; OUT="${OUT:-$RUNS/out}"
   N_FIRST=32; N_MORE=32; N_PAIRS=16   # rendered samples per data set (full: 1500, 6000; 5000 decoder pairs)
+  N_LAYOUT=32; N_WIDE=32              # (full: 12000 layout-mix samples, 10000 humans for stage follow)
   QUICK_EXTRA=(threads=1)
   export OMP_NUM_THREADS=1
 else
   RUNS="${RUNS:-runs/preview}"; OUT="${OUT:-weights}"
   N_FIRST=1500; N_MORE=6000; N_PAIRS=5000
+  N_LAYOUT=12000; N_WIDE=10000
   QUICK_EXTRA=()
 fi
 DATA="$RUNS/data"
@@ -272,6 +274,37 @@ stage_decoder128() {  # 2m: the 128-px decoder for the same tokens (python -m ta
     --extra-upsample bilinear --into "${all[@]}"
 }
 
+stage_follow() {  # 2n: models that follow what a person draws. New data: 12000 samples of the layout mix (seed 7:
+  # 3D renders, layout-first renders of random label and depth layouts, composites; taming_lite.data.layout) and
+  # 10000 humans, every other one in a pose over the whole joint ranges (seed 8). The label and depth VQGANs, which
+  # had never seen such maps, fine-tuned on the mix (1500 steps); the labels and depth transformers fine-tuned from
+  # themselves on their new cond tokens (800 steps), the pose transformer on the new humans (1000 steps; the
+  # shipped run was stopped at 270 and resumed: same schedule); 15 % of the conditions dropped (classifier-free
+  # guidance; default scale 2). The three transformers ran side by side, one thread each.
+  cache layout "$N_LAYOUT" 7 layout64_seed7
+  cache human_wide "$N_WIDE" 8 humanwide64_seed8
+  local t lay="$DATA/layout64_seed7/shard_00000.npz"
+  for t in labels depth; do
+    train vqgan "vqgan_$t" "vqgan_${t}_follow" - init_from="$W/$t" init_from_stage=cond_stage steps="$(steps 1500)" \
+      lr=2e-4 loss.disc_start=100000000 data.root="$lay" export_dir="$RUNS/vqgan_${t}_follow/export" threads=1 \
+      ckpt_every=250 log_every=25
+  done
+  for t in labels depth; do
+    train transformer "transformer_$t" "transformer_${t}_follow" - first_stage="$W/$t" \
+      cond_stage="$RUNS/vqgan_${t}_follow/export" init_from="$W/$t" init_from_other_tokens=true data.root="$lay" \
+      steps="$(steps 800)" lr=3e-4 warmup_steps=50 cond_drop=0.15 guidance=2.0 threads=1 \
+      export_dir="$RUNS/follow_export/$t" ckpt_every=200 log_every=25
+  done
+  train transformer transformer_pose transformer_pose_follow - first_stage="$W/pose" cond_stage="$W/pose" \
+    init_from="$W/pose" data.root="$DATA/humanwide64_seed8/shard_00000.npz" steps="$(steps 1000)" lr=3e-4 \
+    warmup_steps=50 cond_drop=0.15 guidance=2.0 threads=1 export_dir="$RUNS/follow_export/pose" ckpt_every=250 \
+    log_every=25
+  for t in labels depth pose; do
+    rm -rf "${W:?}/$t"; cp -r "$RUNS/follow_export/$t" "$W/$t"
+  done
+  spread
+}
+
 stage_publish() {  # the seven shipped folders into $OUT
   local m
   mkdir -p "$OUT"
@@ -283,7 +316,7 @@ stage_publish() {  # the seven shipped folders into $OUT
 
 STAGES=(data vqgans transformers pixel_baseline decoder_l1 pose_longer more_data labels_ft decoder_ssim4
         decoder_grown superres_lowres512 labels_newcond labels_seed6 superres_x8 superres_x8_longer decoder128
-        publish)
+        follow publish)
 
 if [ "${RESUME:-0}" != "1" ] && [ -e "$RUNS" ]; then
   echo "$RUNS exists: RESUME=1 to go on from it, or remove it to start again" >&2

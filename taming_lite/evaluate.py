@@ -1,12 +1,18 @@
-"""Evaluation of the shipped models on held-out procedural samples.
+"""Evaluation of the shipped models on held-out procedural samples and on user-style conditions.
 
     python -m taming_lite.evaluate                       # all that weights/ holds, a quick set
     python -m taming_lite.evaluate --n 1000 --samples 8  # larger sets
     python -m taming_lite.evaluate --only vqgan superres
     python -m taming_lite.evaluate --only labels --per-class   # which classes the samples get wrong
+    python -m taming_lite.evaluate --only labels depth pose --user-style-only --n 24 --samples 4 --json out.json
+    python -m taming_lite.evaluate --only labels --guidance 1 2 3   # adherence and diversity against guidance
 
-Held-out samples use the data sets' base seed 1 (training uses seed 0), so no evaluation image
-was seen in training. Metrics (printed as a Markdown table):
+Held-out samples use the data sets' base seed 1 (`seeds.HELD_OUT_SEED`; training uses seed 0), so no
+evaluation image was seen in training. Transformers sample through `taming_lite.tasks.Pipeline`, as the app
+does (`prepare` of the condition as a user gives it, `iter_sample` with the task's defaults, one batch of
+`--samples` images per condition, on the CPU), so what is measured is what users get; `--guidance` scales
+(default: the model's own) each get their rows ("labels (guidance 2)"), a scale a model cannot use "n/a".
+Metrics (printed as a Markdown table, with `--json` also as a file):
 - VQGAN: PSNR and SSIM of reconstructions, codebook usage (share of codes used over the set);
 - completion: the given upper half is kept exactly at token level; samples of different seeds differ;
 - super-resolution: PSNR vs ground truth of the sample and of bicubic upsampling, and PSNR of the
@@ -31,26 +37,43 @@ was seen in training. Metrics (printed as a Markdown table):
   unrelated pair (every landscape has sky on top); this one is ~0 for unrelated pairs. With
   `--per-class`, labels also get the IoU of every class (`iou_<class>_generated_vs_input`,
   `..._evaluator_on_real`, `..._evaluator_on_vqgan_recon`; nan for a class in neither map).
-  A missing evaluator is reported in the table, not an error.
+  Labels also get `miou_per_image_*` (each image's own mIoU, averaged), depth `spearman_within_row_*`
+  (each row minus its mean: the top-to-bottom ramp removed). A missing evaluator is reported in the
+  table, not an error.
+- labels, depth, pose on user-style conditions (rows "<task> (user-style)"; `taming_lite.data.user_style`,
+  what people draw, from a generator separate from the training renderers; `--user-conditions` of them,
+  seed `seeds.USER_STYLE_SEED`; see `eval_user_style`): label mIoU per image and pooled, depth
+  deviation-Spearman, within-row Spearman and plain Spearman, pose PCK@0.1, each beside its floor
+  (`_floor_mismatched`: the samples of condition i against condition i - 1) and its ceiling
+  (`_ceiling_vqgan_recon`: a matching render through the image VQGAN, against the condition; for poses the
+  human render of the same angles, for labels and depth `taming_lite.data.layout.render_layout`, "n/a"
+  where the tree has none), the diversity, and what the cond VQGAN keeps of the conditions (`cond_vqgan_*`).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import math
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .checkpoints import CheckpointError, load_pretrained
-from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator,
-                         miou_from_confusion, target_of)
+from .data import user_style
+from .data.datasets import image_to_tensor, make_example, tensor_to_image
+from .data.labels import ids_to_index
+from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator, miou,
+                         miou_from_confusion, miou_per_image, spearman, target_of, within_row)
+from .net2net import check_guidance
+from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
-from .tasks import TASKS
-
-HELD_OUT_SEED = 1
+from .tasks import TASKS, Pipeline
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -303,50 +326,82 @@ def _grid(model):
     return s, s // f
 
 
+def _sample(pipe, job, n_samples: int, guidance: float, seed: int = 0):
+    """`n_samples` images of a prepared job through the Pipeline, as the app samples them (one batch, one seed):
+    (n, 3, H, W) float in [-1, 1] at the output size, the final token grids (n, h, w), seconds per sample."""
+    t = time.perf_counter()
+    last = None
+    for last in pipe.iter_sample(job, seed=seed, num_samples=n_samples, previews=1, guidance=guidance):
+        pass
+    seconds = (time.perf_counter() - t) / n_samples
+    images = torch.from_numpy(np.stack(last.images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return images, last.tokens.cpu(), seconds
+
+
+def held_out_condition(task: str, arrays: dict, item: dict, cond_key: str | None, out_scale: float):
+    """A held-out render's condition as a user gives it to `Pipeline.prepare` (see `Pipeline.condition_tensor`):
+    depth (H, W) in [0, 1]; labels COCO-Stuff ids; superres the low-resolution image (h, w, 3) uint8; pose the
+    keypoints in output pixels (`out_scale` = output / render size); completion the image itself."""
+    if task == "depth":
+        return np.asarray(arrays["depth"], np.float32)
+    if task == "labels":
+        return arrays["labels"]
+    if task == "pose":
+        kp = np.array(arrays["keypoints"], np.float32)
+        kp[:, :2] *= out_scale
+        return kp
+    if task == "superres":
+        return tensor_to_image(item[cond_key])
+    return arrays["image"]
+
+
+def _pipeline_model_size(pipe) -> tuple[int, int]:
+    """(input size, output size) in px of one window: renders and conditions are made at the input size."""
+    return pipe.window[0] * pipe.in_stride, pipe.image_size
+
+
 @torch.no_grad()
-def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, n_samples: int,
-                     evaluator=None, n_real: int = 200, per_class: bool = False, segmenter=None,
-                     realism_size: int | None = None) -> dict:
-    """`evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
+def eval_transformer(pipe, cond_key: str | None, n_conditions: int, n_samples: int, evaluator=None,
+                     n_real: int = 200, per_class: bool = False, segmenter=None, realism_size: int | None = None,
+                     guidance: float = 1.0) -> dict:
+    """Samples of a `Pipeline` (`taming_lite.tasks`) on held-out renders' conditions, given as a user gives them
+    (`held_out_condition`) and sampled as the app samples (`Pipeline.iter_sample`, `guidance`).
+    `evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
     consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions
     (labels with `per_class`: the IoU of every class too). A decoder with a larger output than its input
     has its samples area-downsampled to the input size for these (and for diversity and super-resolution);
     the realism numbers (`realism`, Frechet with `segmenter`) read them at `realism_size` (default: the
     output size), against the renders of the conditions' scenes (and, for Frechet, other scenes)."""
-    size, h = _grid(model)
+    task, model = pipe.task, pipe.model
+    size, out_size = _pipeline_model_size(pipe)
+    h = pipe.window[0]
     ds = _dataset(task, size, n_conditions)
     divs, times, extra = [], [], {}
     kept, sr = [], {}
     all_samples, all_targets, full = [], [], []
     for i in range(n_conditions):
-        item = ds[i]
-        x = item["image"][None]
-        c = item[cond_key][None] if cond_key else x
-        _, z = model.encode_to_z(x)
-        _, ci = model.encode_to_c(c)
-        given = z[:, : (h * h) // 2] if task == "completion" else z[:, :0]
-        samples, toks = [], []
-        for seed in range(n_samples):
-            t = time.perf_counter()
-            out = model.sample(given, ci, steps=h * h - given.shape[1], sample=True, top_k=100, seed=seed)
-            times.append(time.perf_counter() - t)
-            toks.append(out)
-            samples.append(model.decode_to_img(out, (1, 0, h, h)))
-        samples = torch.cat(samples)
-        full.append(samples.clamp(-1, 1))
+        arrays = ds.arrays(i)
+        item = make_example(task, arrays)
+        condition = held_out_condition(task, arrays, item, cond_key, out_size / size)
+        job = pipe.prepare(condition, size=(out_size, out_size), given_rows=h // 2 if task == "completion" else 0)
+        samples, toks, secs = _sample(pipe, job, n_samples, guidance)
+        times.append(secs)
+        full.append(samples)
         samples = _resized(samples, size)  # the input size: what the metrics below compare with
         divs.append(diversity(samples))
         if evaluator is not None:
             all_samples.append(samples)
             all_targets.append(torch.stack([target_of(task, item)] * len(samples)))
         if task == "completion":
-            kept.append(all(torch.equal(t[:, : given.shape[1]], given) for t in toks))
-            extra["distinct_lower_halves"] = len({tuple(t[0, given.shape[1]:].tolist()) for t in toks}) == len(toks)
+            given = job.z.reshape(1, -1)[:, :job.start].cpu()
+            flat = toks.reshape(len(toks), -1)
+            kept.append(bool((flat[:, :job.start] == given).all()))
+            extra["distinct_lower_halves"] = len({tuple(t[job.start:].tolist()) for t in flat}) == len(flat)
         if task == "superres":
-            for k, v in superres_scores(model, x, item[cond_key][None], samples).items():
+            for k, v in superres_scores(model, item["image"][None], item[cond_key][None], samples).items():
                 sr.setdefault(k, []).append(v)
-    out = {"conditions": n_conditions, "samples_each": n_samples, "diversity_mse": sum(divs) / len(divs),
-           "seconds_per_sample": sum(times) / len(times)}
+    out = {"conditions": n_conditions, "samples_each": n_samples, "guidance": guidance,
+           "diversity_mse": sum(divs) / len(divs), "seconds_per_sample": sum(times) / len(times)}
     if task == "completion":
         out["upper_half_kept"] = all(kept)
         out.update(extra)
@@ -362,6 +417,111 @@ def eval_transformer(model, task: str, cond_key: str | None, n_conditions: int, 
     m = len(full)
     others, floor = (real_renders(task, S, m, offset=n_conditions + k * m) for k in (0, 1))
     out.update(realism(full, reals, S // h, segmenter, others, floor, checker_reals=torch.cat([others, floor])))
+    return out
+
+
+# --------------------------------------------------------------------------- user-style conditions
+#
+# What people draw (`taming_lite.data.user_style`), not what the training renderer makes. Per task: the evaluator's
+# metrics of the samples against their condition; the floor, the same samples against another condition of the
+# set (sample of condition i vs condition i - 1: what ignoring the condition scores); the ceiling, a matching
+# render (a human of the same angles; a layout render of the same map) through the image VQGAN against the
+# condition (and the render itself); the diversity beside it; the cond VQGAN's reconstruction of the conditions.
+
+USER_METRICS = {"labels": ("miou_per_image", "miou"), "pose": ("pck", "pck_image"),
+                "depth": ("spearman_deviation", "spearman_within_row", "spearman")}
+USER_NAMES = {"miou": "miou_pooled"}  # a metric's name in the user-style rows
+
+
+def user_target(task: str, condition) -> torch.Tensor:
+    """A user-style condition (at the evaluator's size) as the evaluator's target: labels channel indices (H, W),
+    depth (1, H, W) in [-1, 1], pose keypoints (18, 3)."""
+    if task == "labels":
+        return torch.from_numpy(ids_to_index(condition).astype(np.int64))
+    if task == "depth":
+        return torch.from_numpy(np.asarray(condition, np.float32))[None] * 2 - 1
+    return torch.from_numpy(np.asarray(condition, np.float32))
+
+
+def matching_renders(task: str, conditions: list, size: int, seed=USER_STYLE_SEED):
+    """(n, 3, size, size) renders that follow the user-style conditions (item i of seed (seed, i)), or a string
+    saying why there are none: pose, the human of the same angles (`user_style.pose_human`); labels and depth,
+    `taming_lite.data.layout.render_layout` of the map."""
+    if task == "pose":
+        images = [user_style.pose_human((seed, i), size, size).image for i in range(len(conditions))]
+    else:
+        try:
+            from .data.layout import render_layout
+        except ImportError:
+            return "n/a (no taming_lite.data.layout.render_layout in this tree)"
+        images = [render_layout((seed, i), size, size, **{task: c}).image for i, c in enumerate(conditions)]
+    return torch.stack([image_to_tensor(im) for im in images])
+
+
+@torch.no_grad()
+def cond_stage_accuracy(model, task: str, conditions: list, size: int) -> dict:
+    """What the cond VQGAN keeps of the user-style conditions: labels, mIoU (per image and pooled) of the argmax of
+    its reconstruction; depth, Spearman (plain and within rows) of its reconstruction. Empty for pose."""
+    cs = model.cond_stage_model
+    if task == "labels":
+        t = torch.stack([user_target(task, c) for c in conditions])
+        x = F.one_hot(t, cs.config.in_channels).permute(0, 3, 1, 2).float()
+        pred = torch.cat([cs(x[i:i + 16])[0].argmax(1) for i in range(0, len(x), 16)])  # logits: not clamped
+        return {"cond_vqgan_miou_per_image": miou_per_image(pred, t), "cond_vqgan_miou_pooled": miou(pred, t)}
+    if task == "depth":
+        t = torch.stack([user_target(task, c) for c in conditions])
+        pred = torch.cat([cs.reconstruct(t[i:i + 16]) for i in range(0, len(t), 16)])
+        return {"cond_vqgan_spearman": float(spearman(pred, t).mean()),
+                "cond_vqgan_spearman_within_row": float(spearman(within_row(pred), within_row(t)).mean())}
+    return {}
+
+
+@torch.no_grad()
+def eval_user_style(pipe, n: int, n_samples: int, evaluator, guidance: float = 1.0, seed=USER_STYLE_SEED,
+                    n_real: int = 200, per_class: bool = False) -> dict:
+    """Adherence of a labels / depth / pose Pipeline to n user-style conditions (`taming_lite.data.user_style`),
+    `n_samples` samples each: for each metric of USER_METRICS[task] the samples' value, "_floor_mismatched",
+    "_ceiling_vqgan_recon", "_matching_render" and "_normalized" = (value - floor) / (ceiling - floor); the
+    diversity (mean pairwise pixel MSE of one condition's samples); the cond VQGAN's accuracy on the conditions.
+    Depth's "spearman_deviation" subtracts the mean depth map of n_real held-out renders, as on held-out renders."""
+    task, model = pipe.task, pipe.model
+    size, out_size = _pipeline_model_size(pipe)
+    conds = user_style.conditions(task, n, size, seed)
+    targets = torch.stack([user_target(task, c) for c in conds])
+    samples, divs, times = [], [], []
+    for c in conds:
+        if task == "pose":
+            c = c.copy()
+            c[:, :2] *= out_size / size  # keypoints in output pixels
+        imgs, _, secs = _sample(pipe, pipe.prepare(c, size=(out_size, out_size)), n_samples, guidance)
+        imgs = _resized(imgs, size)
+        samples.append(imgs)
+        divs.append(diversity(imgs))
+        times.append(secs)
+    x = torch.cat(samples)
+    kw = {"per_class": per_class} if task == "labels" else {}
+    if task == "depth":
+        kw["mean_depth"] = load_data("depth", n_real, size, HELD_OUT_SEED)["target"].float().mean(0)
+    rep = lambda t: t.repeat_interleave(n_samples, 0)  # noqa: E731  (one target per sample)
+    scores = {"": consistency(evaluator, x, rep(targets), **kw),
+              "_floor_mismatched": consistency(evaluator, x, rep(targets.roll(1, 0)), **kw)}
+    renders = matching_renders(task, conds, size, seed)
+    if not isinstance(renders, str):
+        recon = _resized(model.first_stage_model.reconstruct(renders), size)
+        scores["_ceiling_vqgan_recon"] = consistency(evaluator, recon, targets, **kw)
+        scores["_matching_render"] = consistency(evaluator, renders, targets, **kw)
+    out = {"conditions": n, "samples_each": n_samples, "guidance": guidance, "seed": seed,
+           "diversity_mse": sum(divs) / len(divs), "seconds_per_sample": sum(times) / len(times)}
+    for metric in USER_METRICS[task]:
+        name = USER_NAMES.get(metric, metric)
+        for which in ("", "_floor_mismatched", "_ceiling_vqgan_recon", "_matching_render"):
+            out[name + which] = scores[which][metric] if which in scores else renders
+        gen, floor, top = (out[name + w] for w in ("", "_floor_mismatched", "_ceiling_vqgan_recon"))
+        out[name + "_normalized"] = (gen - floor) / (top - floor) if not isinstance(top, str) and top > floor \
+            else float("nan")
+    if per_class:
+        out.update({k: v for k, v in scores[""].items() if k.startswith("iou_")})
+    out.update(cond_stage_accuracy(model, task, conds, size))
     return out
 
 
@@ -425,13 +585,15 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int,
               "evaluator_on_vqgan_recon": consistency(evaluator, recon, t, **kw),  # the first stage's ceiling
               "floor_shuffled": consistency(evaluator, x, t.roll(1, 0), **kw)}  # real image vs another's condition
     out = {}
-    for metric in [m] + (["spearman_deviation"] if task == "depth" else []):
+    more = {"depth": ["spearman_deviation", "spearman_within_row"], "labels": ["miou_per_image"]}.get(task, [])
+    for metric in [m] + more:
         out.update({f"{metric}_{k}": v[metric] for k, v in scores.items()})
         gen, top, floor = (out[f"{metric}_{k}"] for k in ("generated_vs_input", "evaluator_on_real", "floor_shuffled"))
         out[f"{metric}_normalized"] = (gen - floor) / (top - floor) if top > floor else float("nan")
     for which in ("generated_vs_input", "evaluator_on_real", "evaluator_on_vqgan_recon"):
         out.update({f"{k}_{which}": v for k, v in scores[which].items() if k.startswith("iou_")})
     return out
+
 
 # A VQGAN folder missing from weights/ is taken from the transformer that embeds it (only the image
 # VQGAN is shipped on its own; the cond stages live inside weights/<task>/).
@@ -448,6 +610,7 @@ VQGANS = {  # weights dir -> (data task, key)
 }
 TRANSFORMERS = {name: s.data_key for name, s in TASKS.items()}  # task -> the data key of its condition
 EVALUATED = ("labels", "depth", "pose")  # transformers whose condition consistency an evaluator measures
+USER_CONDITIONS = 24  # user-style conditions per task by default
 
 
 def condition_key(model, task: str) -> str | None:
@@ -479,8 +642,10 @@ def _shown(path: Path) -> str:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(Path(__file__).resolve().parents[1] / "weights"))
-    p.add_argument("--n", type=int, default=200, help="held-out images for the VQGAN metrics")
-    p.add_argument("--conditions", type=int, default=2, help="conditions per transformer")
+    p.add_argument("--n", type=int, default=200,
+                   help="held-out images for the VQGAN metrics and the evaluators' own scores; with "
+                        "--user-style-only, the number of user-style conditions per task")
+    p.add_argument("--conditions", type=int, default=2, help="held-out conditions per transformer")
     p.add_argument("--samples", type=int, default=8, help="samples (seeds) per condition")
     p.add_argument("--only", nargs="*", default=None, help="names of weights dirs to evaluate")
     p.add_argument("--evaluators", default=None, help="evaluator networks' folder (default: <weights>/evaluators)")
@@ -489,41 +654,96 @@ def main(argv=None):
                         "decoder's output size; a smaller output is upscaled bicubically)")
     p.add_argument("--per-class", action="store_true",
                    help="labels: the IoU of every class (samples, real renders, their reconstructions)")
+    p.add_argument("--guidance", type=float, nargs="+", default=None,
+                   help="classifier-free guidance scales to sample with, e.g. 1 2 3 (default: each model's own; "
+                        "1 = off; a scale a model cannot use is reported as n/a)")
+    p.add_argument("--user-conditions", type=int, default=None,
+                   help=f"user-style conditions per task (default {USER_CONDITIONS}; with --user-style-only, --n)")
+    p.add_argument("--user-style-only", action="store_true",
+                   help="only the user-style sets of the labels, depth and pose transformers")
+    p.add_argument("--no-user-style", action="store_true", help="skip the user-style sets")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the table's numbers to a JSON file")
     args = p.parse_args(argv)
+    if args.user_style_only and args.no_user_style:
+        p.error("--user-style-only and --no-user-style exclude each other")
+    n_user = args.user_conditions or (args.n if args.user_style_only else USER_CONDITIONS)
     root = Path(args.weights)
     eval_root = Path(args.evaluators) if args.evaluators else root / "evaluators"
-    print(f"# taming-lite evaluation, {time.strftime('%Y-%m-%d')}, held-out seed {HELD_OUT_SEED}, weights {_shown(root)}")
+    results: dict[str, dict] = {}
+
+    def report(row: str, res: dict):
+        results.setdefault(row, {}).update(res)
+        for k, v in res.items():
+            print(f"| {row} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {row} | {k} | {v} |")
+
+    print(f"# taming-lite evaluation, {time.strftime('%Y-%m-%d')}, held-out seed {HELD_OUT_SEED}, user-style seed "
+          f"{USER_STYLE_SEED}, weights {_shown(root)}")
     print("\n| model | metric | value |\n|---|---|---|")
-    names = list(VQGANS) + list(TRANSFORMERS)
+    names = ([] if args.user_style_only else list(VQGANS)) + list(TRANSFORMERS)
     for name in names:
         if args.only and name not in args.only:
+            continue
+        if args.user_style_only and name not in EVALUATED:
             continue
         d = root / name
         if not (d / "config.json").is_file() and name in EMBEDDED_IN:
             d = root / EMBEDDED_IN[name][0]
         if not (d / "config.json").is_file():
-            print(f"| {name} | (missing) | - |")
+            report(name, {"(missing)": "-"})
             continue
-        model = load_pretrained(d)
-        if name in EMBEDDED_IN and d.name != name:
-            model = getattr(model, EMBEDDED_IN[name][1])
         segmenter = _evaluator(eval_root, "labels")  # the realism numbers' feature space (Frechet)
         segmenter = None if isinstance(segmenter, str) else segmenter
         if name in VQGANS:
+            model = load_pretrained(d)
+            if d.name != name:
+                model = getattr(model, EMBEDDED_IN[name][1])
             task, key = VQGANS[name]
-            res = eval_vqgan(model, task, key, args.n, realism_size=args.realism_size, evaluator=segmenter)
-        else:
-            task = name
-            key = condition_key(model, name)
-            evaluator = _evaluator(eval_root, task) if task in EVALUATED else None
-            missing = evaluator if isinstance(evaluator, str) else None
-            res = eval_transformer(model, task, key, args.conditions, args.samples,
-                                   evaluator=None if missing else evaluator, n_real=args.n,
-                                   per_class=args.per_class, segmenter=segmenter, realism_size=args.realism_size)
-            if missing:
-                res[f"{METRIC[task]}_generated_vs_input"] = missing
-        for k, v in res.items():
-            print(f"| {name} | {k} | {v:.4g} |" if isinstance(v, float) else f"| {name} | {k} | {v} |")
+            report(name, eval_vqgan(model, task, key, args.n, realism_size=args.realism_size, evaluator=segmenter))
+            continue
+        task = name
+        pipe = Pipeline.from_pretrained(str(d), task=task, device="cpu")  # what the app samples with, on the CPU
+        key = condition_key(pipe.model, task)
+        evaluator = _evaluator(eval_root, task) if task in EVALUATED else None
+        missing = evaluator if isinstance(evaluator, str) else None
+        for g in args.guidance or [pipe.defaults()["guidance"]]:
+            suffix = f"guidance {g:g}" if args.guidance else ""
+            row = f"{name} ({suffix})" if suffix else name
+            user_row = f"{name} (user-style{', ' + suffix if suffix else ''})"
+            try:
+                check_guidance(pipe.model.config, g)
+            except ValueError as e:
+                for r in ([] if args.user_style_only else [row]) + ([user_row] if task in EVALUATED and
+                                                                     not args.no_user_style else []):
+                    report(r, {"guidance": f"n/a ({e})"})
+                continue
+            if not args.user_style_only:
+                res = eval_transformer(pipe, key, args.conditions, args.samples,
+                                       evaluator=None if missing else evaluator, n_real=args.n,
+                                       per_class=args.per_class, segmenter=segmenter,
+                                       realism_size=args.realism_size, guidance=g)
+                if missing:
+                    res[f"{METRIC[task]}_generated_vs_input"] = missing
+                report(row, res)
+            if task in EVALUATED and not args.no_user_style:
+                if missing:
+                    report(user_row, {METRIC[task]: missing})
+                else:
+                    report(user_row, eval_user_style(pipe, n_user, args.samples, evaluator, guidance=g,
+                                                     n_real=args.n, per_class=args.per_class))
+    if args.json:
+        meta = {"date": time.strftime("%Y-%m-%d"), "weights": _shown(root), "held_out_seed": HELD_OUT_SEED,
+                "user_style_seed": USER_STYLE_SEED, "argv": sys.argv[1:] if argv is None else list(argv)}
+        Path(args.json).write_text(json.dumps({**meta, "results": _jsonable(results)}, indent=1) + "\n")
+        print(f"\n(wrote {args.json})")
+
+
+def _jsonable(x):
+    """NaN and infinities as null (strict JSON), recursively."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 if __name__ == "__main__":

@@ -19,15 +19,20 @@ head, the loss and the read-out differ by task:
 Metrics (what `consistency` returns; "target" is ground truth for real renders, the input
 condition for generated images):
 - mIoU: per class IoU = TP / (TP + FP + FN) from one confusion matrix accumulated over all images,
-  averaged over the classes present in the target or the prediction;
+  averaged over the classes present in the target or the prediction ("miou", pooled); "miou_per_image":
+  the same from each image's own confusion matrix, averaged over images (a map of few classes counts as
+  much as one of many, and a class missed in one image is not hidden by the others);
 - Spearman: rank correlation (average ranks for ties) of predicted vs target depth over all pixels of
   one image, averaged over images (0 for an image whose prediction or target is constant);
+  "spearman_within_row": the same of each map with its row means removed (`within_row`), so the
+  top-to-bottom ramp every landscape has (sky far, ground near) scores nothing and only what differs
+  across a row (an object, a wall, a step) counts;
 - PCK@0.1: share of the target's visible keypoints predicted within 0.1 x the larger side of the
   target person's bounding box (the box around its visible keypoints), pooled over all keypoints;
   `pck_image` uses 0.1 x the larger image side instead (a laxer threshold, for reference).
 
-Evaluators train on renders of base seed 2 (`EVALUATOR_SEED`; the generators use seed 0) and are scored
-on held-out seed 1 (`evaluate.HELD_OUT_SEED`). Training augments with horizontal flips (left/right
+Evaluators train on renders of base seed 2 (`seeds.EVALUATOR_SEED`; the generators use seed 0) and are scored
+on held-out seed 1 (`seeds.HELD_OUT_SEED`). Training augments with horizontal flips (left/right
 keypoints swapped) and, on half the images, a blur and pixel noise, so that the soft, slightly noisy
 images of a VQGAN decoder are not out of distribution. With `--first-stage VQGAN` a share of each batch
 (`--recon-share`, default 0.5) is instead the training renders as that VQGAN reconstructs them, with
@@ -55,10 +60,10 @@ import torch.nn.functional as F
 from .checkpoints import CheckpointError, load_pretrained, load_stage, read_config, register_model_type, save_pretrained
 from .data.datasets import make_dataset
 from .data.labels import LANDSCAPE_CLASSES, NUM_CLASSES
+from .seeds import EVALUATOR_SEED, HELD_OUT_SEED
 from .tasks import TASK_NAMES
 from .vqgan import VQGAN
 
-EVALUATOR_SEED = 2  # base seed of the evaluators' training renders (generators: 0, held out: 1)
 TASKS = tuple(t for t in TASK_NAMES if t in ("labels", "depth", "pose"))  # the tasks an evaluator scores
 OUT_CHANNELS = {"labels": NUM_CLASSES, "depth": 1, "pose": 18}
 METRIC = {"labels": "miou", "depth": "spearman", "pose": "pck"}  # the headline metric of each task
@@ -215,6 +220,17 @@ def miou_from_confusion(conf: torch.Tensor) -> float:
     return float(iou[present].mean()) if present.any() else float("nan")
 
 
+def miou_per_image(pred: torch.Tensor, target: torch.Tensor, n_classes: int = NUM_CLASSES) -> float:
+    """mIoU of each image (B, H, W) from its own confusion matrix, averaged over the images."""
+    return float(torch.tensor([miou(p, t, n_classes) for p, t in zip(pred, target)]).mean())
+
+
+def within_row(x: torch.Tensor) -> torch.Tensor:
+    """(..., H, W) maps with each row's mean removed: what varies across a row, without the vertical ramp."""
+    x = x.float()
+    return x - x.mean(-1, keepdim=True)
+
+
 def rankdata(x: torch.Tensor) -> torch.Tensor:
     """Ranks 0..N-1 of a 1-D tensor; tied values get the mean of their ranks (as scipy's 'average')."""
     sorted_x, order = x.sort()
@@ -264,7 +280,8 @@ def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, ba
                 mean_depth: torch.Tensor | None = None, per_class: bool = False) -> dict:
     """Run the evaluator on images (B, 3, H, W) and compare with the target (ground truth of real renders,
     or the input condition of generated images): labels (B, H, W) channel indices, depth (B, 1, H, W),
-    pose keypoints (B, 18, 3). Returns {METRIC[task]: value, ...secondary metrics}.
+    pose keypoints (B, 18, 3). Returns {METRIC[task]: value, ...secondary metrics} (labels: miou, miou_per_image,
+    pixel_accuracy; depth: spearman, l1, spearman_within_row; pose: pck, pck_image).
     Depth with `mean_depth` (1, H, W), the average depth map of real renders: also "spearman_deviation",
     the rank correlation of (predicted - mean_depth) vs (target - mean_depth), which ignores the layout
     every landscape shares (sky far on top, ground near at the bottom) and scores only what differs.
@@ -274,12 +291,14 @@ def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, ba
     task = model.config.task
     if task == "labels":
         conf = confusion_matrix(pred, target)
-        out = {"miou": miou_from_confusion(conf), "pixel_accuracy": float((pred == target).float().mean())}
+        out = {"miou": miou_from_confusion(conf), "miou_per_image": miou_per_image(pred, target),
+               "pixel_accuracy": float((pred == target).float().mean())}
         if per_class:
             out.update({f"iou_{c[1]}": float(v) for c, v in zip(LANDSCAPE_CLASSES, iou_per_class(conf))})
         return out
     if task == "depth":
-        out = {"spearman": float(spearman(pred, target).mean()), "l1": float((pred - target).abs().mean())}
+        out = {"spearman": float(spearman(pred, target).mean()), "l1": float((pred - target).abs().mean()),
+               "spearman_within_row": float(spearman(within_row(pred), within_row(target)).mean())}
         if mean_depth is not None:
             out["spearman_deviation"] = float(spearman(pred - mean_depth, target - mean_depth).mean())
         return out
@@ -290,12 +309,15 @@ def consistency(model: Evaluator, images: torch.Tensor, target: torch.Tensor, ba
 # --------------------------------------------------------------------------- data
 
 
-def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, root=None) -> dict:
+def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, root=None,
+              source: str | None = None) -> dict:
     """n samples as compact tensors: image uint8 (n, 3, H, W) and target (labels: uint8 channel indices
     (n, H, W); depth: float16 (n, 1, H, W) in [-1, 1]; pose: float32 keypoints (n, 18, 3)).
-    root=None renders them (seed (seed, i)); else an npz cache or image folder (`data.make_dataset`)."""
+    root=None renders them (seed (seed, i)) from the task's renderer, or `source` (e.g. "layout" for labels
+    and depth, "human_wide" for pose: `data.datasets.ProceduralDataset`); else an npz cache or image folder
+    (`data.make_dataset`)."""
     if root is None:
-        ds = make_dataset(task, size=size, length=n, seed=seed)
+        ds = make_dataset(task, size=size, length=n, seed=seed, source=source)
     else:
         ds = make_dataset(task, root, size=size, crop="center")
         n = min(n, len(ds))
@@ -442,10 +464,10 @@ def load_evaluator(directory) -> Evaluator:
     return load_pretrained(directory).float().eval()
 
 
-def score_real(model: Evaluator, n: int, seed: int, vqgan: nn.Module | None = None) -> dict:
-    """The evaluator against ground truth on n real renders of base seed `seed` (evaluate.HELD_OUT_SEED),
-    or, given a VQGAN, on those renders as it reconstructs them."""
-    data = load_data(model.config.task, n, model.config.image_size, seed)
+def score_real(model: Evaluator, n: int, seed: int, vqgan: nn.Module | None = None, source: str | None = None) -> dict:
+    """The evaluator against ground truth on n real renders of base seed `seed` (seeds.HELD_OUT_SEED) of the
+    task's renderer or `source`, or, given a VQGAN, on those renders as it reconstructs them."""
+    data = load_data(model.config.task, n, model.config.image_size, seed, source=source)
     if vqgan is not None:
         data["image"] = reconstruct(vqgan, data["image"])
     x, t = get_batch(data, torch.arange(len(data["image"])), model.config.task)
@@ -456,8 +478,6 @@ def score_real(model: Evaluator, n: int, seed: int, vqgan: nn.Module | None = No
 
 
 def main(argv=None):
-    from .evaluate import HELD_OUT_SEED  # (evaluate imports this module)
-
     p = argparse.ArgumentParser(prog="python -m taming_lite.evaluators", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -470,6 +490,8 @@ def main(argv=None):
     t.add_argument("--n-train", type=int, default=TrainConfig.n_train, help="training renders")
     t.add_argument("--data", default=None, help="npz cache or image folder (default: render seed --data-seed)")
     t.add_argument("--data-seed", type=int, default=EVALUATOR_SEED)
+    t.add_argument("--source", default=None,
+                   help="renderer of the training renders (default the task's; labels/depth: layout, pose: human_wide)")
     t.add_argument("--size", type=int, default=EvaluatorConfig.image_size)
     t.add_argument("--ch", type=int, default=EvaluatorConfig.ch)
     t.add_argument("--ch-mult", type=int, nargs="+", default=list(EvaluatorConfig.ch_mult))
@@ -487,6 +509,7 @@ def main(argv=None):
     s.add_argument("directory")
     s.add_argument("--n", type=int, default=200)
     s.add_argument("--seed", type=int, default=HELD_OUT_SEED)
+    s.add_argument("--source", default=None, help="renderer of the held-out renders (default the task's)")
     s.add_argument("--first-stage", default=None, metavar="VQGAN",
                    help="also score on the renders as this VQGAN (or a model folder holding one) reconstructs them")
     args = p.parse_args(argv)
@@ -503,7 +526,7 @@ def main(argv=None):
         model = load_evaluator(args.directory)
         runs = [("real renders", None)] + ([(f"reconstructions by {args.first_stage}", vqgan)] if vqgan else [])
         for what, vq in runs:
-            res = score_real(model, args.n, args.seed, vq)
+            res = score_real(model, args.n, args.seed, vq, source=args.source)
             print(f"{args.directory} ({model.config.task}) on {args.n} {what} of seed {args.seed}: "
                   + ", ".join(f"{k} {v:.4f}" for k, v in res.items()))
         return
@@ -515,7 +538,7 @@ def main(argv=None):
     if vqgan is not None and tc.augment is False:
         p.error("--first-stage reconstructions are an augmentation: it cannot go with --no-augment")
     t0 = time.perf_counter()
-    data = load_data(args.task, args.n_train, args.size, args.data_seed, args.data)
+    data = load_data(args.task, args.n_train, args.size, args.data_seed, args.data, source=args.source)
     print(f"data: {len(data['image'])} {args.task} samples ({time.perf_counter() - t0:.0f}s)")
     if vqgan is not None:
         t0 = time.perf_counter()
@@ -527,13 +550,18 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     dtype = None if args.fp32 else torch.float16
     extra = {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr, "n_train": len(data["image"]),
-             "data": args.data or f"procedural, base seed {args.data_seed}", "augment": tc.augment,
+             "data": args.data or f"procedural ({args.source or 'default'} source), base seed {args.data_seed}",
+             "augment": tc.augment,
              "class_balance": tc.class_balance, "first_stage": args.first_stage, "recon_share": tc.recon_share,
              "train_seconds": round(train_s), "params": n_params, "final_loss": tc.history[-1][1]}
     save_evaluator(model, args.out, extra, dtype=dtype)
     model = load_evaluator(args.out)  # score what was stored (fp16)
     res = score_real(model, args.n_eval, HELD_OUT_SEED)
     extra["held_out_real"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, **{k: round(v, 4) for k, v in res.items()}}
+    if args.source:  # also on held-out renders of the source it trained on
+        src = score_real(model, args.n_eval, HELD_OUT_SEED, source=args.source)
+        extra["held_out_source"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, "source": args.source,
+                                    **{k: round(v, 4) for k, v in src.items()}}
     if vqgan is not None:
         rec = score_real(model, args.n_eval, HELD_OUT_SEED, vqgan)
         extra["held_out_recon"] = {"n": args.n_eval, "seed": HELD_OUT_SEED, "first_stage": args.first_stage,

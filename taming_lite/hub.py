@@ -43,30 +43,16 @@ import torch.nn as nn
 from . import __version__
 from .checkpoints import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_original, load_pretrained
 from .device import pick_device
-from .registry import (REPO_ROOT, WEIGHTS_ENV, ModelEntry, check_filename, check_repo_id,  # noqa: F401 (re-exported)
-                       check_revision, default_files, list_models, load_registry, registry_path, weights_dir)
+from .registry import (REPO_ROOT, WEIGHTS_ENV, HubUnavailable, ModelEntry,  # noqa: F401 (re-exported)
+                       ModelNotFoundError, check_filename, check_repo_id, check_revision, default_files, env_flag,
+                       hf_home, list_models, load_registry, registry_path, space_storage, weights_dir)
 
 TIMEOUT_ENV = "TAMING_LITE_HUB_TIMEOUT"      # seconds before the Hub counts as unreachable
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
-_TRUE = {"1", "true", "yes", "on"}
-
-
-class HubUnavailable(ConnectionError):
-    """The Hub or a download host cannot be used now (offline mode, unreachable, timing out, or a server
-    error) and the model is not in the local cache. The app catches this to fall back to the embedded model."""
-
-
-class ModelNotFoundError(CheckpointError):
-    """The name, repo, revision, file or link does not exist (or is private/gated without a token)."""
 
 
 # --------------------------------------------------------------------------- environment, read at each call
-
-
-def env_flag(name: str) -> bool:
-    """Whether the environment variable is set to a true value (1, true, yes, on), as huggingface_hub reads it."""
-    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def _offline() -> bool:
@@ -88,8 +74,7 @@ def _cache_dir(cache_dir) -> Path:
     explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
     if explicit:
         return Path(explicit).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
-    return Path(home).expanduser() / "hub"
+    return hf_home() / "hub"
 
 
 def _token(token):

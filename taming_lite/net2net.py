@@ -33,6 +33,12 @@ class Net2NetConfig:
     n_classes: int = 0
     sos_token: int = 0
     pkeep: float = 1.0  # training: keep each input token with this probability, else a random one
+    # classifier-free guidance (not in the paper): the fraction of training examples whose condition is
+    # replaced by the null condition (every condition position holds `null_token`), and the guidance scale
+    # sampling uses by default (1 = off). Models trained without it (cond_drop 0, e.g. the paper's) cannot
+    # be guided.
+    cond_drop: float = 0.0
+    guidance: float = 1.0
     downsample_cond_size: int = -1
     # nearest-neighbour upsampling of the condition before the cond stage: an x8 super-resolution model
     # reuses an f=1 cond stage made for x4 (each low-res pixel becomes 2x2, the tokens stay on the
@@ -58,6 +64,27 @@ class Net2NetConfig:
             raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < n_classes {self.n_classes}")
         if self.cond_stage is not None and self.transformer.vocab_size < self.cond_stage.n_embed:
             raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < cond stage n_embed {self.cond_stage.n_embed}")
+        if not 0.0 <= self.cond_drop < 1.0:
+            raise ValueError(f"cond_drop must be in [0, 1), got {self.cond_drop}")
+        if self.cond_drop > 0 and self.null_token is None:
+            raise ValueError("cond_drop > 0 needs a null token: a cond stage whose codes leave room in the GPT "
+                             f"vocabulary (cond n_embed < vocab_size {self.transformer.vocab_size})")
+        if not self.guidance >= 1.0:
+            raise ValueError(f"guidance must be >= 1 (1 = off), got {self.guidance}")
+
+    @property
+    def null_token(self) -> int | None:
+        """The token of the null condition: the first id above the cond stage's codes (which the condition
+        positions never hold otherwise); None for unconditional models and cond stages that fill the
+        vocabulary."""
+        if self.cond_stage is None or self.cond_stage.n_embed >= self.transformer.vocab_size:
+            return None
+        return self.cond_stage.n_embed
+
+    @property
+    def guidable(self) -> bool:
+        """Whether classifier-free guidance can be used: trained with condition dropout."""
+        return self.cond_drop > 0 and self.null_token is not None
 
     @property
     def unconditional(self) -> bool:
@@ -73,6 +100,20 @@ class Net2NetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_guidance(config: Net2NetConfig, guidance: float) -> None:
+    """ValueError, saying why, for a guidance scale the model cannot use (1 = off is always fine)."""
+    try:
+        guidance = float(guidance)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance must be a number >= 1, got {guidance!r}") from None
+    if not guidance >= 1.0 or guidance == float("inf"):
+        raise ValueError(f"guidance must be a finite number >= 1 (1 = off), got {guidance}")
+    if guidance != 1.0 and not config.guidable:
+        why = "it is unconditional" if config.cond_stage is None else \
+            "it was trained without condition dropout (as the paper's released models)"
+        raise ValueError(f"this model cannot use classifier-free guidance: {why}; set guidance to 1")
 
 
 def resize_condition(c: torch.Tensor, downsample_cond_size: int = -1, cond_upsample: int = 1) -> torch.Tensor:
@@ -163,6 +204,9 @@ class Net2NetTransformer(nn.Module):
                         generator: torch.Generator | None = None):
         """As forward, from precomputed tokens (the trainer caches them)."""
         a_indices = z_indices
+        if self.training and self.config.cond_drop > 0:  # classifier-free guidance: some conditions -> null
+            drop = torch.rand((c_indices.shape[0], 1), generator=generator, device=c_indices.device) < self.config.cond_drop
+            c_indices = torch.where(drop, torch.full_like(c_indices, self.config.null_token), c_indices)
         if self.training and self.pkeep < 1.0:
             keep = torch.rand(z_indices.shape, generator=generator, device=z_indices.device) < self.pkeep
             rand = torch.randint(0, self.transformer.config.vocab_size, z_indices.shape, generator=generator,
@@ -175,16 +219,30 @@ class Net2NetTransformer(nn.Module):
     @torch.no_grad()
     def sample(self, x: torch.Tensor, c: torch.Tensor, steps: int, temperature: float = 1.0, sample: bool = False,
                top_k: int | None = None, callback: Callable[[int], None] | None = None, *, top_p: float | None = None,
-               generator: torch.Generator | None = None, seed: int | None = None, use_cache: bool = True):
+               generator: torch.Generator | None = None, seed: int | None = None, use_cache: bool = True,
+               guidance: float = 1.0):
         """x: given image tokens (B, n) (may be n = 0), c: conditioning tokens (B, Lc).
-        Returns (B, n + steps): the given tokens followed by the sampled ones, as the original."""
+        Returns (B, n + steps): the given tokens followed by the sampled ones, as the original.
+        guidance > 1: classifier-free guidance (models trained with cond_drop only)."""
         if self.transformer.training:
             raise RuntimeError("call model.eval() before sampling")
         temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.transformer.config.vocab_size)
         generator = make_generator(seed, generator)
+        uncond = self.null_condition(c, guidance)
+        if uncond is not None:
+            uncond = torch.cat((uncond, x), dim=1)
         out = sample_tokens(self.transformer, torch.cat((c, x), dim=1), steps, callback, temperature=temperature,
-                            sample=sample, top_k=top_k, top_p=top_p, generator=generator, use_cache=use_cache)
+                            sample=sample, top_k=top_k, top_p=top_p, generator=generator, use_cache=use_cache,
+                            guidance=guidance, uncond=uncond)
         return out[:, c.shape[1] :]
+
+    def null_condition(self, c: torch.Tensor, guidance: float) -> torch.Tensor | None:
+        """The null condition shaped like the condition tokens c (a sequence or a grid) for guidance > 1;
+        None for guidance 1. Raises ValueError for a model that cannot be guided."""
+        check_guidance(self.config, guidance)
+        if guidance == 1.0:
+            return None
+        return torch.full_like(c, self.config.null_token)
 
     @torch.no_grad()
     def decode_to_img(self, index: torch.Tensor, zshape) -> torch.Tensor:

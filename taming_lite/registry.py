@@ -6,21 +6,28 @@
        "repo_id": "boris/vqgan_f16_16384", "files": {"config": "config.yaml", "weights": "model.ckpt"}},
       {"name": "drin", "task": "depth", "format": "original",                       # direct download links
        "urls": {"config": "https://...yaml", "weights": "https://.../last.ckpt"},
+       "headers": {"Referer": "https://app.koofr.net/links/..."},                   # sent with those links
+       "mirrors": [{"name": "user/repo on the Hub", "urls": {"config": "...", "weights": "..."}}],
        "landing_page": "https://github.com/CompVis/taming-transformers", "size_gb": 4.0,
        "sampling": {"top_k": 100}, "conditioning": {"depth_minmax": true}}]}
 
-Exactly one of `path`, `repo_id` or `urls` says where the files are. Optional: description, license,
+Exactly one of `path`, `repo_id` or `urls` says where the files are. A `urls` entry may add request
+`headers` for its links (a share host that wants its share page as Referer) and `mirrors`: further
+sources tried in order when the first fails, each with its own `urls` and optional `headers`
+(`ModelEntry.sources`: the entry's own links first). Optional: description, license,
 source, landing_page, size_gb (approximate, shown in the picker), sha256 ({file: hex}, checked on
 every load), sampling (the model's sampling defaults: temperature, top_k, top_p), conditioning
 (how a user's input is turned into this model's condition: depth_minmax), limits (what the model
 cannot do, shown in its tab). This module only reads and checks the file; `taming_lite.hub`
-resolves entries to files.
+resolves entries to files and `taming_lite.download` fetches URL entries. It also holds what those two
+share (their errors, `env_flag`, `space_storage`), so that neither imports the other for it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,9 +47,58 @@ _REPO_ID = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
 _REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _KNOWN = {"name", "task", "format", "description", "path", "repo_id", "revision", "files", "sha256", "license",
-          "source", "urls", "landing_page", "size_gb", "sampling", "conditioning", "limits"}
+          "source", "urls", "headers", "mirrors", "landing_page", "size_gb", "sampling", "conditioning", "limits"}
+_MIRROR_KEYS = {"name", "urls", "headers", "source"}
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_TRUE = {"1", "true", "yes", "on"}
+SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
 _SAMPLING = {"temperature": (int, float), "top_k": int, "top_p": (int, float)}
 _CONDITIONING = {"depth_minmax": bool}
+
+
+class HubUnavailable(ConnectionError):
+    """The Hub or a download host cannot be used now (offline mode, unreachable, timing out, or a server
+    error) and the model is not in the local cache. The app catches this to fall back to the embedded model."""
+
+
+class ModelNotFoundError(CheckpointError):
+    """The name, repo, revision, file or link does not exist (or is private/gated without a token)."""
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment variable is set to a true value (1, true, yes, on), as huggingface_hub reads it."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def space_storage() -> Path | None:
+    """/data on a Hugging Face Space (SPACE_ID set) that has persistent storage mounted there, else None."""
+    if not os.environ.get("SPACE_ID"):
+        return None
+    return SPACE_STORAGE if SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK) else None
+
+
+def hf_home() -> Path:
+    """HF_HOME; else, on a Space with persistent storage, /data/.huggingface (kept across restarts);
+    else $XDG_CACHE_HOME/huggingface or ~/.cache/huggingface."""
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser()
+    storage = space_storage()
+    if storage is not None:
+        return storage / ".huggingface"
+    return Path(os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")).expanduser()
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a URL entry's two files can be fetched from: links, the request headers they need, a name."""
+
+    name: str
+    urls: dict                                   # {"config": URL, "weights": URL}
+    headers: dict = field(default_factory=dict)  # extra request headers (e.g. a share page as Referer)
+    source: str = ""                             # where the mirror is described (a Hub page)
+
+    def label(self, key: str = "weights") -> str:
+        return f"{self.name} ({urllib.parse.urlsplit(self.urls[key]).netloc})"
 
 
 @dataclass(frozen=True)
@@ -59,6 +115,8 @@ class ModelEntry:
     files: dict = field(default_factory=dict)   # {"config": ..., "weights": ...}: names in the repo / folder / cache
     sha256: dict = field(default_factory=dict)  # {file name: hex digest}, optional
     urls: dict = field(default_factory=dict)    # {"config": URL, "weights": URL} for direct downloads
+    headers: dict = field(default_factory=dict)  # request headers sent with `urls`
+    mirrors: tuple = ()                         # Source, ... tried after `urls`, in order
     landing_page: str = ""
     size_gb: float | None = None               # approximate download size, for the picker
     license: str = ""
@@ -70,6 +128,13 @@ class ModelEntry:
     @property
     def kind(self) -> str:
         return "embedded" if self.path is not None else "hub" if self.repo_id else "url"
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Where a URL entry's files come from, in the order they are tried: its own links, then its mirrors."""
+        if not self.urls:
+            return ()
+        return (Source("the entry's link", dict(self.urls), dict(self.headers), self.landing_page),) + self.mirrors
 
     @property
     def is_local(self) -> bool:
@@ -182,16 +247,43 @@ def parse_entry(raw, base: Path, where: str) -> ModelEntry:
     if "path" in raw:
         check_filename(raw["path"], where)
         return ModelEntry(name, task, fmt, path=base / raw["path"], **common)
+    if ("headers" in raw or "mirrors" in raw) and "urls" not in raw:
+        raise CheckpointError(f"{where}: 'headers' and 'mirrors' belong to entries with 'urls'")
     if "urls" in raw:
-        urls = raw["urls"]
-        if (not isinstance(urls, dict) or set(urls) != {"config", "weights"}
-                or not all(isinstance(u, str) and re.match(r"^https?://", u) for u in urls.values())):
-            raise CheckpointError(f"{where}: 'urls' must be {{'config': 'http(s)://...', 'weights': 'http(s)://...'}}")
-        return ModelEntry(name, task, fmt, urls=dict(urls), **common)
+        mirrors = raw.get("mirrors") or []
+        if not isinstance(mirrors, list):
+            raise CheckpointError(f"{where}: 'mirrors' must be a list of {{'name': ..., 'urls': {{...}}}}")
+        sources = []
+        for i, m in enumerate(mirrors):
+            at = f"{where}: mirrors[{i}]"
+            if not isinstance(m, dict) or set(m) - _MIRROR_KEYS or not isinstance(m.get("name"), str) or not m["name"]:
+                raise CheckpointError(f"{at}: expected {{'name': ..., 'urls': {{...}}}} with keys among {sorted(_MIRROR_KEYS)}")
+            sources.append(Source(m["name"], _urls(m.get("urls"), at), _headers(m.get("headers"), at),
+                                  str(m.get("source", ""))))
+        return ModelEntry(name, task, fmt, urls=_urls(raw["urls"], where), headers=_headers(raw.get("headers"), where),
+                          mirrors=tuple(sources), **common)
     repo_id, revision = raw["repo_id"], raw.get("revision", "main")
     check_repo_id(repo_id, where)
     check_revision(revision, where)
     return ModelEntry(name, task, fmt, repo_id=repo_id, revision=revision, **common)
+
+
+def _urls(urls, where: str) -> dict:
+    if (not isinstance(urls, dict) or set(urls) != {"config", "weights"}
+            or not all(isinstance(u, str) and re.match(r"^https?://", u) for u in urls.values())):
+        raise CheckpointError(f"{where}: 'urls' must be {{'config': 'http(s)://...', 'weights': 'http(s)://...'}}")
+    return dict(urls)
+
+
+def _headers(headers, where: str) -> dict:
+    """Request headers: names of letters, digits and '-', values on one line."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and _HEADER_NAME.match(k) and isinstance(v, str) and not set(v) & {"\r", "\n", "\0"}
+            for k, v in headers.items()):
+        raise CheckpointError(f"{where}: 'headers' must map header names (letters, digits, '-') to one-line strings")
+    return dict(headers)
 
 
 # --------------------------------------------------------------------------- names that are safe to use

@@ -6,6 +6,10 @@
   after every token, so callers can stream previews or stop early.
 - `sample_sliding_window`: token grids larger than the model's window (e.g. 32x48 tokens from a
   16x16-token model), the conditioning grid cropped with the window.
+- Classifier-free guidance (both samplers, `guidance` > 1 with `uncond`, the null branch's prefix or
+  conditioning): the conditional and the unconditional sequences run as one batch of 2B through the
+  same KV-cached forward, and each token is drawn from `logits_u + guidance * (logits_c - logits_u)`,
+  then fed to both branches.
 
 Sliding window, block scheme. The original moves a wh x ww window so that the token (i, j) sits
 near its centre and recomputes the whole window (conditioning + up to wh*ww tokens) for every
@@ -90,6 +94,21 @@ def pick(logits: torch.Tensor, sample: bool, generator: torch.Generator | None =
     return idx.clamp_(max=probs.shape[-1] - 1)
 
 
+def guide(logits: torch.Tensor, guidance: float) -> torch.Tensor:
+    """(2B, V) logits, conditional rows first, unconditional after -> (B, V) guided logits."""
+    cond, uncond = logits.float().chunk(2)
+    return uncond + guidance * (cond - uncond)
+
+
+def _with_uncond(x: torch.Tensor, uncond: torch.Tensor | None, guidance: float) -> torch.Tensor:
+    """The batch the model runs: x, or x and the unconditional branch stacked (2B, ...) for guidance."""
+    if uncond is None or guidance == 1.0:
+        return x
+    if uncond.shape != x.shape:
+        raise ValueError(f"the unconditional branch {tuple(uncond.shape)} must be shaped like {tuple(x.shape)}")
+    return torch.cat((x, uncond.to(x.device)), dim=0)
+
+
 def make_generator(seed: int | None = None, generator: torch.Generator | None = None) -> torch.Generator | None:
     if generator is not None:
         return generator
@@ -101,24 +120,30 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
 @torch.no_grad()
 def iter_sample(gpt: GPT, prefix: torch.Tensor, steps: int, temperature: float = 1.0, sample: bool = True,
                 top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
-                use_cache: bool = True) -> Iterator[torch.Tensor]:
-    """Extend prefix (B, P) by `steps` tokens; yields the whole sequence (B, P + k) after each new token."""
+                use_cache: bool = True, guidance: float = 1.0,
+                uncond: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+    """Extend prefix (B, P) by `steps` tokens; yields the whole sequence (B, P + k) after each new token.
+    guidance > 1 with uncond (B, P), the prefix of the unconditional branch: classifier-free guidance."""
     if prefix.dim() != 2 or prefix.shape[1] < 1:
         raise ValueError(f"prefix must be (B, P) with P >= 1, got shape {tuple(prefix.shape)}")
     total = prefix.shape[1] + steps
     if total - 1 > gpt.config.block_size:  # the last token is never fed to the model
         raise ValueError(f"{prefix.shape[1]} + {steps} tokens exceed the model's block_size {gpt.config.block_size}")
-    x = prefix
-    cache = gpt.new_cache(prefix.shape[0], max(total - 1, 1)) if use_cache else None
+    B = prefix.shape[0]
+    x = _with_uncond(prefix, uncond, guidance)  # (B or 2B, P)
+    guided = x.shape[0] != B
+    cache = gpt.new_cache(x.shape[0], max(total - 1, 1)) if use_cache else None
     for k in range(steps):
         if cache is not None:
             start = 0 if k == 0 else x.shape[1] - 1
             logits = gpt.forward_cached(x[:, start:], cache, start)
         else:
             logits = gpt(x)[0][:, -1]
+        if guided:
+            logits = guide(logits, guidance)
         ix = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)
-        x = torch.cat((x, ix), dim=1)  # (B, P + k + 1); the token sequence only, not the cache
-        yield x
+        x = torch.cat((x, ix.repeat(2, 1) if guided else ix), dim=1)  # (B, P + k + 1); tokens only, not the cache
+        yield x[:B]
 
 
 def sample_tokens(gpt: GPT, prefix: torch.Tensor, steps: int, callback: Callable[[int], None] | None = None,
@@ -154,11 +179,13 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
                                window: tuple[int, int] = (16, 16), block: int | None = None,
                                row_step: int = 1, temperature: float = 1.0, sample: bool = True,
                                top_k: int | None = None, top_p: float | None = None,
-                               generator: torch.Generator | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+                               generator: torch.Generator | None = None, guidance: float = 1.0,
+                               uncond: torch.Tensor | None = None) -> Iterator[tuple[int, torch.Tensor]]:
     """Sample a token grid larger than the model's window.
 
     cond:     (B, H, W) conditioning token grid aligned with z (cropped with the window), or (B, Lc)
               a fixed conditioning sequence used for every window (e.g. the start token).
+    uncond:   the unconditional branch's conditioning, shaped like cond, for guidance > 1.
     z:        (B, H, W) token grid; raster positions < `start` are given and kept, the rest are sampled.
     block:    tokens of a row sampled per window placement (default ww // 2; 1 = per-token windows).
     row_step: rows the window moves down at a time (1 = as the original: the token's row at the
@@ -176,7 +203,10 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
     c_len = wh * ww if grid_cond else cond.shape[1]
     if c_len + wh * ww - 1 > gpt.config.block_size:
         raise ValueError(f"window {wh}x{ww} with {c_len} conditioning tokens exceeds block_size {gpt.config.block_size}")
-    z = z.clone()
+    cond = _with_uncond(cond, uncond, guidance)  # guidance: both branches as one batch of 2B
+    guided = cond.shape[0] != B
+    z = _with_uncond(z, z, guidance) if guided else z.clone()
+    out = z[:B]  # the conditional branch's grid, a view
     # One KV cache per window column j0, with the placement it holds and how many sequence positions
     # of it are filled. Everything fed to a cache was known when fed and never changes, so a later
     # block with the same placement (i0, j0) continues the cache where it stopped.
@@ -189,23 +219,26 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
             if not cols:
                 continue
             j0 = _window_start(cols[0], W, ww, left)
-            win = z[:, i0 : i0 + wh, j0 : j0 + ww]  # (B, wh, ww), a view: sampled tokens show up
-            c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
+            win = z[:, i0 : i0 + wh, j0 : j0 + ww]  # (B or 2B, wh, ww), a view: sampled tokens show up
+            c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(z.shape[0], -1) if grid_cond else cond
             if j0 in caches:
                 cache, held_i0, filled = caches.pop(j0)
                 filled = filled if held_i0 == i0 else 0
             elif len(caches) >= MAX_WINDOW_CACHES:  # reuse the least recently used cache's memory
                 cache, filled = caches.pop(next(iter(caches)))[0], 0
             else:
-                cache, filled = gpt.new_cache(B, c_len + wh * ww - 1), 0
+                cache, filled = gpt.new_cache(z.shape[0], c_len + wh * ww - 1), 0
             for j in cols:
                 p = c_len + (i - i0) * ww + (j - j0)  # sequence index of the token to predict
-                seq = torch.cat((c_seq, win.reshape(B, -1)), dim=1)[:, filled:p]  # tokens still to feed
+                seq = torch.cat((c_seq, win.reshape(z.shape[0], -1)), dim=1)[:, filled:p]  # tokens still to feed
                 logits = gpt.forward_cached(seq, cache, filled)
+                if guided:
+                    logits = guide(logits, guidance)
                 filled = p
-                z[:, i, j] = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
+                ix = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
+                z[:, i, j] = ix.repeat(2) if guided else ix
                 done += 1
-                yield done, z
+                yield done, out
             caches[j0] = (cache, i0, filled)
 
 
@@ -213,7 +246,7 @@ def sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, **kwarg
     out = z
     for _, out in iter_sample_sliding_window(gpt, cond, z, **kwargs):
         pass
-    return out.clone() if out is z else out
+    return out.clone()
 
 
 @torch.no_grad()

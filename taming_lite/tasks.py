@@ -61,12 +61,13 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {s.name: s for s in (
     TaskSpec("completion", "image", None, "no condition (an unconditional model with a start token)",
              sources=("landscape", "human", "both"), api_name="complete"),
-    TaskSpec("depth", "depth", "depth", "a 1-channel depth map", api_name="depth"),
-    TaskSpec("labels", "labels", "labels", "a one-hot label map with {n} classes", api_name="labels"),
+    TaskSpec("depth", "depth", "depth", "a 1-channel depth map", sources=("landscape", "layout"), api_name="depth"),
+    TaskSpec("labels", "labels", "labels", "a one-hot label map with {n} classes", sources=("landscape", "layout"),
+             api_name="labels"),
     TaskSpec("superres", "lowres", "lowres4", "a low-resolution RGB image (condition grid from a smaller input)",
              sources=("landscape", "human", "both"), api_name="superres"),
     TaskSpec("pose", "skeleton", "skeleton", "an RGB skeleton image the size of the output", source="human",
-             sources=("human",), api_name="pose"),
+             sources=("human", "human_wide"), api_name="pose"),
 )}
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
@@ -321,10 +322,18 @@ class Pipeline:
         cs = self.model.config.cond_stage
         return cs.in_channels if cs is not None else 0
 
+    @property
+    def guidable(self) -> bool:
+        """Whether the model can use classifier-free guidance (trained with condition dropout)."""
+        return bool(getattr(self.model.config, "guidable", False))
+
     def defaults(self) -> dict:
-        """Sampling defaults: the task's, overridden by the model's registry entry (the paper's settings)."""
+        """Sampling defaults: the task's, overridden by the model's registry entry (the paper's settings);
+        guidance from the model's config (1 = off)."""
         s = self.spec
-        return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, **self.sampling_defaults}
+        guidance = float(getattr(self.model.config, "guidance", 1.0)) if self.guidable else 1.0
+        return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": guidance,
+                **self.sampling_defaults}
 
     def describe(self) -> str:
         """'name on cpu (float32), loaded in 1.2 s' for status lines."""
@@ -459,19 +468,25 @@ class Pipeline:
 
     def iter_sample(self, job: Job, seed: int | None = 0, num_samples: int = 1, temperature: float | None = None,
                     top_k: int | None = -1, top_p: float | None = None, previews: int = N_PREVIEWS,
-                    progress=None) -> Iterator[Preview]:
+                    progress=None, guidance: float | None = None) -> Iterator[Preview]:
         """Sample the job's unknown tokens for `num_samples` images; yield a Preview about `previews` times,
-        the last one final. `top_k` None = no limit, -1 = the default; `progress((done, total))` per chunk."""
+        the last one final. `top_k` None = no limit, -1 = the default; `progress((done, total))` per chunk.
+        `guidance`: classifier-free guidance scale (None = the model's default, 1 = off; > 1 only for
+        models trained with condition dropout: ValueError otherwise)."""
+        from .net2net import check_guidance
+
         d = self.defaults()
         temperature = d["temperature"] if temperature is None else temperature
         top_k = d["top_k"] if top_k == -1 else top_k
         top_p = d["top_p"] if top_p is None else top_p
+        guidance = float(d["guidance"] if guidance is None else guidance)
         temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.vocab_size)
+        check_guidance(self.model.config, guidance)
         B = int(num_samples)
         z = job.z.expand(B, -1, -1).clone()
         cond = job.cond.expand(B, *job.cond.shape[1:])
         yield from self._stream(cond, z, job.start, dict(seed=seed, temperature=temperature, top_k=top_k,
-                                                          top_p=top_p), previews, progress)
+                                                          top_p=top_p, guidance=guidance), previews, progress)
 
     def sample(self, job: Job, **kwargs) -> list[np.ndarray]:
         """All of `iter_sample`: the final images."""
@@ -486,7 +501,8 @@ class Pipeline:
         wh, ww = self.window
         gpt = self.model.transformer
         kw = dict(temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
-                  generator=make_generator(params["seed"]))
+                  generator=make_generator(params["seed"]), guidance=params["guidance"])
+        uncond = self.model.null_condition(cond, params["guidance"])  # None unless guided
         c_seq = cond.reshape(B, -1)
         fits = h <= wh and w <= ww and c_seq.shape[1] + h * w - 1 <= gpt.config.block_size
         grid = z.clone()
@@ -494,13 +510,16 @@ class Pipeline:
             yield Preview(0, 0, self.decode(grid), grid)
             return
         if fits:
-            prefix = torch.cat((c_seq, grid.reshape(B, -1)[:, :start]), dim=1)
-            it = iter_sample(gpt, prefix, total, sample=True, **kw)
+            given = grid.reshape(B, -1)[:, :start]
+            prefix = torch.cat((c_seq, given), dim=1)
+            if uncond is not None:
+                uncond = torch.cat((uncond.reshape(B, -1), given), dim=1)
+            it = iter_sample(gpt, prefix, total, sample=True, uncond=uncond, **kw)
             off = c_seq.shape[1]
         else:
             if cond.dim() == 3 and cond.shape != z.shape:
                 raise ValueError(f"conditioning grid {tuple(cond.shape[1:])} does not match the output grid {(h, w)}")
-            it = iter_sample_sliding_window(gpt, cond, grid, start=start, window=(wh, ww), **kw)
+            it = iter_sample_sliding_window(gpt, cond, grid, start=start, window=(wh, ww), uncond=uncond, **kw)
         every = max(1, total // max(1, previews))
         done = 0
         while done < total:
@@ -525,12 +544,15 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 def shape_of(config, extra: dict | None = None) -> dict:
     """A Net2Net config's sizes: window (tokens per side), in_stride, out_stride, image_size (output px of one
-    window), sr_factor (output px per condition px)."""
+    window), sr_factor (output px per condition px); and what the tabs set up from the config alone:
+    guidable (trained with condition dropout) and guidance (its default scale; 1 = off)."""
     fs = config.first_stage
     window = int((extra or {}).get("image_size") or fs.resolution) // fs.downsample_factor
+    guidable = bool(getattr(config, "guidable", False))
     return dict(window=window, in_stride=fs.downsample_factor, out_stride=fs.upsample_factor,
                 image_size=window * fs.upsample_factor,
-                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor)
+                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor,
+                guidable=guidable, guidance=float(config.guidance) if guidable else 1.0)
 
 
 def model_shape(model_or_name) -> dict | None:

@@ -27,8 +27,9 @@ class AppServer:
     placeholder models: fast and the same on every machine)."""
 
     def __init__(self, tmp: Path, extra_args: list[str] | None = None, weights: str | Path | None = None,
-                 env: dict[str, str] | None = None):
-        """`env`: variables set for the app on top of the defaults above (e.g. HF_HUB_OFFLINE="0")."""
+                 env: dict[str, str] | None = None, cwd: Path | None = None):
+        """`env`: variables set for the app on top of the defaults above (e.g. HF_HUB_OFFLINE="0");
+        `cwd`: the folder holding the app.py to run (default: this repository)."""
         extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -41,7 +42,7 @@ class AppServer:
         self.log = open(tmp / "server.log", "w")
         self.proc = subprocess.Popen([sys.executable, "app.py", "--device", "cpu", "--port", str(self.port),
                                       "--model", weights] + (extra_args or []),
-                                     cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+                                     cwd=cwd or REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.log_path = tmp / "server.log"
 
     def wait(self, timeout: float = 120) -> "AppServer":

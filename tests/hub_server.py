@@ -10,7 +10,10 @@ records every request so tests can count them:
 Beside the Hub, plain download links (the paper's released checkpoints are direct URLs):
     GET       /files/{path}                                   `files[path]`, with HTTP Range (206) support;
               `file_types[path]` sets the Content-Type, `cut_after[path] = n` drops the connection after n
-              bytes once (an interrupted transfer); a path not in `files` answers 404 (a dead link)
+              bytes once (an interrupted transfer); a path not in `files` answers 404 (a dead link);
+              `require_headers[path] = {name: value}` answers 400 Bad Request unless the request carries
+              them (a share host wanting its share page as Referer); `redirects[path] = other` answers 302
+              to /files/{other} (as heibox does); `file_headers[path]` adds response headers
 `use(monkeypatch, tmp_path)` points HF_ENDPOINT at it with a fresh HF cache and nothing offline.
 """
 
@@ -38,6 +41,9 @@ class FakeHub:
         self.files: dict[str, bytes] = {}      # plain URLs under /files/
         self.file_types: dict[str, str] = {}
         self.cut_after: dict[str, int] = {}
+        self.require_headers: dict[str, dict[str, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.file_headers: dict[str, dict[str, str]] = {}
         handler = type("Handler", (_Handler,), {"hub": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -156,6 +162,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _plain(self, path: str, body: bool):
         hub = self.hub
+        wanted = hub.require_headers.get(path, {})
+        if any(self.headers.get(k) != v for k, v in wanted.items()):
+            return self._send(400, {"Content-Type": "text/plain"}, b"Bad Request", body)
+        if path in hub.redirects:
+            return self._send(302, {"Location": f"{hub.endpoint}/files/{hub.redirects[path]}"}, b"", body)
         data = hub.files.get(path)
         if data is None:
             return self._send(404, {"Content-Type": "text/plain"}, b"not found", body)
@@ -168,7 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(416, {"Content-Range": f"bytes */{len(data)}"}, b"", body)
             status = 206
         part = data[start:]
-        headers = {"Content-Type": ctype, "Content-Length": str(len(part)), "Accept-Ranges": "bytes"}
+        headers = {"Content-Type": ctype, "Content-Length": str(len(part)), "Accept-Ranges": "bytes",
+                   **hub.file_headers.get(path, {})}
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         cut = hub.cut_after.pop(path, None)

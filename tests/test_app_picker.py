@@ -318,7 +318,8 @@ def test_through_the_http_api(app):
     client = Client(srv.url, verbose=False)
     params = {p["parameter_name"]: p for p in
               client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/pose"]["parameters"]}
-    assert list(params)[-1] == "model" and params["model"]["parameter_default"] == ""
+    assert list(params)[-2:] == ["model", "guidance"] and params["model"]["parameter_default"] == ""
+    assert params["guidance"]["parameter_default"] == 1.0  # the placeholder model has no guidance
     pose_picker = next(c for c in client.config["components"]
                        if c.get("props", {}).get("elem_id") == "model-picker-pose")
     assert [v for _, v in pose_picker["props"]["choices"]] == ["", "pose-hub"]

@@ -72,10 +72,12 @@ def test_condition_consistency_with_and_without_an_evaluator(tmp_path, capsys):
     from taming_lite.evaluators import Evaluator, EvaluatorConfig, save_evaluator
 
     save_pretrained(_tiny_depth_model(), tmp_path / "depth")
-    args = ["--weights", str(tmp_path), "--only", "depth", "--conditions", "1", "--samples", "2", "--n", "4"]
+    args = ["--weights", str(tmp_path), "--only", "depth", "--conditions", "1", "--samples", "2", "--n", "4",
+            "--user-conditions", "2"]
     main(args)  # no evaluator: said in the table, the other metrics still there
     rows = _rows(capsys.readouterr().out)
     assert "evaluator missing" in rows[("depth", "spearman_generated_vs_input")]
+    assert "evaluator missing" in rows[("depth (user-style)", "spearman")]
     assert ("depth", "diversity_mse") in rows
 
     ev = Evaluator(EvaluatorConfig(task="depth", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval()
@@ -101,7 +103,8 @@ def test_per_class_iou_of_labels(tmp_path, capsys):
     save_pretrained(_tiny_depth_model(14, 14), tmp_path / "labels")
     save_evaluator(Evaluator(EvaluatorConfig(task="labels", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval(),
                    tmp_path / "evaluators" / "labels")
-    args = ["--weights", str(tmp_path), "--only", "labels", "--conditions", "1", "--samples", "2", "--n", "4"]
+    args = ["--weights", str(tmp_path), "--only", "labels", "--conditions", "1", "--samples", "2", "--n", "4",
+            "--no-user-style"]
     main(args)
     assert not any(k.startswith("iou_") for _, k in _rows(capsys.readouterr().out))
     main(args + ["--per-class"])
@@ -252,3 +255,142 @@ def test_a_larger_decoder_is_compared_with_renders_at_its_output_size(tmp_path):
     # the grown decoder starts as a bilinear upscaling: close to the bicubic one
     assert abs(big["psnr_db"] - small["psnr_db_at_32"]) < 1.0
     assert "frechet_segmenter" not in big  # no evaluator given
+
+
+# --------------------------------------------------------------------------- through the Pipeline; user-style sets
+
+
+def test_samples_come_from_the_pipeline(tmp_path):
+    """evaluate samples what the app samples: `Pipeline.sample` of the prepared condition, one batch."""
+    import numpy as np
+
+    from taming_lite.checkpoints import save_pretrained
+    from taming_lite.data.user_style import depth_map
+    from taming_lite.evaluate import _sample
+    from taming_lite.tasks import Pipeline
+
+    save_pretrained(_tiny_depth_model(), tmp_path / "depth")
+    pipe = Pipeline.from_pretrained(str(tmp_path / "depth"), task="depth", device="cpu")
+    job = pipe.prepare(depth_map(0, 16, 16), size=(16, 16))
+    images, tokens, seconds = _sample(pipe, job, 2, guidance=1.0)
+    app = np.stack(pipe.sample(job, seed=0, num_samples=2))
+    assert images.shape == (2, 3, 16, 16) and tokens.shape == (2, 8, 8) and seconds > 0
+    assert np.array_equal(((images + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy(), app)
+
+
+class _Identity(torch.nn.Module):
+    """A perfect (cond or first) stage: its reconstruction is its input."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.config = type("C", (), {"in_channels": channels})()
+
+    def forward(self, x):
+        return x, None, None
+
+    def reconstruct(self, x):
+        return x
+
+
+class _Drawn:
+    """A stand-in Pipeline whose samples are pictures of the condition itself (label colours, or depth as grey),
+    each with a little noise of its own: with an evaluator that reads the picture back, adherence is 1."""
+
+    def __init__(self, task, size=16):
+        self.task, self.window, self.in_stride, self.image_size = task, (size // 2, size // 2), 2, size
+        self.model = type("M", (), {"first_stage_model": _Identity(3), "cond_stage_model": _Identity(14)})()
+
+    def prepare(self, condition, size):
+        return condition
+
+    def iter_sample(self, condition, seed, num_samples, previews, guidance):
+        import numpy as np
+
+        from taming_lite.data.labels import colorize
+
+        rgb = colorize(condition) if self.task == "labels" else np.repeat(
+            (condition * 255).round().astype(np.uint8)[..., None], 3, -1)
+        g = np.random.default_rng(seed)
+        keep = np.array([self.task == "labels", True, True])  # depth: the noise off the channel read back
+        imgs = [np.clip(rgb.astype(int) + keep * g.integers(-2, 3, rgb.shape), 0, 255).astype(np.uint8)
+                for _ in range(num_samples)]
+        yield type("P", (), {"images": imgs, "tokens": torch.zeros(num_samples, 1, 1)})()
+
+
+class _Reader(torch.nn.Module):
+    """An evaluator that reads a _Drawn picture back: labels by the nearest palette colour, depth as the grey."""
+
+    def __init__(self, task):
+        super().__init__()
+        self.config = type("C", (), {"task": task})()
+
+    def predict(self, x):
+        import numpy as np
+
+        from taming_lite.data.labels import ids_to_index, snap_to_labels
+
+        if self.config.task == "depth":
+            return x[:, :1]
+        rgb = ((x + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        return torch.from_numpy(np.stack([ids_to_index(snap_to_labels(im)).astype(np.int64) for im in rgb]))
+
+
+def test_user_style_adherence_is_one_for_a_perfect_model_and_lower_for_mismatched_pairs():
+    from taming_lite.evaluate import eval_user_style
+
+    out = eval_user_style(_Drawn("labels"), 6, 2, _Reader("labels"), n_real=4)
+    assert out["miou_per_image"] == pytest.approx(1) and out["miou_pooled"] == pytest.approx(1)
+    assert out["miou_per_image_floor_mismatched"] < 0.6 and out["miou_pooled_floor_mismatched"] < 0.6
+    assert out["cond_vqgan_miou_per_image"] == pytest.approx(1)
+    assert 0 < out["diversity_mse"] < 1e-3 and out["conditions"] == 6 and out["samples_each"] == 2
+    ceiling = out["miou_pooled_ceiling_vqgan_recon"]
+    assert ceiling.startswith("n/a") if isinstance(ceiling, str) else 0 <= ceiling <= 1
+    d = eval_user_style(_Drawn("depth"), 6, 2, _Reader("depth"), n_real=4)
+    assert d["spearman"] > 0.99 and d["spearman_deviation"] > 0.99
+    # the picture's 8 bits turn a gentle tilt across a row into steps: within-row ranks lose a little (~0.8)
+    assert d["spearman_within_row"] > 0.7 and d["spearman_within_row_floor_mismatched"] < 0.3
+    assert d["spearman_deviation_floor_mismatched"] < 0.5 and d["spearman_floor_mismatched"] < d["spearman"]
+    assert d["cond_vqgan_spearman"] == pytest.approx(1)
+
+
+def test_matching_renders_of_poses():
+    """The pose ceiling's renders: the human of the same angles, whose keypoints are the condition."""
+    import numpy as np
+
+    from taming_lite.data.datasets import image_to_tensor
+    from taming_lite.data.user_style import conditions, pose_human
+    from taming_lite.evaluate import matching_renders
+
+    conds = conditions("pose", 2, 32)
+    r = matching_renders("pose", conds, 32)
+    assert r.shape == (2, 3, 32, 32) and -1 <= r.min() and r.max() <= 1
+    human = pose_human((3, 1), 32, 32)
+    assert np.array_equal(human.keypoints, conds[1]) and torch.equal(image_to_tensor(human.image), r[1])
+
+
+def test_user_style_rows_guidance_and_json(tmp_path, capsys):
+    import json
+
+    from taming_lite.checkpoints import save_pretrained
+    from taming_lite.evaluate import main
+    from taming_lite.evaluators import Evaluator, EvaluatorConfig, save_evaluator
+
+    save_pretrained(_tiny_depth_model(), tmp_path / "depth")
+    save_evaluator(Evaluator(EvaluatorConfig(task="depth", image_size=16, ch=4, ch_mult=(1, 2), patch=2)).eval(),
+                   tmp_path / "evaluators" / "depth")
+    main(["--weights", str(tmp_path), "--only", "depth", "--user-style-only", "--n", "3", "--samples", "2",
+          "--guidance", "1", "2", "--json", str(tmp_path / "out.json")])
+    rows = _rows(capsys.readouterr().out)
+    assert {m for m, _ in rows} == {"depth (user-style, guidance 1)", "depth (user-style, guidance 2)"}
+    on = "depth (user-style, guidance 1)"
+    assert rows[on, "conditions"] == "3" and rows[on, "guidance"] == "1"
+    for k in ("spearman_deviation", "spearman_deviation_floor_mismatched", "spearman_within_row", "spearman",
+              "cond_vqgan_spearman_within_row"):
+        assert -1 <= float(rows[on, k]) <= 1, k
+    assert float(rows[on, "diversity_mse"]) >= 0
+    assert rows["depth (user-style, guidance 2)", "guidance"].startswith("n/a")  # trained without dropout
+    data = json.loads((tmp_path / "out.json").read_text())
+    assert data["results"][on]["conditions"] == 3 and data["user_style_seed"] == 3
+    main(["--weights", str(tmp_path), "--only", "depth", "--no-user-style", "--conditions", "1", "--samples", "2",
+          "--n", "4"])
+    assert {m for m, _ in _rows(capsys.readouterr().out)} == {"depth"}

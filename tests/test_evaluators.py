@@ -10,8 +10,8 @@ import torch
 
 from taming_lite.checkpoints import CheckpointError, save_pretrained
 from taming_lite.evaluators import (FLIP_PAIRS, Evaluator, EvaluatorConfig, TrainConfig, consistency, get_batch,
-                                    load_data, load_evaluator, miou, pck, iou_per_class, confusion_matrix, rankdata, reconstruct, save_evaluator,
-                                    soft_argmax, spearman, train)
+                                    load_data, load_evaluator, miou, miou_per_image, pck, iou_per_class, confusion_matrix, rankdata, reconstruct, save_evaluator,
+                                    soft_argmax, spearman, train, within_row)
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
 
@@ -204,12 +204,48 @@ def test_spearman_deviation_ignores_the_shared_layout():
     assert "spearman_deviation" not in consistency(ev, images, depth)
 
 
+def test_within_row_spearman_removes_the_ramp():
+    """Unrelated objects on one ramp: plain Spearman is high, within-row Spearman ~0; the right map scores 1."""
+
+    class Oracle(Evaluator):
+        def predict(self, x):
+            return x[:, :1]
+
+    assert torch.allclose(within_row(torch.arange(6.0).reshape(1, 2, 3)), torch.tensor([[[-1.0, 0, 1], [-1, 0, 1]]]))
+    g = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(-1, 1, 16)[:, None].expand(16, 16)
+    blobs = (torch.rand(8, 1, 16, 16, generator=g) > 0.7).float()
+    depth = (0.6 * ramp + 0.4 * blobs).clamp(-1, 1)
+    ev = Oracle(tiny("depth"))
+    right, wrong = consistency(ev, depth.expand(-1, 3, -1, -1), depth), consistency(ev, depth.expand(-1, 3, -1, -1),
+                                                                                      depth.roll(1, 0))
+    assert right["spearman_within_row"] == pytest.approx(1) and right["spearman"] == pytest.approx(1)
+    assert wrong["spearman"] > 0.5 and abs(wrong["spearman_within_row"]) < 0.2
+
+
+def test_miou_per_image_weighs_images_equally():
+    """Image 0 right (mIoU 1), image 1 all wrong (0): per image 0.5, whatever their class counts; the pooled
+    mIoU mixes the two into one confusion matrix."""
+    target = torch.zeros(2, 4, 4, dtype=torch.long)
+    target[0, :, 2:] = 1
+    target[1] = 2
+    pred = target.clone()
+    pred[1] = 3
+    assert miou_per_image(pred, target) == pytest.approx(0.5)
+    assert miou(pred, target) == pytest.approx((1 + 1 + 0 + 0) / 4)
+    assert miou_per_image(target, target) == 1.0
+    model = Evaluator(tiny("labels")).eval()
+    out = consistency(model, torch.rand(2, 3, 16, 16) * 2 - 1, torch.randint(0, 14, (2, 16, 16)))
+    assert 0 <= out["miou_per_image"] <= 1
+
+
 def test_train_command_saves_a_loadable_evaluator(tmp_path):
     """`python -m taming_lite.evaluators train` as scripts/train_evaluators.sh runs it, in a subprocess:
     run as __main__, the module's classes were copies that save_pretrained refused after training."""
     out = tmp_path / "ev"
     cmd = [sys.executable, "-m", "taming_lite.evaluators", "train", "--task", "depth", "--steps", "2", "--n-train", "8",
-           "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out)]
+           "--n-eval", "4", "--size", "32", "--batch-size", "4", "--ch", "4", "--ch-mult", "1", "2", "--out", str(out),
+           "--source", "layout"]
     r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "saved" in r.stdout
@@ -217,6 +253,14 @@ def test_train_command_saves_a_loadable_evaluator(tmp_path):
     assert model.config.task == "depth" and model.config.image_size == 32
     extra = json.loads((out / "config.json").read_text())["extra"]
     assert extra["steps"] == 2 and extra["held_out_real"]["n"] == 4
+    assert extra["held_out_source"]["source"] == "layout" and "layout" in extra["data"]
+
+
+def test_load_data_from_another_source():
+    """The evaluators can train on the layout-first renders (what people draw is outside the 3D renders)."""
+    a, b = load_data("labels", 6, 16, seed=3), load_data("labels", 6, 16, seed=3, source="layout")
+    assert a["image"].shape == b["image"].shape == (6, 3, 16, 16)
+    assert not torch.equal(a["target"], b["target"])  # (the mix keeps some 3D renders among the layouts)
 
 
 def tiny_vqgan():

@@ -1,4 +1,4 @@
-"""scripts/make_sample_sheets.py: one row per condition, condition | samples | ground truth."""
+"""scripts/make_sample_sheets.py: one row per condition, condition | samples (| ground truth), through Pipeline."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from taming_lite.checkpoints import save_pretrained  # noqa: E402
 def test_sheet_layout(tmp_path, task):
     model = placeholder_model(task)  # 64x64 images, 8x8 tokens
     save_pretrained(model, tmp_path / task)
-    img = np.asarray(sheet(task, tmp_path, rows=2, samples=2, gap=2))
+    img = np.asarray(sheet(task, tmp_path, rows=2, samples=2))
     size = 64
     assert img.shape == (2 * size + 2, 4 * size + 3 * 2, 3)
     assert (img[size : size + 2] == 255).all()  # white gap between rows
@@ -41,12 +41,26 @@ def test_a_larger_decoder_gets_tiles_of_its_output_size(tmp_path):
     model.first_stage_model = grow_levels(model.first_stage_model, 1)
     model.config.first_stage = model.first_stage_model.config
     save_pretrained(model, tmp_path / "labels")
-    img = np.asarray(sheet("labels", tmp_path, rows=1, samples=1, gap=2))
+    img = np.asarray(sheet("labels", tmp_path, rows=1, samples=1))
     assert img.shape == (128, 3 * 128 + 2 * 2, 3)
     cond = img[:, :128]
     assert (cond[::2, ::2] == cond[1::2, 1::2]).all()  # the 64-px label map, enlarged 2x by nearest neighbour
     truth = img[:, -128:].astype(float)
     assert np.abs(truth[::2, ::2] - truth[1::2, 1::2]).mean() > 1  # rendered at 128 px, not enlarged
     save_pretrained(model.first_stage_model, tmp_path / "vqgan_image")
-    rec = np.asarray(reconstruction_sheet(tmp_path, rows=1, pairs=2, gap=2))
+    rec = np.asarray(reconstruction_sheet(tmp_path, rows=1, pairs=2))
     assert rec.shape == (128, 4 * 128 + 3 * 2, 3)
+
+
+@pytest.mark.parametrize("task", ["labels", "depth", "pose"])
+def test_user_style_sheet_shows_the_named_conditions_first(tmp_path, task):
+    from make_sample_sheets import user_conditions, user_sheet
+
+    from taming_lite.data import user_style
+
+    save_pretrained(placeholder_model(task), tmp_path / task)
+    img = np.asarray(user_sheet(task, tmp_path, rows=2, samples=2))
+    assert img.shape == (2 * 64 + 2, 3 * 64 + 2 * 2, 3)
+    first = user_conditions(task, 1, 64)[0]
+    assert np.array_equal(img[:64, :64], user_style.show(task, first, 64, 64))
+    assert img[:64, 64:128].std() > 0  # a sample

@@ -19,16 +19,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .human import render as render_human
-from .landscape import render as render_landscape
+from .datasets import render_arrays
 
 
-def _render(source: str, seed, h: int, w: int) -> dict:
-    if source == "landscape":
-        s = render_landscape(seed, h, w)
-        return {"image": s.image, "depth": s.depth, "labels": s.labels}
-    s = render_human(seed, h, w)
-    return {"image": s.image, "keypoints": s.keypoints, "skeleton": s.skeleton}
+# layout: 3D renders, layout-first renders and composites; human_wide: half of the poses over the whole joint ranges
+SOURCES = ("landscape", "human", "layout", "human_wide")
 
 
 def _write_png(out: Path, name: str, arrays: dict) -> None:
@@ -46,8 +41,8 @@ def _write_png(out: Path, name: str, arrays: dict) -> None:
 def cache(source: str, n: int, height: int, width: int, seed: int, out, fmt: str = "png",
           shard_size: int = 1000, start: int = 0, progress: bool = True) -> Path:
     """Render samples ``start .. start+n-1`` of ``source`` into ``out``; returns the folder."""
-    if source not in ("landscape", "human"):
-        raise ValueError(f"source must be 'landscape' or 'human', got {source!r}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     if fmt not in ("png", "npz"):
         raise ValueError(f"format must be 'png' or 'npz', got {fmt!r}")
     out = Path(out)
@@ -56,7 +51,7 @@ def cache(source: str, n: int, height: int, width: int, seed: int, out, fmt: str
     seeds: list = []
     shard = start // shard_size if fmt == "npz" else 0
     for i in tqdm(range(start, start + n), desc=f"{source} {height}x{width}", unit="img", disable=not progress):
-        arrays = _render(source, (seed, i), height, width)
+        arrays = render_arrays(source, (seed, i), height, width)
         if fmt == "png":
             _write_png(out, f"{i:06d}", arrays)
             continue
@@ -77,7 +72,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cache", help="render N samples to a PNG folder or npz shards")
-    c.add_argument("--source", choices=("landscape", "human"), default="landscape")
+    c.add_argument("--source", choices=SOURCES, default="landscape")
     c.add_argument("--n", type=int, required=True, help="number of samples")
     c.add_argument("--size", type=int, default=128, help="height in px (64..512 recommended)")
     c.add_argument("--width", type=int, default=None, help="width in px (default: = size)")

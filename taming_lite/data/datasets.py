@@ -26,6 +26,7 @@ from .human import draw_skeleton
 from .human import render as render_human
 from .labels import ids_to_index, to_onehot
 from .landscape import render as render_landscape
+from .layout import render_mix
 from ..tasks import TASK_NAMES as TASKS  # the task table lives in taming_lite.tasks
 from ..tasks import spec
 from .transforms import area_downsample, as_hw, resize_and_crop
@@ -40,6 +41,20 @@ def tensor_to_image(x: torch.Tensor) -> np.ndarray:
     """float (3, H, W) in [-1, 1] -> uint8 (H, W, 3)."""
     x = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
     return x.permute(1, 2, 0).cpu().numpy()
+
+
+def render_arrays(source: str, seed, h: int, w: int) -> dict:
+    """One procedural sample as arrays: landscape / layout -> image, depth, labels; human / human_wide ->
+    image, keypoints, skeleton (human_wide: every other seed, by its last part, in a pose sampled over the
+    whole joint ranges)."""
+    if source in ("landscape", "layout"):
+        s = (render_landscape if source == "landscape" else render_mix)(seed, h, w)
+        return {"image": s.image, "depth": s.depth, "labels": s.labels}
+    if source not in ("human", "human_wide"):
+        raise ValueError(f"unknown source {source!r}")
+    pose = "random" if source == "human_wide" and int(np.atleast_1d(seed)[-1]) % 2 else None
+    s = render_human(seed, h, w, pose=pose)
+    return {"image": s.image, "keypoints": s.keypoints, "skeleton": s.skeleton}
 
 
 def make_example(task: str, arrays: dict) -> dict:
@@ -71,7 +86,9 @@ class ProceduralDataset(Dataset):
     """Seeded, on-the-fly renders for one task.
 
     ``size``: int or (height, width); ``length``: epoch size; ``seed``: base seed;
-    ``source``: "landscape", "human" or "both" (alternating; completion/superres only).
+    ``source``: "landscape", "human" or "both" (alternating; completion/superres only); "layout" (depth,
+    labels: 3D renders mixed with layout-first renders and composites, `layout.render_mix`); "human_wide"
+    (pose: every other figure in a pose sampled over the whole joint ranges, `human.render(pose="random")`).
     """
 
     def __init__(self, task: str, size=128, length: int = 100_000, seed: int = 0, source: str | None = None):
@@ -99,11 +116,7 @@ class ProceduralDataset(Dataset):
         src = self.source
         if src == "both":
             src = "landscape" if index % 2 == 0 else "human"
-        if src == "landscape":
-            s = render_landscape(self.seed_for(index), h, w)
-            return {"image": s.image, "depth": s.depth, "labels": s.labels}
-        s = render_human(self.seed_for(index), h, w)
-        return {"image": s.image, "keypoints": s.keypoints, "skeleton": s.skeleton}
+        return render_arrays(src, self.seed_for(index), h, w)
 
     def __getitem__(self, index: int) -> dict:
         return make_example(self.task, self.arrays(index))

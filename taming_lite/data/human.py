@@ -13,7 +13,7 @@ draws any keypoints (e.g. user JSON) in the same style.
 
 The figure is a 2D puppet: a torso polygon, tapered capsules for limbs, a head
 disc with hair, shaded as cylinders lit from one side, with anti-aliased edges.
-Joint angles come from presets or are sampled from plausible ranges; body
+Joint angles come from presets, from every joint's whole range ("random") or are given; body
 proportions, clothing (shirt with short/long sleeves, trousers, shorts or
 skirt), colours, scale and position vary by seed.
 """
@@ -226,11 +226,41 @@ def _background(rng, H, W) -> tuple[np.ndarray, float]:
 # ---------------------------------------------------------------------------
 # pose -> joints
 
-def _pose_angles(rng, pose: str | None) -> tuple[str, dict]:
+# "random": every joint over its whole range (degrees, as POSES), for training data that covers poses a
+# person draws (arms crossed or raised, legs wide, kneeling, side-on), not only the presets.
+JOINT_RANGES = dict(r_arm=(-30.0, 180.0), r_elbow=(-150.0, 150.0), l_arm=(-30.0, 180.0), l_elbow=(-150.0, 150.0),
+                    r_leg=(-20.0, 70.0), r_knee=(-110.0, 60.0), l_leg=(-20.0, 70.0), l_knee=(-110.0, 60.0),
+                    lean=(-25.0, 25.0), head_tilt=(-20.0, 20.0), yaw=(-0.5, 0.5))
+ANGLE_KEYS = tuple(POSES["standing"]) + ("thigh_fs", "lean", "head_tilt", "yaw")
+PLACEMENT_KEYS = ("scale", "center_x", "width")  # body height / image height, centre / image width, breadth
+
+
+def _random_angles(rng) -> dict:
+    a = {k: N.uniform(rng, lo, hi) for k, (lo, hi) in JOINT_RANGES.items()}
+    a["thigh_fs"] = N.uniform(rng, 0.3, 1.0) if rng.random() < 0.3 else 1.0  # sitting / kneeling
+    if rng.random() < 0.4:  # limbs mirrored: both arms up, both legs apart ...
+        for j in ("arm", "elbow", "leg", "knee"):
+            a[f"l_{j}"] = a[f"r_{j}"] + N.uniform(rng, -15.0, 15.0)
+    a["scale"] = N.uniform(rng, 0.35, 0.95)
+    a["center_x"] = N.uniform(rng, 0.2, 0.8)
+    a["width"] = N.uniform(rng, 0.3, 1.0) if rng.random() < 0.25 else 1.0  # side-on: narrow shoulders, hips
+    return a
+
+
+def _pose_angles(rng, pose: str | None, angles: dict | None = None) -> tuple[str, dict]:
+    if angles is not None:  # exactly these angles (missing ones: standing), no jitter
+        unknown = set(angles) - set(ANGLE_KEYS) - set(PLACEMENT_KEYS)
+        if unknown:
+            raise ValueError(f"unknown angle keys {sorted(unknown)}; known: {ANGLE_KEYS + PLACEMENT_KEYS}")
+        a = {**POSES["standing"], "thigh_fs": 1.0, "lean": 0.0, "head_tilt": 0.0, "yaw": 0.0}
+        a.update({k: float(v) for k, v in angles.items()})
+        return "custom", a
+    if pose == "random":
+        return pose, _random_angles(rng)
     if pose is None:
         pose = N.choice(rng, list(POSES), _POSE_WEIGHTS)
     if pose not in POSES:
-        raise ValueError(f"unknown pose {pose!r}; presets: {sorted(POSES)}")
+        raise ValueError(f"unknown pose {pose!r}; presets: {sorted(POSES)} or 'random'")
     a = dict(POSES[pose])
     for k in list(a):
         if k != "thigh_fs":
@@ -248,18 +278,22 @@ def _dir(angle_deg: float, side: float) -> np.ndarray:
     return np.array([side * N.sin(r), N.cos(r)])
 
 
-def _skeleton_joints(rng, pose: str | None, H: int, W: int, floor_row: float):
+def _skeleton_joints(rng, pose: str | None, H: int, W: int, floor_row: float, angles: dict | None = None):
     u = lambda a, b: N.uniform(rng, a, b)  # noqa: E731
-    pose, ang = _pose_angles(rng, pose)
+    pose, ang = _pose_angles(rng, pose, angles)
     zoom = u(1.0, 1.35) if rng.random() < 0.15 else 1.0
     bh = H * u(0.6, 0.9) * zoom  # standing body height in px
     if pose == "sitting":
         bh = bh * 1.15
+    if "scale" in ang:
+        bh = H * ang["scale"]
     p = dict(  # proportions in body heights
         head=u(0.058, 0.07), neck=u(0.03, 0.045), sho=u(0.095, 0.125), torso=u(0.27, 0.31),
         hip=u(0.06, 0.08), uarm=u(0.16, 0.18), farm=u(0.14, 0.16), thigh=u(0.22, 0.25),
         shin=u(0.21, 0.24), limb=u(0.85, 1.2),
     )
+    p["sho"] *= ang.get("width", 1.0)
+    p["hip"] *= ang.get("width", 1.0)
     p = {k: v * bh if k != "limb" else v for k, v in p.items()}
     lean = ang["lean"] * N.PI / 180.0
     up = np.array([N.sin(lean), -N.cos(lean)])   # torso axis, towards the head
@@ -295,6 +329,8 @@ def _skeleton_joints(rng, pose: str | None, H: int, W: int, floor_row: float):
     # place: lowest ankle on the floor row, random x
     feet = max(J["r_ankle"][1], J["l_ankle"][1])
     cx = u(0.3, 0.7) * W
+    if "center_x" in ang:
+        cx = ang["center_x"] * W
     shift = np.array([cx, floor_row - feet - 0.02 * bh])
     J = {k: v + shift for k, v in J.items()}
     extra = dict(head_c=head_c + shift, hup=hup, hside=hside, yaw=ang["yaw"], bh=bh, p=p, hipc=hipc + shift,
@@ -304,15 +340,20 @@ def _skeleton_joints(rng, pose: str | None, H: int, W: int, floor_row: float):
 
 # ---------------------------------------------------------------------------
 
-def render(seed, height: int = 256, width: int = 256, *, pose: str | None = None) -> Human:
-    """Render one human figure. ``pose`` is a name in ``POSES`` (jittered) or None (seeded choice)."""
+def render(seed, height: int = 256, width: int = 256, *, pose: str | None = None,
+           angles: dict | None = None) -> Human:
+    """Render one human figure. ``pose`` is a name in ``POSES`` (jittered), "random" (every joint over its
+    range, ``JOINT_RANGES``) or None (a seeded choice of the presets). ``angles`` gives the pose exactly
+    instead: keys of ``ANGLE_KEYS`` (missing: standing) and optionally ``PLACEMENT_KEYS`` (scale = body
+    height / image height, center_x = fraction of the width, width = shoulder and hip breadth, 1 = facing
+    the camera); the seed still picks the person, clothes and background."""
     H, W = int(height), int(width)
     if not (16 <= H <= 2048 and 16 <= W <= 2048):
         raise ValueError(f"size must be within 16..2048 px, got {H}x{W}")
     rng = N.make_rng(seed)
     u = lambda a, b: N.uniform(rng, a, b)  # noqa: E731
     bg, floor_row = _background(rng, H, W)
-    pose, J, ex = _skeleton_joints(rng, pose, H, W, floor_row)
+    pose, J, ex = _skeleton_joints(rng, pose, H, W, floor_row, angles)
     p, bh = ex["p"], ex["bh"]
     la = u(-1.0, 1.0)
     light = (la / np.sqrt(la * la + 0.5), -0.7 / np.sqrt(la * la + 0.5))

@@ -77,6 +77,8 @@ class VQGANTrainConfig(_CommonTrainConfig):
     betas: tuple[float, float] = (0.5, 0.9)   # Adam, as the original
     dead_code_every: int = 100        # re-initialise unused codes every N steps (0: never)
     dead_code_threshold: float = 0.0  # a code is dead if used at most this often in the window
+    init_from: str | None = None      # start from a trained VQGAN (fine-tuning): a VQGAN directory, or a
+    init_from_stage: str = "first_stage"  # transformer directory's first_stage / cond_stage; same config
 
 
 @dataclass
@@ -92,6 +94,8 @@ class TransformerTrainConfig(_CommonTrainConfig):
                                       # side and where to attend; the changed side's embeddings are relearned
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
     pkeep: float = 1.0
+    cond_drop: float = 0.0            # classifier-free guidance: share of examples trained on the null condition
+    guidance: float = 1.0             # the exported model's default guidance scale (1 = off)
     sos_token: int = 0
     downsample_cond_size: int = -1
     cond_upsample: int = 1            # upsample the condition (nearest) before the cond stage, e.g. 2 for x8

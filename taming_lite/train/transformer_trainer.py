@@ -4,7 +4,8 @@
     GPT(cat(c, corrupt(z))[:, :-1]) -> logits for z        loss = CE(logits, z)
 
 `corrupt` is the original's pkeep: each input image token is kept with probability pkeep, else
-replaced by a random token (targets stay clean). The VQGANs never change while the transformer
+replaced by a random token (targets stay clean). With `cond_drop` > 0 (classifier-free guidance, not in
+the paper) that share of the examples sees the null condition instead of its own. The VQGANs never change while the transformer
 trains, so by default every sample is encoded once and the tokens are cached to disk
 (`token_cache`); training then touches no image at all. AdamW decays matrices only
 (`GPT.configure_optimizer`), the learning rate warms up linearly then follows a cosine, gradients
@@ -68,6 +69,7 @@ def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
         raise ValueError(f"model.block_size={gpt['block_size']} is too small for {Lc} cond + {L} image tokens")
     config = Net2NetConfig(first_stage=first.config, cond_stage=cond.config if cond is not None else None,
                            transformer=GPTConfig(**gpt), sos_token=cfg.sos_token, pkeep=cfg.pkeep,
+                           cond_drop=cfg.cond_drop, guidance=cfg.guidance,
                            downsample_cond_size=cfg.downsample_cond_size, cond_upsample=cfg.cond_upsample,
                            first_stage_key=cfg.data.image_key,
                            cond_stage_key=cfg.data.cond_key or cfg.data.image_key)

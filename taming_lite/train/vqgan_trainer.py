@@ -32,9 +32,19 @@ from .losses import VQLoss, segmentation_loss
 
 
 def build_vqgan(cfg: VQGANTrainConfig, channels: int) -> VQGAN:
-    """The VQGAN of a config: `model` fields, with resolution and channels defaulting to the data's."""
+    """The VQGAN of a config: `model` fields, with resolution and channels defaulting to the data's; with
+    `init_from`, the weights of that VQGAN (whose config must be the same)."""
     fields = {"resolution": cfg.data.size, "in_channels": channels, "out_ch": channels, **cfg.model}
-    return VQGAN(VQGANConfig(**fields))
+    model = VQGAN(VQGANConfig(**fields))
+    if cfg.init_from:
+        from ..checkpoints import load_stage
+
+        src = load_stage(cfg.init_from, cfg.init_from_stage)
+        if src.config != model.config:
+            raise ValueError(f"init_from {cfg.init_from!r} ({cfg.init_from_stage}): its config {src.config} differs "
+                             f"from this run's {model.config}")
+        model.load_state_dict({k: v.float() for k, v in src.state_dict().items()})
+    return model
 
 
 def codebook_stats(counts: torch.Tensor) -> tuple[float, float]:
