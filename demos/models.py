@@ -17,6 +17,11 @@ Picked models are shared by all sessions and kept in a small LRU per task and de
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
 evicted one is loaded again (from disk: a cache or its folder) by the next call that needs it.
 Folders on the server can be picked only with `allow_local_folders` (app.py --allow-local-models).
+
+The completion tab's pixel baseline (`get_pixel_baseline`): the embedded PixelGPT (`pixel_baseline`),
+an Image-GPT from the Hub (taming_lite.imagegpt: `openai/imagegpt-small|medium|large`, any Image-GPT repo
+id, or a folder when allowed), or `none`; loaded on first use on the store's device, kept in the same
+kind of small LRU.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ PLACEHOLDER_NOTICE = ("⚠️ **untrained placeholder weights**: no trained mode
                       "and show only that the pipeline runs.")
 DEFAULT = ""  # the name of a tab's own model in the picker and the API
 BASELINE = "pixel_baseline"
+NO_BASELINE = "none"
 TaskModel = Pipeline  # what the tabs sample with
 
 
@@ -82,6 +88,7 @@ class ModelStore:
         self._defaults: dict[tuple[str, str], Pipeline] = {}
         self._extra: dict[tuple[str, str], OrderedDict[str, Pipeline]] = {}
         self._baselines: dict[str, torch.nn.Module | None] = {}
+        self._imagegpts: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -223,6 +230,83 @@ class ModelStore:
                 self._baselines[str(dev)] = load_pretrained(d, device=dev) if (d / "config.json").is_file() else None
             return self._baselines[str(dev)]
 
+    # ------------------------------------------------------------------ the completion tab's pixel baseline
+
+    def baseline_choices(self) -> list[tuple[str, str]]:
+        """The pixel-baseline picker's entries as (label, name): the embedded one, the Image-GPT sizes, none."""
+        from taming_lite import hub, imagegpt
+
+        here = (self.weights_root / BASELINE / "config.json").is_file()
+        out = [(f"embedded pixel transformer (32x32, 256-colour palette{'' if here else ', weights missing'})",
+                BASELINE)]
+        missing = "" if imagegpt.available() else ", needs `pip install transformers`"
+        for repo, gb in imagegpt.HUB_MODELS.items():
+            cached = any(hub.cached_files(repo, "main", [imagegpt.CONFIG, imagegpt.PROCESSOR, w]) is not None
+                         for w in imagegpt.WEIGHTS)
+            where = " · in the cache" if cached else f", ~{gb:g} GB download"
+            out.append((f"Image-GPT {repo.rsplit('-', 1)[1]} ({repo}, Hub{where}{missing})", repo))
+        out.append(("none (the taming model alone)", NO_BASELINE))
+        return out
+
+    def check_baseline(self, name) -> str:
+        """A pixel-baseline name, stripped and checked (nothing is read): BASELINE, NO_BASELINE, a Hub repo id
+        `user/repo[@revision]`, or a folder when allowed. ModelChoiceError otherwise."""
+        name = BASELINE if name is None or not str(name).strip() else str(name).strip()
+        if name in (BASELINE, NO_BASELINE) or (self.allow_local_folders and Path(name).is_dir()):
+            return name
+        if Path(name).is_dir():
+            raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
+                                   f"runs with --allow-local-models")
+        if not is_repo_id(name):
+            raise ModelChoiceError(f"pixel baseline {name!r}: expected {BASELINE!r}, {NO_BASELINE!r}, an Image-GPT "
+                                   f"repo id (e.g. openai/imagegpt-small) or a folder (with --allow-local-models)")
+        return name
+
+    def get_pixel_baseline(self, name=BASELINE, device=None, progress: Callable[[str], None] | None = None):
+        """The pixel baseline `name` on the device: the embedded PixelGPT, a taming_lite.imagegpt.ImageGPT,
+        or None (NO_BASELINE, or the embedded weights are missing). Raises ModelChoiceError with what to do."""
+        name = self.check_baseline(name)
+        if name == NO_BASELINE:
+            return None
+        if name == BASELINE:
+            return self.get_baseline(device)
+        dev = pick_device(device or self.device)
+        key = (str(dev), name)
+        lock_key = ("imagegpt",) + key
+        try:
+            with self._lock(lock_key):  # one load per name, even when several sessions ask at once
+                return self._load_imagegpt(key, name, dev, progress)
+        finally:
+            with self._guard:  # no lock kept per name ever typed
+                self._locks.pop(lock_key, None)
+
+    def _load_imagegpt(self, key, name: str, dev, progress):
+        from taming_lite import hub, imagegpt
+        from taming_lite.checkpoints import CheckpointError
+
+        with self._guard:
+            if key in self._imagegpts:
+                self._imagegpts.move_to_end(key)
+                return self._imagegpts[key]
+        try:
+            igpt = imagegpt.load(name, device=dev, progress=progress)
+        except imagegpt.TransformersMissing as e:
+            raise ModelChoiceError(str(e)) from None
+        except hub.HubUnavailable as e:
+            hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
+                    "let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
+            raise ModelChoiceError(f"{e}{hint}") from None
+        except CheckpointError as e:  # ModelNotFoundError: no such repo, file or folder
+            raise ModelChoiceError(str(e)) from None
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+            raise ModelChoiceError(f"{name}: the files were found but do not load as an Image-GPT "
+                                   f"({type(e).__name__}: {str(e)[:300]})") from None
+        with self._guard:
+            self._imagegpts[key] = igpt
+            while len(self._imagegpts) > self.max_extra:
+                self._imagegpts.popitem(last=False)
+        return igpt
+
     # ------------------------------------------------------------------ the picker
 
     def choices(self, task: str) -> list[tuple[str, str]]:
@@ -256,7 +340,7 @@ class ModelStore:
         """A picker name, stripped and checked (no file is read): DEFAULT, a registry name, a Hub repo id
         `user/repo[@revision]`, or a folder when allowed. Raises ModelChoiceError otherwise."""
         from taming_lite.checkpoints import CheckpointError
-        from taming_lite.registry import check_repo_id, check_revision, list_models
+        from taming_lite.registry import list_models
 
         name = "" if name is None else str(name).strip()
         if name == DEFAULT:
@@ -271,16 +355,11 @@ class ModelStore:
             return name
         if self.allow_local_folders and Path(name).is_dir():
             return name
-        repo, _, revision = name.partition("@")
-        try:
-            check_repo_id(repo, "model")
-            if revision:
-                check_revision(revision, "model")
-        except CheckpointError:
+        if not is_repo_id(name):
             known = ", ".join(sorted(registry)) or "none"
             folders = "nor a folder" if self.allow_local_folders else "(folders on the server need app.py --allow-local-models)"
             raise ModelChoiceError(f"{name!r} is not a registry name ({known}) nor a Hub repo id "
-                                   f"('user/repo' or 'user/repo@revision') {folders}") from None
+                                   f"('user/repo' or 'user/repo@revision') {folders}")
         if not self.allow_local_folders and Path(name).is_dir():  # hub.resolve would take the folder
             raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
                                    f"runs with --allow-local-models (or is started with --model TASK={name})")
@@ -333,6 +412,21 @@ class ModelStore:
     def _lock(self, key) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def is_repo_id(name: str) -> bool:
+    """Whether `name` is a valid Hub repo id `user/repo[@revision]` (no file is read)."""
+    from taming_lite.checkpoints import CheckpointError
+    from taming_lite.registry import check_repo_id, check_revision
+
+    repo, _, revision = name.partition("@")
+    try:
+        check_repo_id(repo, "model")
+        if revision:
+            check_revision(revision, "model")
+    except CheckpointError:
+        return False
+    return True
 
 
 def _available_offline(entry) -> bool:

@@ -5,14 +5,21 @@
 #      16x16 image after 256 condition tokens, and a 16x48 grid through the sliding window;
 #   3. the depth tab through gradio_client on CUDA (stand-in as --model depth=DIR): a 256x256 image, status
 #      naming cuda and float16.
+#   4. the completion tab's comparison (one /complete call): a taming transformer and a pixel baseline on the
+#      same upper half of the cat photo, side by side, with their times. By default narrow stand-ins (a
+#      Labelator-conditioned cin transformer, a tiny random Image-GPT) picked by folder; with
+#      GPU_CHECK_REAL=1 the real `cin_transformer` (ImageNet class 281, tabby) beside `openai/imagegpt-large`,
+#      downloaded if not cached (~17 GB + ~5.6 GB: give it GPU_CHECK_TIMEOUT=3600), and the image written to
+#      docs/samples/completion_imagegpt_vs_cin.png to commit.
 #     bash scripts/gpu_check.sh                 # prints a report; exit status 1 if a check fails
 #     GPU_CHECK_DEVICE=cpu bash scripts/gpu_check.sh   # rehearsal of the mechanics on the CPU (fp32, small)
+#     GPU_CHECK_REAL=1 GPU_CHECK_TIMEOUT=3600 bash scripts/gpu_check.sh   # + the video's comparison, for real
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-timeout 300 python - "$WORK" <<'EOF'
+timeout "${GPU_CHECK_TIMEOUT:-300}" python - "$WORK" <<'EOF'
 import os, sys, time, json, subprocess
 from pathlib import Path
 
@@ -76,11 +83,13 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 Image.fromarray((depth * 255).astype(np.uint8)).save(work / "depth.png")
-env = dict(os.environ, TAMING_LITE_EXAMPLES=str(work / "examples"), TAMING_LITE_PREVIEWS="1")
+real = os.environ.get("GPU_CHECK_REAL", "0") == "1"
+env = dict(os.environ, TAMING_LITE_EXAMPLES=str(work / "examples"), TAMING_LITE_PREVIEWS="1",
+           HF_HUB_OFFLINE="0" if real else "1")
 port = free_port()
 proc = subprocess.Popen([sys.executable, "app.py", "--device", dev, "--port", str(port), "--model", str(work / "none"),
-                         "--model", f"depth={folder}"], env=env, stdout=open(work / "app.log", "w"),
-                        stderr=subprocess.STDOUT)
+                         "--model", f"depth={folder}", "--allow-local-models"], env=env,
+                        stdout=open(work / "app.log", "w"), stderr=subprocess.STDOUT)
 try:
     import urllib.request
     for _ in range(240):
@@ -99,6 +108,37 @@ try:
           f"status: {next((l for l in r[-1].splitlines() if 'done' in l), r[-1])[:160]}")
     if img.shape[:2] != (256, 256) or want not in r[-1]:
         failures.append(f"the tab did not answer a 256x256 image with '{want}' in its status")
+
+    # 4. the completion tab's comparison: taming model and pixel baseline on the same upper half, same seed
+    if real:
+        taming, pixels = "cin_transformer", "openai/imagegpt-large"
+    else:
+        from taming_lite import imagegpt
+        igpt = work / "imagegpt"
+        m, proc_ = imagegpt.tiny_random(32, 512)
+        m.save_pretrained(igpt)
+        proc_.save_pretrained(igpt)
+        cin = work / "cin"
+        released.write(cin, "cin", seed=0, yaml_name=released.CIN_YAML)
+        taming, pixels = str(cin), str(igpt)
+    t = time.perf_counter()
+    gallery, cut, base, info = client.predict(handle_file("demos/photos/chelsea.jpg"), 8, 0, 1.0, 600, 0.92, 1,
+                                            256, 256, taming, pixels, 281, api_name="/complete")
+    ours, theirs = np.asarray(Image.open(gallery[0]["image"]).convert("RGB")), None
+    if base is not None:
+        theirs = np.asarray(Image.open(base).convert("RGB"))
+    lines = [l for l in info.splitlines() if "taming transformer (codes)" in l or "pixel baseline" in l]
+    print(f"4. completion comparison ({'real models' if real else 'stand-ins'}) in {time.perf_counter() - t:.1f} s:")
+    for line in lines:
+        print(f"   {line.lstrip('- ')[:220]}")
+    if ours.shape[:2] != (256, 256) or theirs is None or theirs.shape[:2] != (256, 256) or want not in info:
+        failures.append("the completion tab did not give both 256x256 panels on the device")
+    elif real:
+        given = np.asarray(Image.open(cut).convert("RGB"))
+        sheet = np.concatenate([given, theirs, ours], axis=1)
+        Image.fromarray(sheet).save("docs/samples/completion_imagegpt_vs_cin.png")
+        print("   wrote docs/samples/completion_imagegpt_vs_cin.png (given upper half | Image-GPT large | "
+              "cin_transformer)")
 finally:
     proc.terminate()
     proc.wait(20)

@@ -37,6 +37,7 @@ ORIGINAL_TARGETS = {
     "taming.models.vqgan.VQSegmentationModel": "vqgan",
     "taming.models.cond_transformer.Net2NetTransformer": "net2net",
     "taming.modules.transformer.mingpt.GPT": "gpt",
+    "taming.modules.util.Labelator": "labelator",  # only as a cond stage: a class id as one token (cin_transformer)
 }
 _IDENTITY_PERMUTERS = {"taming.modules.transformer.permuter.Identity"}
 _DDCONFIG_KEYS = {"ch", "ch_mult", "num_res_blocks", "attn_resolutions", "z_channels", "resolution",
@@ -250,6 +251,9 @@ def config_from_original(cfg: dict, where: str = "config") -> tuple[str, object]
     target = _target(node, where)
     params = node.get("params") or {}
     kind = ORIGINAL_TARGETS[target]
+    if kind == "labelator":
+        raise CheckpointError(f"{where}: a Labelator alone is not a model (it is the cond stage of a class-conditional "
+                              f"Net2NetTransformer)")
     if kind == "vqgan":
         if target.endswith("VQSegmentationModel") and "n_labels" not in params:
             raise CheckpointError(f"{where}: VQSegmentationModel needs 'n_labels'")
@@ -267,10 +271,13 @@ def config_from_original(cfg: dict, where: str = "config") -> tuple[str, object]
         raise CheckpointError(f"{where}: first_stage_config must be a VQGAN")
     first = _vqgan_config(f_node.get("params") or {}, where + ": first_stage_config")
     c_node = params.get("cond_stage_config")
+    n_classes = 0
     if params.get("unconditional", False) or c_node == "__is_unconditional__":
         cond = None
     elif c_node == "__is_first_stage__":
         cond = first
+    elif ORIGINAL_TARGETS[_target(c_node, where + ": cond_stage_config")] == "labelator":
+        cond, n_classes = None, _labelator_classes(c_node.get("params") or {}, where + ": cond_stage_config")
     else:
         if ORIGINAL_TARGETS[_target(c_node, where + ": cond_stage_config")] != "vqgan":
             raise CheckpointError(f"{where}: cond_stage_config must be a VQGAN")
@@ -278,13 +285,25 @@ def config_from_original(cfg: dict, where: str = "config") -> tuple[str, object]
     try:
         config = Net2NetConfig(
             first_stage=first, transformer=_gpt_config(t_node.get("params") or {}, where), cond_stage=cond,
+            n_classes=n_classes,
             sos_token=int(params.get("sos_token", 0)), pkeep=float(params.get("pkeep", 1.0)),
             downsample_cond_size=int(params.get("downsample_cond_size", -1)),
             first_stage_key=str(params.get("first_stage_key", "image")),
-            cond_stage_key=str(params.get("cond_stage_key", "depth" if cond is not None else "image")))
+            cond_stage_key=str(params.get("cond_stage_key", "class_label" if n_classes else
+                                          "depth" if cond is not None else "image")))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{where}: invalid Net2NetTransformer params ({e})") from None
     return kind, config
+
+
+def _labelator_classes(params: dict, where: str) -> int:
+    """n_classes of a Labelator cond stage (its only parameter; `quantize_interface` must be the default True)."""
+    if set(params) - {"n_classes", "quantize_interface"} or not params.get("quantize_interface", True):
+        raise CheckpointError(f"{where}: unsupported Labelator params {sorted(params)} (expected n_classes)")
+    n = params.get("n_classes")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise CheckpointError(f"{where}: Labelator needs a positive whole n_classes, got {n!r}")
+    return n
 
 
 def _permuter_target(node) -> str | None:

@@ -23,6 +23,11 @@ download (and must equal the registry's, if it gives one) and checked on every l
 since is refused. With HF_HUB_OFFLINE=1 (the Hub's offline rule) only cached files are used.
 Progress: a tqdm bar on stderr, and `progress(message)` callbacks (the app's status line) at most
 every PROGRESS_EVERY_S seconds.
+
+Archives: an entry whose two links are members of one zip (`<zip URL>#<path in the zip>`, e.g. the cin
+transformer's log folder `...cin_transformer.zip?path=%2F#checkpoints/last.ckpt`) downloads the zip once
+(the same `.part` resume), unpacks the two members into the entry's folder (`unpack_archive`) and deletes
+the zip; the unpacked files are then verified like any other download.
 """
 
 from __future__ import annotations
@@ -114,6 +119,8 @@ def resolve_entry(entry: ModelEntry, progress: Callable[[str], None] | None = No
     folder = entry_folder(entry)
     paths = {k: folder / entry.files[k] for k in ("config", "weights")}
     from_cache = all(p.is_file() for p in paths.values()) and not force
+    if archive_url(entry) and not from_cache:  # both files come out of one zip: see fetch_archive
+        fetch_archive(entry, paths, say, timeout=timeout, force=force)
     digests: dict[str, str] = {}
     for key in ("config", "weights"):  # the small config first: a dead link is found before gigabytes
         path = paths[key]
@@ -383,3 +390,81 @@ def fetch(url: str, dest: Path, *, name: str = "", landing_page: str = "", progr
 
 def _mb(done: int, total: int | None) -> str:
     return f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+
+
+# --------------------------------------------------------------------------- archives (a zip of a log folder)
+
+
+def archive_member(url: str) -> tuple[str, str] | None:
+    """'https://host/x.zip?q#checkpoints/last.ckpt' -> ('https://host/x.zip?q', 'checkpoints/last.ckpt');
+    None for a plain link (no '#')."""
+    link, sep, member = url.partition("#")
+    return (link, check_filename(member, "archive member")) if sep else None
+
+
+def archive_url(entry: ModelEntry) -> str | None:
+    """The zip both files of the entry come from, or None (plain links). Both or neither must be members."""
+    parts = [archive_member(entry.urls[k]) for k in ("config", "weights")] if entry.urls else [None, None]
+    if parts == [None, None]:
+        return None
+    if None in parts or parts[0][0] != parts[1][0]:
+        raise DownloadError(f"model {entry.name!r}: 'urls' must be two plain links or two members of one archive "
+                            f"('<zip URL>#<path in the zip>'); fix weights/registry.json")
+    return parts[0][0]
+
+
+def fetch_archive(entry: ModelEntry, paths: dict[str, Path], say=lambda m: None, timeout: float | None = None,
+                  force: bool = False) -> None:
+    """Download the entry's zip into its folder (resuming a partial one), unpack its two members to
+    `paths`, delete the zip."""
+    url = archive_url(entry)
+    folder = paths["weights"].parent
+    if env_flag("HF_HUB_OFFLINE") or env_flag("TRANSFORMERS_OFFLINE"):
+        raise HubUnavailable(f"model {entry.name!r}: its files are not in the cache ({folder}) and downloads are "
+                             f"off (HF_HUB_OFFLINE is set). Unset it to download the zip {url}")
+    folder.mkdir(parents=True, exist_ok=True)
+    zip_path = folder / check_filename(Path(urllib.parse.urlsplit(url).path).name or "archive.zip", "archive name")
+    if force or not zip_path.is_file():
+        fetch(url, zip_path, name=entry.name, landing_page=entry.landing_page, progress=say, timeout=timeout,
+              expect_checkpoint=True, force=force, headers=entry.headers)  # a zip starts like a zip checkpoint: PK\x03\x04
+    members = {k: archive_member(entry.urls[k])[1] for k in paths}
+    unpack_archive(zip_path, {members[k]: paths[k] for k in paths}, name=entry.name, say=say)
+    manifest = _manifest(folder)
+    for path in paths.values():
+        manifest.pop(path.name, None)  # new files: their digests are recorded by verify_entry
+    _write_manifest(folder, manifest)
+    zip_path.unlink()
+
+
+def unpack_archive(zip_path: Path, wanted: dict[str, Path], name: str = "", say=lambda m: None) -> None:
+    """Extract zip members to files: {member: destination}. A member matches a zip entry with that path or
+    ending in '/<member>' (so a top folder, such as the log folder's name, may come first); none or several
+    matches, a member that is not a plain file, or too little free disk is a DownloadError. Each file is
+    written to `<dest>.part` and renamed when complete."""
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        zip_path.unlink(missing_ok=True)
+        raise DownloadError(f"model {name!r}: {zip_path.name} is not a readable zip ({e}); it was deleted, try again "
+                            f"to download it anew") from None
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        for member, dest in wanted.items():
+            found = [i for i in infos if i.filename == member or i.filename.endswith("/" + member)]
+            if len(found) != 1:
+                shown = ", ".join(i.filename for i in infos[:10]) or "no files"
+                raise DownloadError(f"model {name!r}: {zip_path.name} has {len(found)} files matching {member!r} "
+                                    f"(expected one; it has: {shown}); fix the member in weights/registry.json")
+            info = found[0]
+            free = shutil.disk_usage(dest.parent).free
+            if free < info.file_size + FREE_MARGIN:
+                raise DownloadError(f"model {name!r}: unpacking {member} needs {info.file_size / 1e9:.2f} GB but "
+                                    f"{dest.parent} has {free / 1e9:.2f} GB free; free some space or set {CACHE_ENV} "
+                                    f"to a folder on a larger disk (the zip is kept: no new download is needed)")
+            say(f"{name}: unpacking {info.filename} from {zip_path.name} ({info.file_size / 1e6:.1f} MB)")
+            part = dest.with_name(dest.name + ".part")
+            with zf.open(info) as src, open(part, "wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+            os.replace(part, dest)

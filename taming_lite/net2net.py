@@ -2,6 +2,7 @@
 
     x (B, 3, H, W)  --first_stage_model-->  z_indices (B, L)          L = h * w, raster order
     c (B, Cc, Hc, Wc) --cond_stage_model-->  c_indices (B, Lc)         or (B, 1) start token
+    c (B,) class ids  --Labelator-------->  c_indices (B, 1)          class-conditional (n_classes > 0)
     GPT( cat(c_indices, z_indices)[:, :-1] )  ->  logits[:, Lc - 1:]    logits[:, i] predicts z_indices[:, i]
 
 Public methods and semantics follow the original `Net2NetTransformer` (`encode_to_z`, `encode_to_c`,
@@ -26,7 +27,10 @@ from .vqgan import VQGAN, VQGANConfig
 class Net2NetConfig:
     first_stage: VQGANConfig
     transformer: GPTConfig
-    cond_stage: VQGANConfig | None = None  # None: unconditional, a single start token
+    cond_stage: VQGANConfig | None = None  # None: unconditional, a single start token (or a class id, below)
+    # > 0: class-conditional (the original `Labelator`): with cond_stage None, the condition is one token,
+    # the class id itself (0 .. n_classes - 1, sharing the GPT's vocabulary with the image codes)
+    n_classes: int = 0
     sos_token: int = 0
     pkeep: float = 1.0  # training: keep each input token with this probability, else a random one
     # classifier-free guidance (not in the paper): the fraction of training examples whose condition is
@@ -54,6 +58,10 @@ class Net2NetConfig:
             raise ValueError(f"cond_upsample must be a whole number >= 1, got {self.cond_upsample!r}")
         if self.transformer.vocab_size < self.first_stage.n_embed:
             raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < first stage n_embed {self.first_stage.n_embed}")
+        if self.n_classes and self.cond_stage is not None:
+            raise ValueError("a class-conditional model (n_classes > 0) has no cond stage VQGAN")
+        if self.n_classes and self.transformer.vocab_size < self.n_classes:
+            raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < n_classes {self.n_classes}")
         if self.cond_stage is not None and self.transformer.vocab_size < self.cond_stage.n_embed:
             raise ValueError(f"GPT vocab_size {self.transformer.vocab_size} < cond stage n_embed {self.cond_stage.n_embed}")
         if not 0.0 <= self.cond_drop < 1.0:
@@ -130,12 +138,29 @@ class SOSProvider(nn.Module):
         return c, None, c
 
 
+class Labelator(nn.Module):
+    """Cond stage of class-conditional models (the original `taming.modules.util.Labelator`): class ids
+    (B,) -> one token each, the id itself."""
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        self.n_classes = n_classes
+
+    def encode(self, c: torch.Tensor):
+        c = c.reshape(-1, 1).long()
+        if c.numel() and not (0 <= int(c.min()) and int(c.max()) < self.n_classes):
+            raise ValueError(f"class ids must be in 0..{self.n_classes - 1}, got {c.flatten().tolist()[:8]}")
+        return None, None, c
+
+
 class Net2NetTransformer(nn.Module):
     def __init__(self, config: Net2NetConfig):
         super().__init__()
         self.config = config
         self.first_stage_model = VQGAN(config.first_stage).eval()
-        if config.cond_stage is None:
+        if config.n_classes:
+            self.cond_stage_model = Labelator(config.n_classes)
+        elif config.cond_stage is None:
             self.cond_stage_model = SOSProvider(config.sos_token)
         else:
             self.cond_stage_model = VQGAN(config.cond_stage).eval()
@@ -161,7 +186,10 @@ class Net2NetTransformer(nn.Module):
 
     @torch.no_grad()
     def encode_to_c(self, c: torch.Tensor):
-        """condition -> quant_c, indices (B, Lc)."""
+        """condition -> quant_c, indices (B, Lc) (class-conditional: class ids (B,) -> (None, (B, 1)))."""
+        if self.config.n_classes:
+            _, _, indices = self.cond_stage_model.encode(c)
+            return None, indices
         c = resize_condition(c, self.config.downsample_cond_size, self.config.cond_upsample)
         quant_c, _, indices = self.cond_stage_model.encode(c)
         return quant_c, indices.reshape(c.shape[0], -1)

@@ -103,6 +103,8 @@ def condition_tasks(cfg) -> list[str]:
 
 def describe_condition(cfg) -> str:
     cs = cfg.cond_stage
+    if cs is None and getattr(cfg, "n_classes", 0):
+        return f"a class id (one of {cfg.n_classes} classes) and nothing else"
     if cs is None:
         return "nothing (an unconditional model)"
     if cs.n_labels:
@@ -402,12 +404,19 @@ class Pipeline:
             return idx.reshape(1, h, w)
         return idx.reshape(1, -1)
 
+    @property
+    def n_classes(self) -> int:
+        """> 0 for a class-conditional model (its condition is one class id; completion tab)."""
+        return getattr(self.model.config, "n_classes", 0)
+
     @torch.no_grad()
-    def prepare(self, condition=None, size: tuple[int, int] | None = None, given_rows: int = 0) -> Job:
+    def prepare(self, condition=None, size: tuple[int, int] | None = None, given_rows: int = 0,
+                class_id: int | None = None) -> Job:
         """The user's input -> a Job for an output of size = (height, width) px (default: one window).
 
-        completion: `condition` is the (H, W, 3) uint8 image whose upper `given_rows` token rows are kept;
-        the other tasks: see `condition_tensor`."""
+        completion: `condition` is the (H, W, 3) uint8 image whose upper `given_rows` token rows are kept,
+        `class_id` the class of a class-conditional model (ignored by the others); the other tasks: see
+        `condition_tensor`."""
         height, width = size or (self.image_size, self.image_size)
         h, w = self.tokens(height, width)
         notes: list[str] = []
@@ -426,7 +435,13 @@ class Pipeline:
                 shown = resize_rgb(condition, height, width)
             elif rows:
                 raise ValueError("given rows need an image to take them from")
-            cond = torch.full((1, 1), self.model.config.sos_token, dtype=torch.long, device=self.device)
+            if self.n_classes:
+                if class_id is None or not 0 <= int(class_id) < self.n_classes:
+                    raise ValueError(f"this model is class-conditional: give a class id in 0..{self.n_classes - 1}, "
+                                     f"got {class_id!r}")
+                _, cond = self.model.encode_to_c(torch.tensor([int(class_id)], device=self.device))
+            else:
+                cond = torch.full((1, 1), self.model.config.sos_token, dtype=torch.long, device=self.device)
             return Job(cond, z, rows * w, height, width, shown, notes)
         if condition is None:
             raise ValueError(f"the {self.task} task needs {self.spec.describe.format(n=self.label_channels)}")

@@ -258,7 +258,8 @@ def test_shipped_registry():
     # the paper's released checkpoints: direct downloads in the original format, one per tab that has one
     released = {e.name: e.task for e in names.values() if e.kind == "url"}
     assert released == {"sflckr": "labels", "drin": "depth", "ffhq": "completion", "celebahq": "completion",
-                        "vqgan_imagenet_f16_1024": "reconstruction", "vqgan_imagenet_f16_16384": "reconstruction"}
+                        "vqgan_imagenet_f16_1024": "reconstruction", "vqgan_imagenet_f16_16384": "reconstruction",
+                        "cin_transformer": "completion"}
     for name in released:
         e = names[name]
         assert e.format == "original" and e.landing_page.startswith("https://github.com/CompVis/taming-transformers")
