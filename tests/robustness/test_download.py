@@ -143,5 +143,6 @@ def test_the_tabs_sizes_come_from_a_cached_download_without_a_request(served):
     assert model_shape("drin") is None  # not downloaded yet: unknown (and nothing asked)
     resolve("drin")
     n = len(plain_requests(served))
-    assert model_shape("drin") == dict(window=16, in_stride=16, out_stride=16, image_size=256, sr_factor=1)
+    assert model_shape("drin") == dict(window=16, in_stride=16, out_stride=16, image_size=256, sr_factor=1,
+                                       guidable=False, guidance=1.0)
     assert len(plain_requests(served)) == n
