@@ -145,3 +145,17 @@ def test_negative_time_budget_is_refused(tmp_path):
     with pytest.raises(ValueError, match="max_minutes must be >= 0"):
         train_vqgan(tiny_vqgan(tmp_path, "run", "steps=2", "max_minutes=-1"))
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_init_from_starts_from_a_trained_vqgan_and_refuses_another_config(tmp_path):
+    from taming_lite.train.vqgan_trainer import build_vqgan
+
+    src = train_vqgan(tiny_vqgan(tmp_path, "a", "steps=2"))
+    first = load_pretrained(src)
+    cfg = tiny_vqgan(tmp_path, "b", "steps=2", f"init_from={src}")
+    channels = first.config.in_channels
+    model = build_vqgan(cfg, channels)
+    assert all(torch.equal(v, first.state_dict()[k].float()) for k, v in model.state_dict().items())
+    other = tiny_vqgan(tmp_path, "c", "steps=2", f"init_from={src}", "model.n_embed=8")
+    with pytest.raises(ValueError, match="differs from this run's"):
+        build_vqgan(other, channels)
