@@ -99,7 +99,7 @@ def _blobs(rng, base: np.ndarray) -> np.ndarray:
     y, x = _grid(H, W)
     out = base.copy()
     for _ in range(int(rng.integers(1, 4))):
-        cy, cx, ry, rx = rng.random() , rng.random(), N.uniform(rng, 0.08, 0.35), N.uniform(rng, 0.08, 0.35)
+        cy, cx, ry, rx = rng.random(), rng.random(), N.uniform(rng, 0.08, 0.35), N.uniform(rng, 0.08, 0.35)
         r = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 + (_noise(rng, H, W, 6) - 0.5) * 0.8
         out[r < 1.0] = _pick(rng)
     return out
