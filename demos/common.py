@@ -172,12 +172,12 @@ def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples,
 
     p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
     notes = []
-    p["guidance"] = pipe.defaults()["guidance"] if guidance is None else guidance
+    g = pipe.defaults()["guidance"] if guidance is None else guidance
     try:
-        p["guidance"] = float(p["guidance"])
-        check_guidance(pipe.model.config, p["guidance"])
-    except (TypeError, ValueError) as e:
-        raise InputError(str(e) if "guidance" in str(e) else f"guidance must be a number >= 1, got {guidance!r}") from None
+        check_guidance(pipe.model.config, g)  # also the number check, with its message
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    p["guidance"] = float(g)
     if height is None:
         p["height"] = p["width"] = pipe.image_size
     else:

@@ -111,7 +111,7 @@ def check_guidance(config: Net2NetConfig, guidance: float) -> None:
     if not guidance >= 1.0 or guidance == float("inf"):
         raise ValueError(f"guidance must be a finite number >= 1 (1 = off), got {guidance}")
     if guidance != 1.0 and not config.guidable:
-        why = "it is unconditional" if config.cond_stage is None and not getattr(config, "n_classes", 0) else \
+        why = "it is unconditional" if config.cond_stage is None and not config.n_classes else \
             "it was trained without condition dropout (as the paper's released models)"
         raise ValueError(f"this model cannot use classifier-free guidance: {why}; set guidance to 1")
 
