@@ -334,11 +334,16 @@ def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, roo
 
 @torch.no_grad()
 def reconstruct(vqgan: VQGAN, images: torch.Tensor, batch_size: int = 64, log=None) -> torch.Tensor:
-    """uint8 images (n, 3, H, W) through a VQGAN (`VQGAN.reconstruct`): uint8 reconstructions."""
+    """uint8 images (n, 3, H, W) through a VQGAN (`VQGAN.reconstruct`): uint8 reconstructions at (H, W)
+    (a decoder with extra levels, such as the shipped models' 128-pixel one, area-downsampled back to the
+    input's size, as `taming_lite.evaluate` does with samples)."""
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].float() / 127.5 - 1.0
-        out.append(((vqgan.reconstruct(x, batch_size) + 1) * 127.5).round().to(torch.uint8))
+        r = vqgan.reconstruct(x, batch_size)
+        if r.shape[-2:] != x.shape[-2:]:
+            r = F.interpolate(r, size=x.shape[-2:], mode="area")
+        out.append(((r + 1) * 127.5).round().to(torch.uint8))
         if log is not None and (i // batch_size) % 20 == 0:
             log(f"reconstructed {min(i + batch_size, len(images))}/{len(images)}")
     return torch.cat(out)

@@ -279,6 +279,22 @@ def test_reconstruct_gives_uint8_images_of_the_vqgan():
     assert (rec[3:4].float() / 127.5 - 1 - want).abs().max() <= 1 / 127.5 + 1e-6
 
 
+def test_reconstruct_brings_a_larger_decoder_back_to_the_input_size():
+    """A VQGAN whose decoder has an extra level (the shipped models' 128-px decoder on 64-px tokens): its
+    reconstructions are area-downsampled to the renders' size, as evaluate does with samples."""
+    torch.manual_seed(0)
+    vq = VQGAN(VQGANConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(), z_channels=4,
+                           resolution=16, embed_dim=4, n_embed=16, decoder_extra_levels=1)).eval()
+    data = load_data("labels", 3, 16, seed=3)
+    rec = reconstruct(vq, data["image"])
+    assert rec.shape == data["image"].shape and rec.dtype == torch.uint8
+    with torch.no_grad():
+        big = vq(data["image"][:1].float() / 127.5 - 1)[0].clamp(-1, 1)
+    assert big.shape[-1] == 32
+    want = torch.nn.functional.interpolate(big, size=(16, 16), mode="area")
+    assert (rec[:1].float() / 127.5 - 1 - want).abs().max() <= 1 / 127.5 + 1e-6
+
+
 def test_recon_share_swaps_images_keeps_targets():
     data = load_data("labels", 16, 16, seed=3)
     data["recon"] = 255 - data["image"]  # stand-in "reconstructions", easy to tell apart
