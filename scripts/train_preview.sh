@@ -279,9 +279,10 @@ stage_follow() {  # 2n: models that follow what a person draws. New data: 12000 
   # 10000 humans, every other one in a pose over the whole joint ranges (seed 8). The label VQGAN, which had never
   # seen such maps, fine-tuned on the mix (1500 steps); the labels transformer fine-tuned from itself on its new
   # cond tokens (800 steps), the pose transformer on the new humans (1000 steps; the shipped run was stopped at
-  # 270 and resumed: same schedule); 15 % of their conditions dropped (classifier-free guidance; default scale 2).
-  # The same for depth (its VQGAN and transformer) was tried and made it worse: not shipped, not in the recipe
-  # (docs/EVALUATION.md).
+  # 270 and resumed: same schedule), the depth transformer on the mix with its own depth VQGAN kept (800 steps;
+  # a new depth VQGAN fine-tuned on the mix with the transformer relearning its tokens made it worse, so that one
+  # is not in the recipe: docs/EVALUATION.md); 15 % of their conditions dropped (classifier-free guidance;
+  # default scale 2).
   cache layout "$N_LAYOUT" 7 layout64_seed7
   cache human_wide "$N_WIDE" 8 humanwide64_seed8
   local t lay="$DATA/layout64_seed7/shard_00000.npz"
@@ -296,7 +297,10 @@ stage_follow() {  # 2n: models that follow what a person draws. New data: 12000 
     init_from="$W/pose" data.root="$DATA/humanwide64_seed8/shard_00000.npz" steps="$(steps 1000)" lr=3e-4 \
     warmup_steps=50 cond_drop=0.15 guidance=2.0 threads=1 export_dir="$RUNS/follow_export/pose" ckpt_every=250 \
     log_every=25
-  for t in labels pose; do
+  train transformer transformer_depth transformer_depth_follow - first_stage="$W/depth" cond_stage="$W/depth" \
+    init_from="$W/depth" data.root="$lay" steps="$(steps 800)" lr=3e-4 warmup_steps=50 cond_drop=0.15 guidance=2.0 \
+    threads=2 export_dir="$RUNS/follow_export/depth" ckpt_every=200 log_every=25
+  for t in labels pose depth; do
     rm -rf "${W:?}/$t"; cp -r "$RUNS/follow_export/$t" "$W/$t"
   done
   spread

@@ -76,10 +76,11 @@ def test_quick_recipe_in_two_pieces(tmp_path):
     labels = load_pretrained(out / "labels")
     new_cond = load_pretrained(runs / "vqgan_labels_follow" / "export")  # the label VQGAN fine-tuned on the mix (2n)
     assert same(state(labels.cond_stage_model.quantize), state(new_cond.quantize, fp16=True))
-    for task in ("labels", "pose"):  # trained with condition dropout (2n): guidance 2 by default
+    for task in ("labels", "pose", "depth"):  # trained with condition dropout (2n): guidance 2 by default
         cfg = read_config(out / task)["config"]
         assert (cfg["cond_drop"], cfg["guidance"]) == (0.15, 2.0), task
-    assert read_config(out / "depth")["config"]["cond_drop"] == 0.0  # the depth fine-tune was not kept
+    assert (runs / "transformer_depth_follow" / "checkpoints" / "latest.txt").is_file()  # depth: 2n's transformer
+    assert not (runs / "vqgan_depth_follow").exists()  # ... over its own depth VQGAN (no new one in the recipe)
     first = load_pretrained(runs / "decoder128" / "export")  # the 128-px decoder (2m), shipped with bilinear doubling
     assert (first.config.decoder_extra_upsample, vq.config.decoder_extra_upsample) == ("nearest", "bilinear")
     assert vq.config.upsample_factor == 2 * vq.config.downsample_factor  # 128 px out of 16x16 tokens
