@@ -1,6 +1,6 @@
 """What the five tabs share: sampling controls, the streaming of previews, images, error handling.
 
-The sampling itself is the library's (`taming_lite.tasks.Pipeline`: `prepare` turns the tab's
+The sampling itself is the library's (`taming_lite.pipeline.Pipeline`: `prepare` turns the tab's
 input into condition tokens and a token grid, `iter_sample` yields decoded previews, unknown
 tokens greyed out); `stream` adds Gradio's progress bar, so a cancel stops it at the next chunk.
 Sizes: the output sliders count output pixels (`out_stride` per token), up to MAX_WINDOWS windows
@@ -23,7 +23,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from taming_lite.tasks import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
+from taming_lite.pipeline import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
 
 from .inputs import MAX_SAMPLES, MAX_SEED, InputError, check_image_file, sampling_params, snap_size
 

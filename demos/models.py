@@ -1,7 +1,7 @@
 """The app's models: one `ModelStore`, created by app.main and handed to every tab.
 
     store = ModelStore(weights_root="weights", device="cpu", task_models={"depth": "path/or/name"})
-    pipe = store.get_model("depth")                 # a taming_lite.tasks.Pipeline (model, device, dtype, ...)
+    pipe = store.get_model("depth")                 # a taming_lite.pipeline.Pipeline (model, device, dtype, ...)
     pipe = store.get_model("depth", choice="drin")  # what the session picked (demos/picker.py)
 
 Every model, a tab's default as much as a picked one, loads through one function (`ModelStore.load`,
@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 
 from taming_lite.device import pick_device
-from taming_lite.tasks import TASK_NAMES, Pipeline, TaskMismatch, spec
+from taming_lite.pipeline import Pipeline, TaskMismatch
+from taming_lite.tasks import TASK_NAMES, spec
 
 TASKS = TASK_NAMES
 REPO = Path(__file__).resolve().parents[1]
@@ -187,7 +188,7 @@ class ModelStore:
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px
         of one window), out_stride, window (tokens), sr_factor. A name that is not on disk yet: the placeholder's."""
-        from taming_lite.tasks import model_shape
+        from taming_lite.pipeline import model_shape
 
         key = (task, str(self.device))
         if key in self._defaults:

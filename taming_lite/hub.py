@@ -11,7 +11,7 @@ Resolution of `from_pretrained(x)`, in order: an existing local directory; a nam
 download links, fetched by taming_lite.download into its own cache); a registry entry whose
 `repo_id` is `x`; any other `user/repo` id, whose format is detected from its file list
 (config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one *.ckpt =
-the original taming format). For a task, `taming_lite.tasks.Pipeline.from_pretrained` wraps this.
+the original taming format). For a task, `taming_lite.pipeline.Pipeline.from_pretrained` wraps this.
 
 Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache, which is read
 with `try_to_load_from_cache` / `scan_cache_dir` and whose errors are told apart by their classes. The
