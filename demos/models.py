@@ -315,6 +315,7 @@ class ModelStore:
         models for the task (embedded ones, then Hub and download ones with their size; the default's own
         folder is not repeated)."""
         from taming_lite.checkpoints import CheckpointError
+        from taming_lite.hub import available_offline
         from taming_lite.registry import list_models
 
         out = [(self.label(task), DEFAULT)]
@@ -327,7 +328,7 @@ class ModelStore:
             if e.is_local:
                 if own is not None and e.path.resolve() == own.resolve():
                     continue
-                where = "embedded" if e.available_offline() else "embedded, files missing"
+                where = "embedded" if available_offline(e) else "embedded, files missing"
                 out.append((f"{e.name} ({where}: {show_path(e.path)})", e.name))
                 continue
             cached = _available_offline(e)
@@ -431,8 +432,10 @@ def is_repo_id(name: str) -> bool:
 
 
 def _available_offline(entry) -> bool:
+    from taming_lite.hub import available_offline
+
     try:
-        return entry.available_offline()
+        return available_offline(entry)
     except OSError:
         return False
 

@@ -190,6 +190,18 @@ def cached_files(repo_id: str, revision: str, filenames: list[str], cache_dir=No
 _cached_files = cached_files
 
 
+def available_offline(entry: ModelEntry, cache_dir=None) -> bool:
+    """True if loading a registry entry needs no network: its embedded files exist, or its files are cached
+    (a Hub entry's in the HF cache, `cache_dir` or the one in use; a URL entry's in the download cache)."""
+    if entry.is_local:
+        return all((entry.path / f).is_file() for f in default_files(entry.format).values())
+    if entry.repo_id:
+        return cached_files(entry.repo_id, entry.revision, list(entry.files.values()), cache_dir) is not None
+    from .download import cached_entry_files
+
+    return cached_entry_files(entry) is not None
+
+
 def _commit_of(path: Path, filename: str) -> str:
     """The snapshot (commit) folder a cached file sits in: .../snapshots/<commit>/<filename>."""
     return path.parents[len(Path(filename).parts) - 1].name
