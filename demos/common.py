@@ -168,13 +168,11 @@ def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples,
                    guidance=None):
     """Validated sampling parameters + output size in pixels; notes for what was adjusted.
     guidance None: the model's default."""
-    from taming_lite.net2net import check_guidance
-
     p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
     notes = []
     g = pipe.defaults()["guidance"] if guidance is None else guidance
     try:
-        check_guidance(pipe.model.config, g)  # also the number check, with its message
+        pipe.check_guidance(g)  # also the number check, with its message
     except ValueError as e:
         raise InputError(str(e)) from None
     p["guidance"] = float(g)

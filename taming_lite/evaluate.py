@@ -70,7 +70,6 @@ from .data.datasets import image_to_tensor, make_example, tensor_to_image
 from .data.labels import ids_to_index
 from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator, miou,
                          miou_from_confusion, miou_per_image, spearman, target_of, within_row)
-from .net2net import check_guidance
 from .pipeline import Pipeline
 from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
@@ -711,7 +710,7 @@ def main(argv=None):
             row = f"{name} ({suffix})" if suffix else name
             user_row = f"{name} (user-style{', ' + suffix if suffix else ''})"
             try:
-                check_guidance(pipe.model.config, g)
+                pipe.check_guidance(g)
             except ValueError as e:
                 for r in ([] if args.user_style_only else [row]) + ([user_row] if task in EVALUATED and
                                                                      not args.no_user_style else []):

@@ -225,6 +225,18 @@ class Pipeline:
                    depth_minmax=bool(minmax) and task == "depth", load_seconds=time.perf_counter() - t0,
                    loaded_from=where, sampling_defaults=defaults)
 
+    @classmethod
+    def placeholder(cls, task: str, device=None, notice: str = "") -> "Pipeline":
+        """A tiny randomly initialised model for `task` (`placeholder_model`), flagged `placeholder`: what the
+        app samples with before any trained weights exist."""
+        from .device import pick_device
+
+        dev = pick_device(device)
+        model = placeholder_model(task).to(dev).eval()
+        return cls(task, model, dev, placeholder=True,
+                   source=f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})",
+                   extra={"task": task, "image_size": model.config.first_stage.resolution}, notice=notice)
+
     # ------------------------------------------------------------------ what the model is
 
     @property
@@ -289,6 +301,12 @@ class Pipeline:
         """Whether the model can use classifier-free guidance (trained with condition dropout)."""
         return bool(getattr(self.model.config, "guidable", False))
 
+    def check_guidance(self, guidance: float) -> None:
+        """ValueError saying why, for a guidance scale the model cannot take (> 1 needs condition dropout)."""
+        from .net2net import check_guidance
+
+        check_guidance(self.model.config, guidance)
+
     def defaults(self) -> dict:
         """Sampling defaults: the task's, overridden by the model's registry entry (the paper's settings);
         guidance from the model's config (1 = off)."""
@@ -296,6 +314,14 @@ class Pipeline:
         guidance = float(getattr(self.model.config, "guidance", 1.0)) if self.guidable else 1.0
         return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": guidance,
                 **self.sampling_defaults}
+
+    def quantize_int8(self) -> None:
+        """Int8 weights for the transformer's linear layers, in place (faster CPU sampling, other numbers:
+        `taming_lite.quantize`); the source says so."""
+        from .quantize import quantize_int8
+
+        quantize_int8(self.model.transformer)
+        self.source += " (int8 weights)"
 
     def describe(self) -> str:
         """'name on cpu (float32), loaded in 1.2 s' for status lines."""
@@ -435,15 +461,13 @@ class Pipeline:
         the last one final. `top_k` None = no limit, -1 = the default; `progress((done, total))` per chunk.
         `guidance`: classifier-free guidance scale (None = the model's default, 1 = off; > 1 only for
         models trained with condition dropout: ValueError otherwise)."""
-        from .net2net import check_guidance
-
         d = self.defaults()
         temperature = d["temperature"] if temperature is None else temperature
         top_k = d["top_k"] if top_k == -1 else top_k
         top_p = d["top_p"] if top_p is None else top_p
         guidance = float(d["guidance"] if guidance is None else guidance)
         temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.vocab_size)
-        check_guidance(self.model.config, guidance)
+        self.check_guidance(guidance)
         B = int(num_samples)
         z = job.z.expand(B, -1, -1).clone()
         cond = job.cond.expand(B, *job.cond.shape[1:])
@@ -555,3 +579,43 @@ def model_shape(model_or_name) -> dict | None:
         return shape_of(config) if kind == "net2net" else None
     except (CheckpointError, OSError, TypeError, ValueError):
         return None
+
+
+# --------------------------------------------------------------------------- placeholders
+
+PLACEHOLDER_IMAGE_SIZE = 64  # pixels; 8 x 8 tokens with a stride of 8
+PLACEHOLDER_SEED = 0
+
+
+def _vqgan(in_ch: int, resolution: int, ch_mult, n_labels: int | None = None, n_embed: int = 64):
+    from .vqgan import VQGANConfig
+
+    return VQGANConfig(ch=32, ch_mult=tuple(ch_mult), num_res_blocks=1, attn_resolutions=(), z_channels=32,
+                       resolution=resolution, in_channels=in_ch, out_ch=in_ch, embed_dim=32, n_embed=n_embed,
+                       n_labels=n_labels)
+
+
+def placeholder_model(task: str):
+    """A tiny, randomly initialised Net2NetTransformer with the task's condition layout (seeded)."""
+    from .data.labels import NUM_CLASSES
+    from .gpt import GPTConfig
+    from .net2net import Net2NetConfig, Net2NetTransformer
+
+    spec(task)  # ValueError naming the tasks
+    S = PLACEHOLDER_IMAGE_SIZE
+    first = _vqgan(3, S, (1, 1, 2, 2))  # stride 8 -> 8 x 8 tokens
+    cond = {
+        "completion": None,
+        "depth": _vqgan(1, S, (1, 1, 2, 2)),
+        "labels": _vqgan(NUM_CLASSES, S, (1, 1, 2, 2), n_labels=NUM_CLASSES),
+        "superres": _vqgan(3, S // 4, (1, 2)),  # 16 x 16 input, stride 2 -> the same 8 x 8 grid
+        "pose": _vqgan(3, S, (1, 1, 2, 2)),
+    }[task]
+    n_tok = (S // 8) ** 2
+    n_cond = 1 if cond is None else n_tok
+    gpt = GPTConfig(vocab_size=64, block_size=n_cond + n_tok, n_layer=2, n_head=2, n_embd=64)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(PLACEHOLDER_SEED)
+        model = Net2NetTransformer(Net2NetConfig(first_stage=first, transformer=gpt, cond_stage=cond))
+    return model.eval()
