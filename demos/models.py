@@ -11,7 +11,7 @@ an embedded or registry name (Hub repo or download links), or a Hub repo id `use
 A tab's default, in order: `task_models[task]` (app.py --model TASK=DIR|NAME; if it cannot be
 loaded, the next one is used and the tab says why); `<weights root>/<task>/` when it holds a model;
 else a small *randomly initialised* model for the task (fixed seed), flagged `placeholder`, so the
-app runs before any weights exist (`Pipeline.placeholder`).
+app runs before any weights exist (`Pipeline.placeholder_for`).
 
 Picked models are shared by all sessions and kept in a small LRU per task and device
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
@@ -176,7 +176,7 @@ class ModelStore:
                 return pipe
             except ModelChoiceError as e:
                 notice += f" ⚠️ {folder} could not be used ({e})."
-        return Pipeline.placeholder(task, dev, notice=notice.strip())
+        return Pipeline.placeholder_for(task, dev, notice=notice.strip())
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px

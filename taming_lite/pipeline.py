@@ -226,7 +226,7 @@ class Pipeline:
                    loaded_from=where, sampling_defaults=defaults)
 
     @classmethod
-    def placeholder(cls, task: str, device=None, notice: str = "") -> "Pipeline":
+    def placeholder_for(cls, task: str, device=None, notice: str = "") -> "Pipeline":
         """A tiny randomly initialised model for `task` (`placeholder_model`), flagged `placeholder`: what the
         app samples with before any trained weights exist."""
         from .device import pick_device

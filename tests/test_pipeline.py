@@ -106,6 +106,12 @@ def test_a_model_for_another_task_is_refused(folders):
         Pipeline.from_pretrained(str(folders["depth"]), task="labels", device="cpu")
 
 
+def test_a_loaded_model_is_no_placeholder_and_the_placeholder_is(folders):
+    assert Pipeline.from_pretrained(str(folders["depth"]), device="cpu").placeholder is False
+    ph = Pipeline.placeholder_for("depth", "cpu", notice="why")
+    assert ph.placeholder is True and ph.image_size == 64 and "seed 0" in ph.source and ph.notice == "why"
+
+
 def test_bf16_weights_on_the_cpu(folders):
     pipe = Pipeline.from_pretrained(str(folders["labels"]), device="cpu", dtype="bf16")
     assert pipe.dtype == torch.bfloat16 and "bfloat16" in pipe.describe()
