@@ -1,6 +1,6 @@
 """One 256x256 image (16x16 tokens after 256 condition tokens) from a released-size model on the CPU:
 a D-RIN-shaped stand-in (24 x 1024 GPT, two f=16 VQGANs at ch 128; random weights, original format:
-YAML + Lightning last.ckpt with loss.* keys, tests/released.py) through taming_lite.tasks.Pipeline.
+YAML + Lightning last.ckpt with loss.* keys, tests/released.py) through taming_lite.pipeline.Pipeline.
 
     python -m benchmarks.released_cpu                 # writes the 1.8 GB stand-in to a temp folder
     python -m benchmarks.released_cpu --dir DIR       # reuse one (written there if missing)
@@ -36,7 +36,7 @@ import released  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
 from taming_lite.quantize import quantize_int8  # noqa: E402
 from taming_lite.sampling import sample_tokens  # noqa: E402
-from taming_lite.tasks import Pipeline  # noqa: E402
+from taming_lite.pipeline import Pipeline  # noqa: E402
 
 
 def rss_gb() -> float:

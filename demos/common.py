@@ -1,6 +1,6 @@
 """What the five tabs share: sampling controls, the streaming of previews, images, error handling.
 
-The sampling itself is the library's (`taming_lite.tasks.Pipeline`: `prepare` turns the tab's
+The sampling itself is the library's (`taming_lite.pipeline.Pipeline`: `prepare` turns the tab's
 input into condition tokens and a token grid, `iter_sample` yields decoded previews, unknown
 tokens greyed out); `stream` adds Gradio's progress bar, so a cancel stops it at the next chunk.
 Sizes: the output sliders count output pixels (`out_stride` per token), up to MAX_WINDOWS windows
@@ -23,7 +23,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from taming_lite.tasks import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
+from taming_lite.pipeline import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
 
 from .inputs import MAX_SAMPLES, MAX_SEED, InputError, check_image_file, sampling_params, snap_size
 
@@ -168,13 +168,11 @@ def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples,
                    guidance=None):
     """Validated sampling parameters + output size in pixels; notes for what was adjusted.
     guidance None: the model's default."""
-    from taming_lite.net2net import check_guidance
-
     p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
     notes = []
     g = pipe.defaults()["guidance"] if guidance is None else guidance
     try:
-        check_guidance(pipe.model.config, g)  # also the number check, with its message
+        pipe.check_guidance(g)  # also the number check, with its message
     except ValueError as e:
         raise InputError(str(e)) from None
     p["guidance"] = float(g)

@@ -1,7 +1,7 @@
 """The app's models: one `ModelStore`, created by app.main and handed to every tab.
 
     store = ModelStore(weights_root="weights", device="cpu", task_models={"depth": "path/or/name"})
-    pipe = store.get_model("depth")                 # a taming_lite.tasks.Pipeline (model, device, dtype, ...)
+    pipe = store.get_model("depth")                 # a taming_lite.pipeline.Pipeline (model, device, dtype, ...)
     pipe = store.get_model("depth", choice="drin")  # what the session picked (demos/picker.py)
 
 Every model, a tab's default as much as a picked one, loads through one function (`ModelStore.load`,
@@ -11,7 +11,7 @@ an embedded or registry name (Hub repo or download links), or a Hub repo id `use
 A tab's default, in order: `task_models[task]` (app.py --model TASK=DIR|NAME; if it cannot be
 loaded, the next one is used and the tab says why); `<weights root>/<task>/` when it holds a model;
 else a small *randomly initialised* model for the task (fixed seed), flagged `placeholder`, so the
-app runs before any weights exist.
+app runs before any weights exist (`Pipeline.placeholder_for`).
 
 Picked models are shared by all sessions and kept in a small LRU per task and device
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
@@ -35,11 +35,11 @@ from pathlib import Path
 import torch
 
 from taming_lite.device import pick_device
-from taming_lite.tasks import TASK_NAMES, Pipeline, TaskMismatch, spec
+from taming_lite.pipeline import Pipeline, TaskMismatch, placeholder_model
+from taming_lite.tasks import TASK_NAMES, spec
 
 TASKS = TASK_NAMES
 REPO = Path(__file__).resolve().parents[1]
-PLACEHOLDER_SEED = 0
 PLACEHOLDER_NOTICE = ("⚠️ **untrained placeholder weights**: no trained model for this tab was found in "
                       "`weights/{task}/`, so a small randomly initialised model is used. Outputs are noise-like "
                       "and show only that the pipeline runs.")
@@ -119,10 +119,7 @@ class ModelStore:
                                    f"({type(e).__name__}: {str(e)[:300]})") from None
         pipe.name = name
         if self.int8 and pipe.device.type == "cpu":
-            from taming_lite.quantize import quantize_int8
-
-            quantize_int8(pipe.model.transformer)
-            pipe.source += " (int8 weights)"
+            pipe.quantize_int8()
         return pipe
 
     # ------------------------------------------------------------------ a tab's own model
@@ -179,15 +176,12 @@ class ModelStore:
                 return pipe
             except ModelChoiceError as e:
                 notice += f" ⚠️ {folder} could not be used ({e})."
-        model = placeholder_model(task).to(dev).eval()
-        return Pipeline(task, model, dev, placeholder=True,
-                        source=f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})",
-                        extra={"task": task, "image_size": model.config.first_stage.resolution}, notice=notice.strip())
+        return Pipeline.placeholder_for(task, dev, notice=notice.strip())
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px
         of one window), out_stride, window (tokens), sr_factor. A name that is not on disk yet: the placeholder's."""
-        from taming_lite.tasks import model_shape
+        from taming_lite.pipeline import model_shape
 
         key = (task, str(self.device))
         if key in self._defaults:
@@ -314,6 +308,7 @@ class ModelStore:
         models for the task (embedded ones, then Hub and download ones with their size; the default's own
         folder is not repeated)."""
         from taming_lite.checkpoints import CheckpointError
+        from taming_lite.hub import available_offline
         from taming_lite.registry import list_models
 
         out = [(self.label(task), DEFAULT)]
@@ -326,7 +321,7 @@ class ModelStore:
             if e.is_local:
                 if own is not None and e.path.resolve() == own.resolve():
                     continue
-                where = "embedded" if e.available_offline() else "embedded, files missing"
+                where = "embedded" if available_offline(e) else "embedded, files missing"
                 out.append((f"{e.name} ({where}: {show_path(e.path)})", e.name))
                 continue
             cached = _available_offline(e)
@@ -430,8 +425,10 @@ def is_repo_id(name: str) -> bool:
 
 
 def _available_offline(entry) -> bool:
+    from taming_lite.hub import available_offline
+
     try:
-        return entry.available_offline()
+        return available_offline(entry)
     except OSError:
         return False
 
@@ -468,42 +465,3 @@ def entry_limits(name: str) -> str:
     except CheckpointError:
         return ""
     return entry.limits if entry is not None else ""
-
-
-# --------------------------------------------------------------------------- placeholders
-
-PLACEHOLDER_IMAGE_SIZE = 64  # pixels; 8 x 8 tokens with a stride of 8
-
-
-def _vqgan(in_ch: int, resolution: int, ch_mult, n_labels: int | None = None, n_embed: int = 64):
-    from taming_lite.vqgan import VQGANConfig
-
-    return VQGANConfig(ch=32, ch_mult=tuple(ch_mult), num_res_blocks=1, attn_resolutions=(), z_channels=32,
-                       resolution=resolution, in_channels=in_ch, out_ch=in_ch, embed_dim=32, n_embed=n_embed,
-                       n_labels=n_labels)
-
-
-def placeholder_model(task: str):
-    """A tiny, randomly initialised Net2NetTransformer with the task's condition layout (seeded)."""
-    from taming_lite.data.labels import NUM_CLASSES
-    from taming_lite.gpt import GPTConfig
-    from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
-
-    _check_task(task)
-    S = PLACEHOLDER_IMAGE_SIZE
-    first = _vqgan(3, S, (1, 1, 2, 2))  # stride 8 -> 8 x 8 tokens
-    cond = {
-        "completion": None,
-        "depth": _vqgan(1, S, (1, 1, 2, 2)),
-        "labels": _vqgan(NUM_CLASSES, S, (1, 1, 2, 2), n_labels=NUM_CLASSES),
-        "superres": _vqgan(3, S // 4, (1, 2)),  # 16 x 16 input, stride 2 -> the same 8 x 8 grid
-        "pose": _vqgan(3, S, (1, 1, 2, 2)),
-    }[task]
-    n_tok = (S // 8) ** 2
-    n_cond = 1 if cond is None else n_tok
-    gpt = GPTConfig(vocab_size=64, block_size=n_cond + n_tok, n_layer=2, n_head=2, n_embd=64)
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(PLACEHOLDER_SEED)
-        model = Net2NetTransformer(Net2NetConfig(first_stage=first, transformer=gpt, cond_stage=cond))
-    return model.eval()

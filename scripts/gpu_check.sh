@@ -29,8 +29,8 @@ import torch
 sys.path.insert(0, "tests")
 import released
 from taming_lite.gpt import GPT, GPTConfig
+from taming_lite.pipeline import Pipeline
 from taming_lite.sampling import sample_sliding_window, sample_tokens
-from taming_lite.tasks import Pipeline
 
 work = Path(sys.argv[1])
 dev = os.environ.get("GPU_CHECK_DEVICE", "cuda")

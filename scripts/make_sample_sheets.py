@@ -29,7 +29,8 @@ from taming_lite.data import user_style
 from taming_lite.data.datasets import make_example
 from taming_lite.data.labels import colorize
 from taming_lite.evaluate import _dataset, condition_key, held_out_condition
-from taming_lite.tasks import TASK_NAMES as TASKS, Pipeline, resize_rgb, tensor_to_rgb
+from taming_lite.pipeline import Pipeline, resize_rgb, tensor_to_rgb
+from taming_lite.tasks import TASK_NAMES as TASKS
 
 RECONSTRUCTIONS = "vqgan_image"
 GAP = 2

@@ -4,8 +4,8 @@
     from taming_lite import Pipeline                # a task end to end: Pipeline.from_pretrained("drin")
 
 Submodules: vqgan (first stage), gpt (transformer + KV cache), net2net (conditional transformer),
-sampling (top-k/top-p, cached and sliding-window sampling), tasks (the five tasks and their
-Pipeline), checkpoints (our format and the original's), registry (weights/registry.json), hub
+sampling (top-k/top-p, cached and sliding-window sampling), tasks (what the five tasks are), pipeline
+(a task end to end on a model), checkpoints (our format and the original's), registry (weights/registry.json), hub
 (names, Hugging Face Hub), download (direct download links), device (CUDA / MPS / CPU),
 data (procedural data sets), train (trainers and CLI).
 """
@@ -20,7 +20,7 @@ _EXPORTS = {
     "CheckpointError": "checkpoints",
     "from_pretrained": "hub", "list_models": "hub", "HubUnavailable": "hub", "ModelNotFoundError": "hub",
     "pick_device": "device",
-    "Pipeline": "tasks", "TASKS": "tasks",
+    "Pipeline": "pipeline", "TASKS": "tasks",
     "sample_sliding_window": "sampling", "filter_logits": "sampling",
 }
 

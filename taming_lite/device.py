@@ -1,7 +1,7 @@
 """One place that chooses where models run: CUDA, then Apple MPS, then CPU.
 
 Override with an argument ("cpu", "cuda", "cuda:1", "mps", "auto") or the environment variable
-TAMING_LITE_DEVICE. Reduced precision (fp16/bf16 autocast) is used only on CUDA.
+TAMING_LITE_DEVICE. Reduced precision (fp16/bf16 autocast, fp16 weights by default) is used only on CUDA.
 """
 
 from __future__ import annotations
@@ -58,3 +58,8 @@ def autocast(device: torch.device, precision: str = "auto"):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """fp16 on CUDA (sampling is memory-bound), fp32 elsewhere."""
+    return torch.float16 if device.type == "cuda" else torch.float32

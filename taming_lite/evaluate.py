@@ -8,7 +8,7 @@
     python -m taming_lite.evaluate --only labels --guidance 1 2 3   # adherence and diversity against guidance
 
 Held-out samples use the data sets' base seed 1 (`seeds.HELD_OUT_SEED`; training uses seed 0), so no
-evaluation image was seen in training. Transformers sample through `taming_lite.tasks.Pipeline`, as the app
+evaluation image was seen in training. Transformers sample through `taming_lite.pipeline.Pipeline`, as the app
 does (`prepare` of the condition as a user gives it, `iter_sample` with the task's defaults, one batch of
 `--samples` images per condition, on the CPU), so what is measured is what users get; `--guidance` scales
 (default: the model's own) each get their rows ("labels (guidance 2)"), a scale a model cannot use "n/a".
@@ -70,10 +70,10 @@ from .data.datasets import image_to_tensor, make_example, tensor_to_image
 from .data.labels import ids_to_index
 from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator, miou,
                          miou_from_confusion, miou_per_image, spearman, target_of, within_row)
-from .net2net import check_guidance
+from .pipeline import Pipeline
 from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
-from .tasks import TASKS, Pipeline
+from .tasks import TASKS
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -364,7 +364,7 @@ def _pipeline_model_size(pipe) -> tuple[int, int]:
 def eval_transformer(pipe, cond_key: str | None, n_conditions: int, n_samples: int, evaluator=None,
                      n_real: int = 200, per_class: bool = False, segmenter=None, realism_size: int | None = None,
                      guidance: float = 1.0) -> dict:
-    """Samples of a `Pipeline` (`taming_lite.tasks`) on held-out renders' conditions, given as a user gives them
+    """Samples of a `Pipeline` (`taming_lite.pipeline`) on held-out renders' conditions, given as a user gives them
     (`held_out_condition`) and sampled as the app samples (`Pipeline.iter_sample`, `guidance`).
     `evaluator` (labels / depth / pose tasks): a `taming_lite.evaluators.Evaluator` measuring condition
     consistency of the samples, scored itself on `n_real` held-out real renders and their reconstructions
@@ -710,7 +710,7 @@ def main(argv=None):
             row = f"{name} ({suffix})" if suffix else name
             user_row = f"{name} (user-style{', ' + suffix if suffix else ''})"
             try:
-                check_guidance(pipe.model.config, g)
+                pipe.check_guidance(g)
             except ValueError as e:
                 for r in ([] if args.user_style_only else [row]) + ([user_row] if task in EVALUATED and
                                                                      not args.no_user_style else []):

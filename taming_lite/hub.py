@@ -11,7 +11,7 @@ Resolution of `from_pretrained(x)`, in order: an existing local directory; a nam
 download links, fetched by taming_lite.download into its own cache); a registry entry whose
 `repo_id` is `x`; any other `user/repo` id, whose format is detected from its file list
 (config.json + model.safetensors = ours; config.yaml + model.ckpt, or one *.yaml and one *.ckpt =
-the original taming format). For a task, `taming_lite.tasks.Pipeline.from_pretrained` wraps this.
+the original taming format). For a task, `taming_lite.pipeline.Pipeline.from_pretrained` wraps this.
 
 Hub downloads go through `huggingface_hub.hf_hub_download` into the standard HF cache, which is read
 with `try_to_load_from_cache` / `scan_cache_dir` and whose errors are told apart by their classes. The
@@ -188,6 +188,18 @@ def cached_files(repo_id: str, revision: str, filenames: list[str], cache_dir=No
 
 
 _cached_files = cached_files
+
+
+def available_offline(entry: ModelEntry, cache_dir=None) -> bool:
+    """True if loading a registry entry needs no network: its embedded files exist, or its files are cached
+    (a Hub entry's in the HF cache, `cache_dir` or the one in use; a URL entry's in the download cache)."""
+    if entry.is_local:
+        return all((entry.path / f).is_file() for f in default_files(entry.format).values())
+    if entry.repo_id:
+        return cached_files(entry.repo_id, entry.revision, list(entry.files.values()), cache_dir) is not None
+    from .download import cached_entry_files
+
+    return cached_entry_files(entry) is not None
 
 
 def _commit_of(path: Path, filename: str) -> str:

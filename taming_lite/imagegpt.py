@@ -186,8 +186,7 @@ def load(name_or_path: str, device=None, dtype: torch.dtype | None = None,
          progress: Callable[[str], None] | None = None) -> ImageGPT:
     """An Image-GPT by folder or Hub repo id[@revision], in eval mode on `device` (default: CUDA, MPS, CPU)
     in `dtype` (default: fp16 on CUDA, fp32 elsewhere). TransformersMissing if transformers is not there."""
-    from .device import pick_device
-    from .tasks import default_dtype
+    from .device import default_dtype, pick_device
 
     require_transformers()
     from transformers import ImageGPTForCausalImageModeling, ImageGPTImageProcessor

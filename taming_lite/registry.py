@@ -18,9 +18,11 @@ sources tried in order when the first fails, each with its own `urls` and option
 source, landing_page, size_gb (approximate, shown in the picker), sha256 ({file: hex}, checked on
 every load), sampling (the model's sampling defaults: temperature, top_k, top_p), conditioning
 (how a user's input is turned into this model's condition: depth_minmax), limits (what the model
-cannot do, shown in its tab). This module only reads and checks the file; `taming_lite.hub`
-resolves entries to files and `taming_lite.download` fetches URL entries. It also holds what those two
-share (their errors, `env_flag`, `space_storage`), so that neither imports the other for it.
+cannot do, shown in its tab). This module only reads and checks the file (the schema: the lowest
+of the model io, it imports neither of the two that use it); `taming_lite.hub` resolves entries to
+files (`hub.available_offline`: whether an entry's files are here) and `taming_lite.download` fetches
+URL entries. It also holds what those two share (their errors, `env_flag`, `space_storage`), so that
+neither imports the other for it.
 """
 
 from __future__ import annotations
@@ -149,18 +151,6 @@ class ModelEntry:
         if self.is_local:
             return str(self.path)
         return f"{self.repo_id}@{self.revision}" if self.repo_id else self.urls.get("weights", "")
-
-    def available_offline(self, cache_dir: str | os.PathLike | None = None) -> bool:
-        """True if loading needs no network: the embedded files exist, or the files are cached."""
-        if self.is_local:
-            return all((self.path / f).is_file() for f in default_files(self.format).values())
-        if self.repo_id:
-            from .hub import cached_files
-
-            return cached_files(self.repo_id, self.revision, list(self.files.values()), cache_dir) is not None
-        from .download import cached_entry_files
-
-        return cached_entry_files(self) is not None
 
 
 def weights_dir() -> Path:

@@ -13,7 +13,7 @@ import pytest
 
 from taming_lite import download
 from taming_lite.hub import HubUnavailable, resolve
-from taming_lite.tasks import Pipeline
+from taming_lite.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hub_server  # noqa: E402

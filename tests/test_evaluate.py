@@ -267,7 +267,7 @@ def test_samples_come_from_the_pipeline(tmp_path):
     from taming_lite.checkpoints import save_pretrained
     from taming_lite.data.user_style import depth_map
     from taming_lite.evaluate import _sample
-    from taming_lite.tasks import Pipeline
+    from taming_lite.pipeline import Pipeline
 
     save_pretrained(_tiny_depth_model(), tmp_path / "depth")
     pipe = Pipeline.from_pretrained(str(tmp_path / "depth"), task="depth", device="cpu")

@@ -6,7 +6,7 @@ import torch
 from taming_lite.gpt import GPTConfig
 from taming_lite.net2net import Net2NetConfig, Net2NetTransformer, check_guidance
 from taming_lite.sampling import guide, sample_sliding_window, sample_tokens
-from taming_lite.tasks import Pipeline
+from taming_lite.pipeline import Pipeline
 from taming_lite.vqgan import VQGANConfig
 
 from test_sampling import tiny_gpt

@@ -13,7 +13,7 @@ import torch
 
 from taming_lite.checkpoints import CheckpointError, config_from_original, load_original
 from taming_lite.net2net import Labelator
-from taming_lite.tasks import Pipeline
+from taming_lite.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import released  # noqa: E402

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = r"""
 import json, sys, time
 import numpy as np
-from taming_lite.tasks import Pipeline
+from taming_lite.pipeline import Pipeline
 
 def peak_rss():  # VmHWM: this process's own peak (ru_maxrss would keep the forking parent's across exec)
     line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))

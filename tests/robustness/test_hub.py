@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from taming_lite.checkpoints import CheckpointError, load_original, load_pretrained, save_pretrained
-from taming_lite.hub import (HubUnavailable, ModelNotFoundError, from_pretrained, list_models, load_registry,
-                             resolve)
+from taming_lite.hub import (HubUnavailable, ModelNotFoundError, available_offline, from_pretrained, list_models,
+                             load_registry, resolve)
 from taming_lite.vqgan import VQGAN, VQGANConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -240,7 +240,7 @@ def test_local_directories(tmp_path, reference_dir):
                               {"name": "tampered", "task": "reconstruction", "path": "ours",
                                "sha256": {"model.safetensors": "f" * 64}})
     assert same_weights(from_pretrained("mine", registry=registry, device="cpu"), model)
-    assert list_models(registry=registry)[0].available_offline()
+    assert available_offline(list_models(registry=registry)[0])
     with pytest.raises(CheckpointError, match="model 'tampered': model.safetensors has sha256"):
         resolve("tampered", registry=registry)
 
@@ -267,6 +267,6 @@ def test_shipped_registry():
     assert names["drin"].conditioning == {"depth_minmax": True} and names["ffhq"].sampling["top_k"] == 250
     assert names["sflckr"].sampling["top_k"] == 100 and "ImageNet objects" in names["drin"].limits
     for e in names.values():
-        if e.is_local and not e.available_offline():
+        if e.is_local and not available_offline(e):
             with pytest.raises(ModelNotFoundError, match=f"model '{e.name}': its embedded weights are not there yet"):
                 resolve(e.name)
