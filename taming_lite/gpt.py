@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import cpu_kernels
+
 
 @dataclass
 class GPTConfig:
@@ -66,6 +68,14 @@ def attention_mask(T: int, pos: int, n_unmasked: int, device) -> torch.Tensor | 
     return mask
 
 
+def decode_linear(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """layer(x) in a decode step, x (B, C): bf16 nn.Linear weights through cpu_kernels.bf16_linear where it runs."""
+    if (type(layer) is nn.Linear and layer.weight.dtype == torch.bfloat16 and x.device.type == "cpu"
+            and x.dtype == torch.bfloat16 and cpu_kernels.bf16_available()):
+        return cpu_kernels.bf16_linear(x.contiguous(), layer.weight.contiguous(), layer.bias)
+    return layer(x)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -92,13 +102,34 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:  # write in place, then attend over everything so far
             cache.k[layer, :, :, pos : pos + T] = k
             cache.v[layer, :, :, pos : pos + T] = v
-            k, v = cache.k[layer, :, :, : pos + T], cache.v[layer, :, :, : pos + T]
+            k, v = cache.k[layer, :, :, : pos + T].to(q.dtype), cache.v[layer, :, :, : pos + T].to(q.dtype)
         mask = attention_mask(T, pos, self.n_unmasked, x.device)
         drop = self.attn_drop if self.training else 0.0
         is_causal = mask is None and T > 1
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, is_causal=is_causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return self.resid_drop(self.proj(y))
+
+    def decode_one(self, x, cache: KVCache, layer: int, pos: int):
+        """One token per sequence, x (B, C) at position pos: its key and value into the cache, then
+        attention over the cache's [0, pos] as two matmuls (softmax in fp32) in the cache's dtype."""
+        B, C = x.shape
+        nh = self.n_head
+        if self.qkv is not None:
+            qkv = self.qkv(x)
+        else:
+            qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)
+        q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
+        cache.k[layer, :, :, pos] = k
+        cache.v[layer, :, :, pos] = v
+        if cpu_kernels.attention_fits(q.float(), cache.k[layer]) and cpu_kernels.available():  # one pass over each
+            y = cpu_kernels.decode_attention(q.float(), cache.k[layer], cache.v[layer], pos + 1).view(B, C)
+        else:
+            keys, values = cache.k[layer, :, :, : pos + 1], cache.v[layer, :, :, : pos + 1]  # (B, nh, L, hs)
+            att = torch.matmul(q.unsqueeze(2).to(keys.dtype), keys.transpose(-1, -2))  # (B, nh, 1, L)
+            att = (att.float() * (C // nh) ** -0.5).softmax(-1).to(values.dtype)
+            y = torch.matmul(att, values).view(B, C)  # (B, nh, 1, hs) -> (B, C)
+        return decode_linear(self.proj, y.to(x.dtype))
 
 
 class Block(nn.Module):
@@ -117,6 +148,11 @@ class Block(nn.Module):
     def forward(self, x, cache: KVCache | None = None, layer: int = 0, pos: int = 0):
         x = x + self.attn(self.ln1(x), cache, layer, pos)
         return x + self.mlp(self.ln2(x))
+
+    def decode_one(self, x, cache: KVCache, layer: int, pos: int):  # x (B, C)
+        x = x + self.attn.decode_one(self.ln1(x), cache, layer, pos)
+        fc, gelu, fc2 = self.mlp[:3]
+        return x + decode_linear(fc2, gelu(decode_linear(fc, self.ln2(x))))
 
 
 class GPT(nn.Module):
@@ -162,21 +198,36 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
+    kv_dtype = None  # the KV cache's dtype (None: the weights'); taming_lite.quantize sets bf16
+
     def new_cache(self, batch: int, max_len: int | None = None, device=None, dtype=None) -> KVCache:
         p = self.pos_emb
-        return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype or p.dtype)
+        dtype = dtype or self.kv_dtype or p.dtype
+        return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype)
 
     def forward_cached(self, idx, cache: KVCache, pos: int, last_only: bool = True):
         """Run tokens idx (B, T) at positions [pos, pos+T), reading and filling `cache`.
         Returns logits for the last position (B, vocab) or for all T positions (B, T, vocab)."""
         if pos + idx.shape[1] > cache.max_len:
             raise ValueError(f"cache of length {cache.max_len} cannot hold {pos + idx.shape[1]} tokens")
+        if idx.shape[1] == 1 and self.fast_decode and not self.training:
+            logits = self.decode_one(idx[:, 0], cache, pos)
+            return logits if last_only else logits[:, None]
         x = self._embed(idx, None, pos)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, pos)
         if last_only:
             x = x[:, -1]
         return self.head(self.ln_f(x))
+
+    fast_decode = True  # one-token steps through decode_one (False: the general path, e.g. to compare)
+
+    def decode_one(self, idx, cache: KVCache, pos: int):
+        """One token per sequence, idx (B,), at position pos -> logits (B, vocab): the sampling step."""
+        x = self.tok_emb(idx) + self.pos_emb[0, pos]  # (B, C)
+        for i, block in enumerate(self.blocks):
+            x = block.decode_one(x, cache, i, pos)
+        return decode_linear(self.head, self.ln_f(x))
 
     def configure_optimizer(self, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
         """AdamW with weight decay on matrices only (dim >= 2), as nanoGPT; pos_emb is not decayed."""
