@@ -26,9 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import cpu_kernels
-from .gpt import GPT, CausalSelfAttention
+from .gpt import GPT, CausalSelfAttention, num_params
 
 SMALL_BATCH_ROWS = 16  # up to this many rows use the int8 kernel, more use dequantized fp32
+INT8_DEFAULT_PARAMS = 50_000_000  # the app samples GPTs at least this large with int8 weights on the CPU
 
 
 class Int8Linear(nn.Module):
@@ -95,3 +96,17 @@ def _stacked(*linears: nn.Linear) -> nn.Linear:
 
 def is_quantized(module: nn.Module) -> bool:
     return any(isinstance(m, Int8Linear) for m in module.modules())
+
+
+def int8_by_default(gpt: nn.Module, device) -> bool:
+    """The app's default: int8 weight-only linears for released-size GPTs (>= INT8_DEFAULT_PARAMS
+    parameters; the paper's are 300 M - 1.4 B) on the CPU, where a sampling step is bound by reading
+    the weights. The embedded models (~2 M parameters) stay fp32, as do GPUs."""
+    return torch.device(device).type == "cpu" and not is_quantized(gpt) and num_params(gpt) >= INT8_DEFAULT_PARAMS
+
+
+def precision(gpt: nn.Module) -> str:
+    """How a status line names a GPT's arithmetic: "int8 weights" if quantized, else its dtype ("float32")."""
+    if is_quantized(gpt):
+        return "int8 weights"
+    return str(next(gpt.parameters()).dtype).removeprefix("torch.")

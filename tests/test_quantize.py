@@ -100,3 +100,15 @@ def test_greedy_agreement_on_the_reference_fixture(reference_dir):
     agree = (torch.stack(preds, 1).argmax(-1) == greedy[:, 128:]).float().mean().item()
     print(f'int8 teacher-forced greedy agreement on the fixture: {agree:.3f}')
     assert agree >= 0.90, agree
+
+
+def test_int8_by_default_for_released_size_gpts_on_the_cpu():
+    from taming_lite.quantize import INT8_DEFAULT_PARAMS, int8_by_default, precision
+
+    with torch.device("meta"):  # the released D-RIN size without allocating it
+        big = GPT(GPTConfig(vocab_size=1024, block_size=512, n_layer=24, n_head=16, n_embd=1024))
+    small = GPT(GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32))
+    assert sum(p.numel() for p in big.parameters()) > INT8_DEFAULT_PARAMS
+    assert int8_by_default(big, "cpu") and not int8_by_default(big, "cuda") and not int8_by_default(small, "cpu")
+    assert precision(small) == "float32" and precision(quantize_int8(small)) == "int8 weights"
+    assert not int8_by_default(small, "cpu")  # already quantized
