@@ -52,13 +52,16 @@ static inline void dot_rows(const uint8_t *hi, const uint8_t *lo, const int8_t *
     for (int i = 0; i < ROWS; i++) out[i] = 256LL * hsum(ah[i]) + hsum(al[i]);
 }
 
-// output rows [n0, n1) for every row of x; a block of W stays in cache while the rows of x pass over it
+#define XROWS 64  // rows of x per pass over W (a prefill): they stay in L2 while W streams past them
+
+// output rows [n0, n1) for every row of x; a block of W stays in L1 while up to XROWS rows of x pass over it
 static void int8_rows(const uint8_t *hi, const uint8_t *lo, const float *xscale, int64_t M, const int8_t *W,
                       const int32_t *rowsum, const float *wscale, const float *bias, float *y, int64_t n0, int64_t n1,
                       int64_t N, int64_t K) {
+    for (int64_t m0 = 0; m0 < M; m0 += XROWS)
     for (int64_t n = n0; n < n1; n += ROWS) {
         int rows = n1 - n < ROWS ? (int)(n1 - n) : ROWS;
-        for (int64_t m = 0; m < M; m++) {
+        for (int64_t m = m0; m < M && m < m0 + XROWS; m++) {
             int64_t s[ROWS];
             dot_rows(hi + m * K, lo + m * K, W + n * K, K, rows, s);
             for (int i = 0; i < rows; i++) {

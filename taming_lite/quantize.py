@@ -6,12 +6,13 @@
 Sampling one token at a time reads every weight once per token, so on a CPU its speed is set by
 memory traffic. Int8 weights are a quarter of fp32: each `nn.Linear` in the GPT blocks and the head
 becomes an `Int8Linear` holding int8 weights with one scale per output channel (symmetric,
-scale = max |w| / 127). Few rows at a time (a sampling step) go through
-`taming_lite.cpu_kernels.int8_linear` where it runs (x86 with AVX-512 VNNI and a C compiler: 16-bit
-activations, VNNI integer dot products, fp32 scales), else PyTorch's int8 weight-only kernel
-(`aten._weight_int8pack_mm`, bf16 activations and scales); many rows (a prefill, training shapes)
-through an fp32 matmul with the dequantized weights, which is compute-bound anyway. The KV cache of
-a quantized GPT is bf16 where the C attention kernel reads it (`kv_dtype`).
+scale = max |w| / 127). On a CPU where `taming_lite.cpu_kernels` runs (x86 with AVX-512 VNNI and a C
+compiler) every call goes through its `int8_linear` (16-bit activations, VNNI integer dot products,
+fp32 scales; a 256-token prefill ~3x faster than the fp32 matmul). Elsewhere few rows at a time (a
+sampling step) go through PyTorch's int8 weight-only kernel (`aten._weight_int8pack_mm`, bf16
+activations and scales), many rows (a prefill, training shapes) through an fp32 matmul with the
+dequantized weights. The KV cache of a quantized GPT is bf16 where the C attention kernel reads it
+(`kv_dtype`).
 The three attention projections (query, key, value) become one fused Int8Linear (`attn.qkv`, their
 rows stacked: the same int8 numbers and scales, one kernel call instead of three). Embeddings, layer
 norms and biases stay fp32. This changes the numbers: measured agreement of
@@ -49,12 +50,12 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // self.in_features
-        if x.device.type != "cpu" or rows > SMALL_BATCH_ROWS:
-            return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
-        if x.dtype == torch.float32 and cpu_kernels.available():  # 16-bit activations, VNNI dot products
+        if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernels.available():  # steps and prefills
             y = cpu_kernels.int8_linear(x.reshape(rows, self.in_features).contiguous(), self.weight_int8, self.rowsum,
                                         self.scale, self.bias)
             return y.view(*x.shape[:-1], self.out_features)
+        if x.device.type != "cpu" or rows > SMALL_BATCH_ROWS:
+            return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
         y = torch.ops.aten._weight_int8pack_mm(x.reshape(rows, self.in_features).to(torch.bfloat16),
                                                self.weight_int8, self.scale_bf16)  # (rows, out) bf16
         y = y.to(x.dtype) if self.bias is None else torch.add(self.bias, y)  # fp32 bias + bf16 -> fp32, one op
