@@ -6,7 +6,10 @@ Attention is computed with `torch.nn.functional.scaled_dot_product_attention`. F
 `KVCache` holds keys and values for every layer in tensors allocated once at full length, and
 `GPT.forward_cached(idx, cache, pos)` writes the new tokens' keys/values in place at positions
 [pos, pos + T) and attends over [0, pos + T): a prefill is one call with the whole prefix, each
-further token one call with T = 1. Nothing grows with `torch.cat`.
+further token one call with T = 1. Nothing grows with `torch.cat`. A call with T = 1 (in eval mode)
+goes through `decode_one`, the same computation with fewer and larger ops: on a CPU the attention
+and the int8/bf16 linears use `taming_lite.cpu_kernels` where it runs (`fast_decode = False` keeps
+the general path, e.g. to compare).
 
 The original registers a causal `attn.mask` buffer in every block; we build masks on the fly and
 the checkpoint converter checks and drops those buffers.
@@ -111,8 +114,9 @@ class CausalSelfAttention(nn.Module):
         return self.resid_drop(self.proj(y))
 
     def decode_one(self, x, cache: KVCache, layer: int, pos: int):
-        """One token per sequence, x (B, C) at position pos: its key and value into the cache, then
-        attention over the cache's [0, pos] as two matmuls (softmax in fp32) in the cache's dtype."""
+        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer, larger ops.
+        Its key and value go into the cache, then attention over the cache's [0, pos]: on a CPU through
+        cpu_kernels.decode_attention (one pass over keys and values, fp32 or bf16), elsewhere SDPA."""
         B, C = x.shape
         nh = self.n_head
         if self.qkv is not None:
@@ -124,11 +128,9 @@ class CausalSelfAttention(nn.Module):
         cache.v[layer, :, :, pos] = v
         if cpu_kernels.attention_fits(q.float(), cache.k[layer]) and cpu_kernels.available():  # one pass over each
             y = cpu_kernels.decode_attention(q.float(), cache.k[layer], cache.v[layer], pos + 1).view(B, C)
-        else:
+        else:  # as forward(): SDPA over the cache so far
             keys, values = cache.k[layer, :, :, : pos + 1], cache.v[layer, :, :, : pos + 1]  # (B, nh, L, hs)
-            att = torch.matmul(q.unsqueeze(2).to(keys.dtype), keys.transpose(-1, -2))  # (B, nh, 1, L)
-            att = (att.float() * (C // nh) ** -0.5).softmax(-1).to(values.dtype)
-            y = torch.matmul(att, values).view(B, C)  # (B, nh, 1, hs) -> (B, C)
+            y = F.scaled_dot_product_attention(q.unsqueeze(2), keys.to(q.dtype), values.to(q.dtype)).view(B, C)
         return decode_linear(self.proj, y.to(x.dtype))
 
 
