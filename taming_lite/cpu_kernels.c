@@ -7,8 +7,9 @@
 //                     instruction) computes sum_k W[n,k] x_q[k] = 256 sum W hi + sum W lo - 32768 sum_k W[n,k]
 //                     exactly in integers; the result is then scaled once. The weights are read as they are
 //                     stored, one pass, with no conversion: the step runs at the speed memory delivers them.
-//   decode_attention: one query per (batch, head) against the cache's first L keys and values (fp32 or bf16):
-//                     scores, softmax (fp32, a vectorised exp), weighted sum of values: one pass over each.
+//   decode_attention: one token per (batch, head): its key and value into the cache (fp32 or bf16), then its query
+//                     against the cache's first pos + 1 keys and values: scores, softmax (fp32, a vectorised exp),
+//                     weighted sum of values: one pass over each.
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -123,18 +124,36 @@ static inline __m512 load16(const void *base, int64_t i, int bf16) {  // 16 valu
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+static inline uint16_t to_bf16(float f) {  // round to nearest even (no NaN inputs here)
+    union { float f; uint32_t u; } v = {f};
+    return (uint16_t)((v.u + 0x7FFF + ((v.u >> 16) & 1)) >> 16);
+}
+
 #define MAX_HS 256
-// q (B, nh, hs) fp32 with batch stride q_bstride; k, v (B, nh, max_len, hs) fp32 or bf16; y (B, nh, hs) fp32
-void decode_attention(const float *q, int64_t q_bstride, const void *k, const void *v, int bf16, float *y, int64_t B,
-                      int64_t nh, int64_t L, int64_t max_len, int64_t hs, float scale, int nthreads) {
-    int64_t d16 = hs / 16;  // hs is a multiple of 16, at most MAX_HS (checked by the caller)
+// qkv (B, 3 C) fp32 rows [query | key | value], C = nh hs; kc, vc (B, nh, max_len, hs) fp32 or bf16, the cache of one
+// layer: the key and value of position `pos` are written there, then the query attends over positions 0..pos.
+// y (B, nh, hs) fp32.
+void decode_attention(const float *qkv, void *kc, void *vc, int bf16, float *y, int64_t B, int64_t nh, int64_t pos,
+                      int64_t max_len, int64_t hs, float scale, int nthreads) {
+    int64_t d16 = hs / 16, C = nh * hs, L = pos + 1;  // hs is a multiple of 16, at most MAX_HS (checked by the caller)
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int64_t bh = 0; bh < B * nh; bh++) {
         int64_t b = bh / nh, h = bh % nh, head = bh * max_len * hs;
+        const float *q = qkv + b * 3 * C + h * hs, *kn = q + C, *vn = q + 2 * C;
+        const void *k = kc, *v = vc;
+        for (int64_t d = 0; d < hs; d++) {  // this position's key and value into the cache
+            if (bf16) {
+                ((uint16_t *)kc)[head + pos * hs + d] = to_bf16(kn[d]);
+                ((uint16_t *)vc)[head + pos * hs + d] = to_bf16(vn[d]);
+            } else {
+                ((float *)kc)[head + pos * hs + d] = kn[d];
+                ((float *)vc)[head + pos * hs + d] = vn[d];
+            }
+        }
         float *s = malloc((L + 16) * sizeof(float));
         __m512 qv[MAX_HS / 16], acc[MAX_HS / 16];
         for (int64_t d = 0; d < d16; d++) {
-            qv[d] = _mm512_mul_ps(_mm512_loadu_ps(q + b * q_bstride + h * hs + 16 * d), _mm512_set1_ps(scale));
+            qv[d] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * d), _mm512_set1_ps(scale));
             acc[d] = _mm512_setzero_ps();
         }
         float mx = -INFINITY;
@@ -164,10 +183,6 @@ void decode_attention(const float *q, int64_t q_bstride, const void *k, const vo
 
 // y (M, N) = x (M, K) @ W^T + bias, all bf16 (products exact, sums in fp32, rounded once to bf16), W (N, K)
 // row-major as nn.Linear holds it; VDPBF16PS takes 32 weights per instruction. Needs AVX512_BF16.
-static inline uint16_t to_bf16(float f) {  // round to nearest even (no NaN inputs here)
-    union { float f; uint32_t u; } v = {f};
-    return (uint16_t)((v.u + 0x7FFF + ((v.u >> 16) & 1)) >> 16);
-}
 
 __attribute__((target("avx512bf16")))
 static void bf16_rows(const uint16_t *x, const uint16_t *W, const uint16_t *bias, uint16_t *y, int64_t M,

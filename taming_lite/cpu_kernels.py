@@ -3,7 +3,7 @@
     from taming_lite import cpu_kernels
     cpu_kernels.available()          # False: no such CPU, no C compiler, or TAMING_LITE_CPU_KERNELS=0
     y = cpu_kernels.int8_linear(x, weight_int8, rowsum, scale, bias)   # x (M, K) fp32 -> (M, N) fp32
-    y = cpu_kernels.decode_attention(q, k, v)    # q (B, nh, hs) fp32, k/v (B, nh, >= L, hs) -> (B, nh, hs)
+    y = cpu_kernels.decode_attention(qkv, k, v, pos)   # one token's (B, 3C) against a KVCache layer -> (B, C)
 
 One token of a released-size GPT reads all its weights once (302 MB in int8 for 24 x 1024) and the KV
 cache once; everything else is small. PyTorch's int8 weight-only kernel converts every weight to fp32
@@ -100,7 +100,7 @@ def _load() -> ctypes.CDLL | None:
             return None
         lib.int8_linear.argtypes = [_P, _P, _P, _P, _P, _P, _I, _I, _I, _C]
         lib.int8_linear.restype = None
-        lib.decode_attention.argtypes = [_P, _I, _P, _P, _C, _P, _I, _I, _I, _I, _I, _F, _C]
+        lib.decode_attention.argtypes = [_P, _P, _P, _C, _P, _I, _I, _I, _I, _I, _F, _C]
         lib.decode_attention.restype = None
         lib.bf16_linear.argtypes = [_P, _P, _P, _P, _I, _I, _I, _C]
         lib.bf16_linear.restype = None
@@ -143,20 +143,21 @@ def int8_linear(x: torch.Tensor, weight: torch.Tensor, rowsum: torch.Tensor, sca
     return y
 
 
-def attention_fits(q: torch.Tensor, k: torch.Tensor) -> bool:
-    """Whether decode_attention takes these: CPU, fp32 query, fp32/bf16 cache with contiguous heads."""
-    hs = q.shape[-1]
-    return (q.device.type == "cpu" and q.dtype == torch.float32 and q.stride(-1) == 1 and q.stride(-2) == hs
-            and k.dtype in (torch.float32, torch.bfloat16) and hs % 16 == 0 and hs <= MAX_HEAD
-            and k.stride(-1) == 1 and k.stride(-2) == hs and k.stride(1) == k.shape[-2] * hs
-            and k.stride(0) == k.shape[1] * k.stride(1))
+def attention_fits(qkv: torch.Tensor, k: torch.Tensor, n_head: int) -> bool:
+    """Whether decode_attention takes these: CPU, qkv (B, 3C) fp32 contiguous, a cache layer k (B, nh, max_len, hs)
+    fp32 or bf16 contiguous, hs a multiple of 16 up to MAX_HEAD."""
+    hs = qkv.shape[-1] // (3 * n_head)
+    return (qkv.device.type == "cpu" and qkv.dtype == torch.float32 and qkv.dim() == 2 and qkv.is_contiguous()
+            and k.dtype in (torch.float32, torch.bfloat16) and k.is_contiguous() and k.shape[1] == n_head
+            and k.shape[-1] == hs and hs % 16 == 0 and hs <= MAX_HEAD)
 
 
-def decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, length: int) -> torch.Tensor:
-    """q (B, nh, hs) fp32; k, v (B, nh, max_len, hs), each batch's heads contiguous (a KVCache layer), fp32
-    or bf16 -> softmax(q k[:length]^T / sqrt(hs)) v[:length], (B, nh, hs) fp32."""
-    B, nh, hs = q.shape
-    y = torch.empty(B, nh, hs, dtype=torch.float32)
-    _lib.decode_attention(q.data_ptr(), q.stride(0), k.data_ptr(), v.data_ptr(), int(k.dtype == torch.bfloat16),
-                          y.data_ptr(), B, nh, length, k.shape[2], hs, hs ** -0.5, torch.get_num_threads())
+def decode_attention(qkv: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pos: int) -> torch.Tensor:
+    """qkv (B, 3C) fp32: one token's query | key | value; k, v (B, nh, max_len, hs), one layer of a KVCache.
+    Writes the key and value at `pos` (as `k[:, :, pos] = ...` would), then returns
+    softmax(q k[:, :, :pos+1]^T / sqrt(hs)) v[:, :, :pos+1] as (B, C) fp32."""
+    B, nh, max_len, hs = k.shape
+    y = torch.empty(B, nh * hs, dtype=torch.float32)
+    _lib.decode_attention(qkv.data_ptr(), k.data_ptr(), v.data_ptr(), int(k.dtype == torch.bfloat16), y.data_ptr(),
+                          B, nh, pos, max_len, hs, hs ** -0.5, torch.get_num_threads())
     return y

@@ -122,14 +122,14 @@ class CausalSelfAttention(nn.Module):
         if self.qkv is not None:
             qkv = self.qkv(x)
         else:
-            qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)
-        q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
-        cache.k[layer, :, :, pos] = k
-        cache.v[layer, :, :, pos] = v
-        if cpu_kernels.attention_fits(q.float(), cache.k[layer]) and cpu_kernels.available():  # one pass over each
-            y = cpu_kernels.decode_attention(q.float(), cache.k[layer], cache.v[layer], pos + 1).view(B, C)
-        else:  # as forward(): SDPA over the cache so far
-            keys, values = cache.k[layer, :, :, : pos + 1], cache.v[layer, :, :, : pos + 1]  # (B, nh, L, hs)
+            qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)  # (B, 3C)
+        kc, vc = cache.k[layer], cache.v[layer]  # (B, nh, max_len, hs)
+        if cpu_kernels.available() and cpu_kernels.attention_fits(qkv.float(), kc, nh):
+            y = cpu_kernels.decode_attention(qkv.float(), kc, vc, pos)  # writes k, v at pos, then attends
+        else:  # as forward(): the key and value into the cache, SDPA over the cache so far
+            q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
+            kc[:, :, pos], vc[:, :, pos] = k, v
+            keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, L, hs)
             y = F.scaled_dot_product_attention(q.unsqueeze(2), keys.to(q.dtype), values.to(q.dtype)).view(B, C)
         return decode_linear(self.proj, y.to(x.dtype))
 

@@ -85,15 +85,21 @@ def test_int8_linear_kernel_matches_the_dequantized_weights(M, K, N):
 
 @needs_kernels
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("B,nh,hs,L,max_len", [(1, 16, 64, 385, 511), (2, 2, 16, 1, 40), (3, 4, 32, 17, 17),
-                                               (2, 3, 256, 33, 50)])
-def test_decode_attention_kernel_matches_sdpa(dtype, B, nh, hs, L, max_len):
+@pytest.mark.parametrize("B,nh,hs,pos,max_len", [(1, 16, 64, 384, 511), (2, 2, 16, 0, 40), (3, 4, 32, 16, 17),
+                                                 (2, 3, 256, 32, 50)])
+def test_decode_attention_kernel_writes_the_cache_and_matches_sdpa(dtype, B, nh, hs, pos, max_len):
     torch.manual_seed(0)
     k, v = (torch.randn(B, nh, max_len, hs) * 2).to(dtype), torch.randn(B, nh, max_len, hs).to(dtype)
-    q = torch.randn(B, 3, nh, hs).unbind(1)[0]  # a strided view, as decode_one's
-    assert cpu_kernels.attention_fits(q, k)
-    ref = F.scaled_dot_product_attention(q[:, :, None].double(), k[:, :, :L].double(), v[:, :, :L].double())[:, :, 0]
-    torch.testing.assert_close(cpu_kernels.decode_attention(q, k, v, L).double(), ref, rtol=1e-5, atol=1e-5)
+    qkv = torch.randn(B, 3 * nh * hs)
+    assert cpu_kernels.attention_fits(qkv, k, nh)
+    want_k, want_v = k.clone(), v.clone()
+    q, kn, vn = qkv.view(B, 3, nh, hs).unbind(1)
+    want_k[:, :, pos], want_v[:, :, pos] = kn, vn  # the cache as the general path writes it
+    y = cpu_kernels.decode_attention(qkv, k, v, pos)
+    assert torch.equal(k, want_k) and torch.equal(v, want_v)
+    L = pos + 1
+    ref = F.scaled_dot_product_attention(q[:, :, None].double(), k[:, :, :L].double(), v[:, :, :L].double())
+    torch.testing.assert_close(y.double(), ref.reshape(B, -1), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(not cpu_kernels.bf16_available(), reason="no AVX512_BF16 CPU or no C compiler here")
