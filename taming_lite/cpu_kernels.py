@@ -112,7 +112,7 @@ def available() -> bool:
     """Whether the kernels can be used in this process (built on the first call)."""
     if os.environ.get("TAMING_LITE_CPU_KERNELS", "1") == "0":
         return False
-    return _load() is not None
+    return _lib is not None if _tried else _load() is not None
 
 
 def bf16_available() -> bool:
@@ -133,8 +133,9 @@ def bf16_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 
 def int8_linear(x: torch.Tensor, weight: torch.Tensor, rowsum: torch.Tensor, scale: torch.Tensor,
                 bias: torch.Tensor | None) -> torch.Tensor:
-    """x (M, K) fp32 contiguous, weight (N, K) int8, rowsum (N,) int32 = weight.sum(1), scale (N,) fp32,
-    bias (N,) fp32 or None -> x @ (weight * scale[:, None]).T + bias, (M, N) fp32."""
+    """x (M, K) fp32, weight (N, K) int8, rowsum (N,) int32 = weight.sum(1), scale (N,) fp32, bias (N,) fp32
+    or None, all on the CPU -> x @ (weight * scale[:, None]).T + bias, (M, N) fp32."""
+    x = x.contiguous()
     M, K = x.shape
     N = weight.shape[0]
     y = torch.empty(M, N, dtype=torch.float32)

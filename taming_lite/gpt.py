@@ -153,7 +153,7 @@ class Block(nn.Module):
 
     def decode_one(self, x, cache: KVCache, layer: int, pos: int):  # x (B, C)
         x = x + self.attn.decode_one(self.ln1(x), cache, layer, pos)
-        fc, gelu, fc2 = self.mlp[:3]
+        fc, gelu, fc2 = self.mlp[0], self.mlp[1], self.mlp[2]  # (a slice would build a new Sequential each step)
         return x + decode_linear(fc2, gelu(decode_linear(fc, self.ln2(x))))
 
 

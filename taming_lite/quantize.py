@@ -49,11 +49,11 @@ class Int8Linear(nn.Module):
         return self.weight_int8.float() * self.scale[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = x.numel() // self.in_features
         if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernels.available():  # steps and prefills
-            y = cpu_kernels.int8_linear(x.reshape(rows, self.in_features).contiguous(), self.weight_int8, self.rowsum,
-                                        self.scale, self.bias)
+            y = cpu_kernels.int8_linear(x.reshape(-1, self.in_features), self.weight_int8, self.rowsum, self.scale,
+                                        self.bias)
             return y.view(*x.shape[:-1], self.out_features)
+        rows = x.numel() // self.in_features
         if x.device.type != "cpu" or rows > SMALL_BATCH_ROWS:
             return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
         y = torch.ops.aten._weight_int8pack_mm(x.reshape(rows, self.in_features).to(torch.bfloat16),
