@@ -124,8 +124,8 @@ class CausalSelfAttention(nn.Module):
         else:
             qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)  # (B, 3C)
         kc, vc = cache.k[layer], cache.v[layer]  # (B, nh, max_len, hs)
-        if cpu_kernels.available() and cpu_kernels.attention_fits(qkv.float(), kc, nh):
-            y = cpu_kernels.decode_attention(qkv.float(), kc, vc, pos)  # writes k, v at pos, then attends
+        if cpu_kernels.available() and cpu_kernels.attention_fits(qf := qkv.float(), kc, nh):
+            y = cpu_kernels.decode_attention(qf, kc, vc, pos)  # writes k, v at pos, then attends
         else:  # as forward(): the key and value into the cache, SDPA over the cache so far
             q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
             kc[:, :, pos], vc[:, :, pos] = k, v
@@ -158,6 +158,9 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    fast_decode = True  # one-token steps through decode_one (False: the general path, e.g. to compare)
+    kv_dtype = None  # the KV cache's dtype (None: the weights'); taming_lite.quantize sets bf16
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -200,8 +203,6 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
-    kv_dtype = None  # the KV cache's dtype (None: the weights'); taming_lite.quantize sets bf16
-
     def new_cache(self, batch: int, max_len: int | None = None, device=None, dtype=None) -> KVCache:
         p = self.pos_emb
         dtype = dtype or self.kv_dtype or p.dtype
@@ -221,8 +222,6 @@ class GPT(nn.Module):
         if last_only:
             x = x[:, -1]
         return self.head(self.ln_f(x))
-
-    fast_decode = True  # one-token steps through decode_one (False: the general path, e.g. to compare)
 
     def decode_one(self, idx, cache: KVCache, pos: int):
         """One token per sequence, idx (B,), at position pos -> logits (B, vocab): the sampling step."""
