@@ -70,8 +70,11 @@ def parse_args(argv=None):
                      help="let the model pickers download from the Hub and the paper's links (the default on a Space)")
     net.add_argument("--offline", action="store_true",
                      help="no downloads: embedded models, folders and the cache only (the default elsewhere)")
-    p.add_argument("--int8", action="store_true",
-                   help="on the CPU, sample with int8 weight-only linears: faster steps, slightly different tokens")
+    int8 = {"1": True, "0": False}.get(os.environ.get("TAMING_LITE_INT8", ""))
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=int8,
+                   help="on the CPU, sample with int8 weight-only linears: faster steps, slightly different tokens. "
+                        "Default: on for released-size models (>= 50 M parameters), off for the embedded ones; "
+                        "--no-int8 (or TAMING_LITE_INT8=0) keeps every model in fp32, --int8 (=1) quantizes all")
     p.add_argument("--allow-local-models", action="store_true",
                    help="let the model picker and the API's `model` argument load folders on this machine by path "
                         "(off by default: on a shared server anyone could make it read any folder)")

@@ -12,13 +12,18 @@ itself again as `python -m benchmarks.released_cpu`, so that `benchmarks` and `t
 Measured in one process, in this order: the load (time, peak RSS: torch.load with mmap=True, the
 model built on the meta device, loss.* never read), the condition's encoding, then the 256 tokens
 (KV cache, top-k 100, seed 0) with fp32 weights, bf16 weights and int8 weight-only linears
-(taming_lite.quantize), each against the weights-read-once bound (the GPT's bytes once per token at
-this machine's copy bandwidth), and one decode. Prints a markdown table with the date, CPU and load.
+(taming_lite.quantize), each twice: "before" (the general cached forward and PyTorch's kernels,
+TAMING_LITE_CPU_KERNELS=0; int8 with an fp32 cache) and "now" (GPT.decode_one and
+taming_lite.cpu_kernels; int8 with a bf16 cache), each against the weights-read-once bound (the GPT's
+bytes once per token at this machine's copy bandwidth) and that bound plus the KV cache's reads
+(at the mean length); one decode; then greedy agreement with fp32 (free-running and
+teacher-forced; --no-agreement skips it). Prints markdown tables with the date, CPU and load.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import resource
@@ -34,9 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the st
 
 import released  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
+from taming_lite import cpu_kernels  # noqa: E402
 from taming_lite.quantize import quantize_int8  # noqa: E402
-from taming_lite.sampling import sample_tokens  # noqa: E402
 from taming_lite.pipeline import Pipeline  # noqa: E402
+from taming_lite.sampling import iter_sample, sample_tokens  # noqa: E402
 
 
 def rss_gb() -> float:
@@ -48,11 +54,14 @@ def rss_gb() -> float:
 
 
 def bandwidth_gbs() -> float:
+    """Copy bandwidth (read + write bytes per second) of a 512 MB tensor: the median of 5 copies after a warm-up
+    (the first copies in a process measured up to 1.7x faster here, 75 vs 44 GB/s)."""
     a = torch.empty(128 * 1024 * 1024, dtype=torch.float32).fill_(1.0)
     b = torch.empty_like(a)
-    b.copy_(a)
-    best = min(_time(lambda: b.copy_(a)) for _ in range(3))
-    return 2 * a.numel() * 4 / best / 1e9
+    for _ in range(2):
+        b.copy_(a)
+    times = sorted(_time(lambda: b.copy_(a)) for _ in range(5))
+    return 2 * a.numel() * 4 / times[2] / 1e9
 
 
 def _time(fn) -> float:
@@ -66,6 +75,8 @@ def main():
     p.add_argument("--dir", default=None)
     p.add_argument("--steps", type=int, default=256, help="image tokens to sample (256: one 16x16 image)")
     p.add_argument("--skip", nargs="*", default=[], choices=["bf16", "int8"])
+    p.add_argument("--no-agreement", action="store_true", help="skip the greedy agreement runs (4 x the tokens)")
+    p.add_argument("--threads", type=int, default=None, help="torch and kernel threads (default: torch's)")
     p.add_argument("--quick", action="store_true",
                    help="a narrow stand-in (tests/released.py full=False) and 8 tokens: checks that the benchmark runs")
     args = p.parse_args()
@@ -81,7 +92,11 @@ def main():
         # (`-m`), as documented: re-running this file by path would leave the repository root off sys.path
         os.execv(sys.executable, [sys.executable, "-m", "benchmarks.released_cpu", "--dir", str(folder),
                                   "--steps", str(args.steps), *(["--quick"] if args.quick else []),
-                                  *(["--skip", *args.skip] if args.skip else [])])
+                                  *(["--skip", *args.skip] if args.skip else []),
+                                  *(["--no-agreement"] if args.no_agreement else []),
+                                  *(["--threads", str(args.threads)] if args.threads else [])])
+    if args.threads:
+        torch.set_num_threads(args.threads)
     ckpt_gb = (folder / "last.ckpt").stat().st_size / 1e9
     rss0 = rss_gb()
     t = time.perf_counter()
@@ -95,42 +110,130 @@ def main():
     enc_s = time.perf_counter() - t
     prefix = job.cond.reshape(1, -1)
     gpt = pipe.model.transformer
-    wbytes = sum(q.numel() * q.element_size() for n, q in gpt.named_parameters() if n not in ("tok_emb.weight", "pos_emb"))
+    cfg = gpt.config
     bw = bandwidth_gbs()
-    rows = []
+    n_weights = sum(q.numel() for n, q in gpt.named_parameters() if n not in ("tok_emb.weight", "pos_emb"))
+    mean_len = prefix.shape[1] + (args.steps - 1) / 2  # keys and values a step reads, on average
+    kv_per_elem = 2 * cfg.n_layer * cfg.n_embd * mean_len  # (fp32: 4 bytes each, bf16: 2)
+    rows, tokens = [], {}
 
-    def run(name, model, bytes_per_step):
-        torch.manual_seed(0)
-        t = time.perf_counter()
-        out = sample_tokens(model, prefix, args.steps, top_k=100, sample=True, generator=torch.Generator().manual_seed(0))
-        s = time.perf_counter() - t
-        bound = bytes_per_step / (bw * 1e9) * args.steps
-        rows.append((name, s, args.steps / s, bound, bound / s))
-        print(f"{name}: {s:.1f} s ({args.steps / s:.1f} tokens/s), bound {bound:.1f} s", flush=True)
-        return out[:, prefix.shape[1]:]
+    def use(model, new: bool):
+        """The decode path of before (general cached forward, PyTorch kernels) or now (decode_one, cpu_kernels)."""
+        os.environ["TAMING_LITE_CPU_KERNELS"] = "1" if new else "0"
+        model.fast_decode = new
 
-    tokens = run("fp32 weights", gpt, wbytes)
-    t = time.perf_counter()
-    grid = torch.nn.functional.pad(tokens, (0, max(0, 256 - tokens.shape[1])))[:, :256]  # --quick: fewer tokens
-    pipe.decode(grid.reshape(1, 16, 16))
-    dec_s = time.perf_counter() - t
+    def run(name, model, new, weight_bytes):
+        use(model, new)
+        kv_bytes = kv_per_elem * model.new_cache(1, 1).k.element_size()
+        it = iter_sample(model, prefix, args.steps, top_k=100, sample=True, generator=torch.Generator().manual_seed(0))
+        t, cpu = time.perf_counter(), time.process_time()
+        out = next(it)
+        first = time.perf_counter() - t  # the prefill (256 condition tokens) and the first token
+        for out in it:
+            pass
+        s, cpu = time.perf_counter() - t, time.process_time() - cpu
+        bound = weight_bytes / (bw * 1e9) * args.steps
+        bound_kv = (weight_bytes + kv_bytes) / (bw * 1e9) * args.steps
+        steps = bound * (args.steps - 1) / args.steps / max(s - first, 1e-9)  # the one-token steps alone
+        rows.append((name, s, first, cpu, args.steps / s, bound, bound / s, bound_kv / s, steps))
+        print(f"{name}: {s:.1f} s ({args.steps / s:.1f} tokens/s; prefill + first token {first:.1f} s; CPU {cpu:.1f} s), "
+              f"bound {bound:.1f} s ({bound / s:.0%}; steps alone {steps:.0%}), with the KV cache's reads "
+              f"{bound_kv:.1f} s ({bound_kv / s:.0%})", flush=True)
+        tokens[name] = out[:, prefix.shape[1]:]
+        return tokens[name]
+
+    models = {"fp32": gpt}
     if "bf16" not in args.skip:
-        run("bf16 weights", gpt.to(torch.bfloat16), wbytes / 2)
-        gpt.float()
+        models["bf16"] = copy.deepcopy(gpt).to(torch.bfloat16)
     if "int8" not in args.skip:
-        quantize_int8(gpt)
-        run("int8 weights (weight-only linears)", gpt, wbytes / 4)
+        models["int8"] = quantize_int8(copy.deepcopy(gpt), kv_dtype=None)  # the cache's dtype is set per run below
+    kernels = cpu_kernels.available()
+    print(f"cpu_kernels: {'built and used' if kernels else 'not available here (the new rows use PyTorch ops)'}",
+          flush=True)
+    for mode, model in models.items():
+        wbytes = n_weights * {"fp32": 4, "bf16": 2, "int8": 1}[mode]
+        if mode == "int8":
+            model.kv_dtype = None
+        run(f"{mode}, before (general cached forward, PyTorch kernels{', fp32 cache' if mode == 'int8' else ''})",
+            model, False, wbytes)
+        if mode == "int8":
+            model.kv_dtype = torch.bfloat16 if kernels else None
+        run(f"{mode}, now (decode_one{', cpu_kernels' if kernels else ''}{', bf16 cache' if model.kv_dtype else ''})",
+            model, True, wbytes)
+        if mode == "fp32":
+            t = time.perf_counter()
+            grid = torch.nn.functional.pad(tokens[rows[-1][0]], (0, max(0, 256 - args.steps)))[:, :256]  # --quick
+            pipe.decode(grid.reshape(1, 16, 16))
+            dec_s = time.perf_counter() - t
+    fp32_names = [r[0] for r in rows if r[0].startswith("fp32")]
+    same = torch.equal(tokens[fp32_names[0]], tokens[fp32_names[1]])
+
+    agreement = []
+    if not args.no_agreement and len(models) > 1:
+        # greedy: fp32 (now) free-running as the reference, each mode free-running against it; and teacher-forced
+        # along fp32's sampled tokens (seed 0, top-k 100: less repetitive than a greedy run of random weights):
+        # how often each mode's argmax equals fp32's, one cached step at a time as sampling does
+        use(gpt, True)
+        ref = sample_tokens(gpt, prefix, args.steps, sample=False)
+        walk = torch.cat((prefix, tokens[fp32_names[1]]), 1)
+        ref_forced = forced_argmax(gpt, walk, prefix.shape[1])
+        for mode, model in models.items():
+            if mode == "fp32":
+                continue
+            for new in ((False, True) if mode == "int8" else (True,)):
+                use(model, new)
+                model.kv_dtype = torch.bfloat16 if (mode == "int8" and new and kernels) else None
+                free = sample_tokens(model, prefix, args.steps, sample=False)[:, prefix.shape[1]:]
+                forced = (forced_argmax(model, walk, prefix.shape[1]) == ref_forced).float().mean().item()
+                diff = (free != ref[:, prefix.shape[1]:]).nonzero()
+                first = int(diff[0, 1]) if len(diff) else args.steps
+                label = f"{mode} {'now' if new else 'before'}"
+                agreement.append((label, forced, (free == ref[:, prefix.shape[1]:]).float().mean().item(), first))
+                print(f"greedy agreement {label}: teacher-forced {forced:.1%}, free-running {agreement[-1][2]:.1%} "
+                      f"(first difference at token {first})", flush=True)
+    os.environ.pop("TAMING_LITE_CPU_KERNELS", None)
 
     load = os.getloadavg()[0]
+    others = sum(1 for _ in _busy_processes())
     print(f"\n{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu_name()} · "
-          f"{torch.get_num_threads()} threads · load average {load:.1f} · copy bandwidth {bw:.1f} GB/s · torch "
-          f"{torch.__version__}")
+          f"{torch.get_num_threads()} threads · load average {load:.1f} ({others} other busy processes) · "
+          f"copy bandwidth {bw:.1f} GB/s · torch {torch.__version__}")
     print(f"load {load_s:.1f} s (peak RSS {load_rss:.2f} GB for a {ckpt_gb:.2f} GB checkpoint) · condition "
-          f"encoding {enc_s:.1f} s · decode {dec_s:.1f} s\n")
-    print(f"| {args.steps} tokens after 256 condition tokens | seconds | tokens/s | weights-read-once bound (s) | of bound |")
-    print("|---|---|---|---|---|")
-    for name, s, tps, bound, frac in rows:
-        print(f"| {name} | {s:.1f} | {tps:.1f} | {bound:.1f} | {frac:.0%} |")
+          f"encoding {enc_s:.1f} s · decode {dec_s:.1f} s · fp32 tokens before == now: {same}\n")
+    print(f"| {args.steps} tokens after {prefix.shape[1]} condition tokens | seconds | of which prefill + 1st "
+          "token | CPU s | tokens/s | weights-read-once bound (s) | of bound | of bound with the KV cache's reads "
+          "| the steps alone, of bound |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, s, first, cpu, tps, bound, frac, frac_kv, steps in rows:
+        print(f"| {name} | {s:.1f} | {first:.1f} | {cpu:.1f} | {tps:.1f} | {bound:.1f} | {frac:.0%} | {frac_kv:.0%} "
+              f"| {steps:.0%} |")
+    if agreement:
+        print(f"\n| vs fp32 (now), {args.steps} tokens | argmax along fp32's sampled tokens | greedy free-running "
+              "tokens | first greedy difference |")
+        print("|---|---|---|---|")
+        for label, forced, free, first in agreement:
+            print(f"| {label} | {forced:.1%} | {free:.1%} | {first} |")
+
+
+@torch.no_grad()
+def forced_argmax(model, seq, start) -> torch.Tensor:
+    """The model's argmax after seq[:, :p] for every p >= start (B, len - start): one prefill, then cached steps."""
+    cache = model.new_cache(seq.shape[0], seq.shape[1] - 1)
+    preds = [model.forward_cached(seq[:, :start], cache, 0)]
+    preds += [model.forward_cached(seq[:, p : p + 1], cache, p) for p in range(start, seq.shape[1] - 1)]
+    return torch.stack(preds, 1).argmax(-1)
+
+
+def _busy_processes():
+    """Other processes using a CPU now (state R), to say how loaded the machine was."""
+    me = os.getpid()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != me:
+            try:
+                if (d / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R":
+                    yield d.name
+            except (OSError, IndexError):
+                pass
 
 
 if __name__ == "__main__":

@@ -230,6 +230,15 @@ def gallery(images: list[np.ndarray], label: str = "sample") -> list[tuple[str, 
     return [(image_file(im), f"{label} {i + 1}") for i, im in enumerate(images)]
 
 
+INT8_NOTE = ("int8 weight-only linears: the CPU default for released-size models (greedy tokens mostly agree with "
+             "fp32: docs/BENCHMARKS.md); start the app with `--no-int8` or `TAMING_LITE_INT8=0` for fp32")
+
+
+def precision(tm: Pipeline) -> str:
+    """The status line's word for the model's arithmetic: "int8 weights" or its dtype."""
+    return tm.precision()
+
+
 def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
     lines = []
     if tm.notice:
@@ -240,8 +249,10 @@ def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str]
     model = f" · model `{tm.name or tm.source}`"
     guided = f"guidance {params['guidance']:g} · " if params.get("guidance", 1.0) != 1.0 else ""
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
-                 f"seed {params['seed']} · {guided}{seconds:.1f} s on {tm.device.type} ({str(tm.dtype).removeprefix('torch.')}){model}")
+                 f"seed {params['seed']} · {guided}{seconds:.1f} s on {tm.device.type} ({precision(tm)}){model}")
     lines += [f"- {n}" for n in notes]
+    if precision(tm).startswith("int8") and done == total:
+        lines.append(f"- {INT8_NOTE}")
     return "\n".join(lines)
 
 

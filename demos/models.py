@@ -74,12 +74,12 @@ class ModelStore:
     """The models of the app's tabs: lazy, loaded once, thread-safe, keyed by task + device."""
 
     def __init__(self, weights_root: str | os.PathLike | None = None, device: str | None = None,
-                 task_models: dict[str, str] | None = None, allow_local_folders: bool = False, int8: bool = False,
+                 task_models: dict[str, str] | None = None, allow_local_folders: bool = False, int8: bool | None = None,
                  max_extra: int | None = None):
         self.weights_root = Path(weights_root) if weights_root is not None else REPO / "weights"
         self.device = pick_device(device)  # ValueError saying what is available
         self.allow_local_folders = bool(allow_local_folders)
-        self.int8 = bool(int8)
+        self.int8 = int8  # None: int8 on the CPU for released-size GPTs (taming_lite.quantize.int8_by_default)
         self.max_extra = max_extra or max(1, int(os.environ.get("TAMING_LITE_MODELS_PER_TAB", "2")))
         self.task_models: dict[str, str] = {}
         for task, name in (task_models or {}).items():
@@ -118,7 +118,7 @@ class ModelStore:
             raise ModelChoiceError(f"{name}: the files were found but do not load as a model "
                                    f"({type(e).__name__}: {str(e)[:300]})") from None
         pipe.name = name
-        if self.int8 and pipe.device.type == "cpu":
+        if pipe.device.type == "cpu" and (self.int8 or (self.int8 is None and pipe.int8_by_default())):
             pipe.quantize_int8()
         return pipe
 

@@ -2,7 +2,8 @@
 # CUDA fp16 check of the released-model path, in one run of at most ~5 minutes (needs a CUDA GPU):
 #   1. greedy agreement of CUDA fp16 with CPU fp32 (narrow D-RIN-shaped stand-in, 256 tokens after 256);
 #   2. tokens/s of a 24 x 1024 GPT (the released size, random weights) in fp16 with the KV cache, one
-#      16x16 image after 256 condition tokens, and a 16x48 grid through the sliding window;
+#      16x16 image after 256 condition tokens (the one-token decode step GPT.decode_one, and the general cached
+#      forward for comparison, with whether their tokens agree), and a 16x48 grid through the sliding window;
 #   3. the depth tab through gradio_client on CUDA (stand-in as --model depth=DIR): a 256x256 image, status
 #      naming cuda and float16.
 #   4. the completion tab's comparison (one /complete call): a taming transformer and a pixel baseline on the
@@ -65,11 +66,16 @@ prefix = torch.randint(0, 1024, (1, 256), device=dev)
 gen = lambda: torch.Generator(device="cpu").manual_seed(0)
 sample_tokens(gpt, prefix, 8, top_k=100, sample=True, generator=gen())  # warm-up
 sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-sync(); t = time.perf_counter()
-sample_tokens(gpt, prefix, 256, top_k=100, sample=True, generator=gen())
-sync(); s = time.perf_counter() - t
+runs = {}
+for fast in (False, True):  # the general cached forward for every token, then GPT.decode_one (the default)
+    gpt.fast_decode = fast
+    sync(); t = time.perf_counter()
+    out = sample_tokens(gpt, prefix, 256, top_k=100, sample=True, generator=gen())
+    sync(); runs[fast] = (out, time.perf_counter() - t)
+s = runs[True][1]
 print(f"2. GPT {size['n_layer']} x {size['n_embd']} {gpu.dtype}: one 16x16 image (256 tokens after 256) in {s:.2f} s "
-      f"= {256 / s:.0f} tokens/s")
+      f"= {256 / s:.0f} tokens/s with decode_one; {runs[False][1]:.2f} s with the general cached forward; "
+      f"same tokens: {torch.equal(runs[True][0], runs[False][0])}")
 cond = torch.randint(0, 1024, (1, 16, 48), device=dev)
 z = torch.zeros((1, 16, 48), dtype=torch.long, device=dev)
 sync(); t = time.perf_counter()

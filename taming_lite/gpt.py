@@ -6,7 +6,10 @@ Attention is computed with `torch.nn.functional.scaled_dot_product_attention`. F
 `KVCache` holds keys and values for every layer in tensors allocated once at full length, and
 `GPT.forward_cached(idx, cache, pos)` writes the new tokens' keys/values in place at positions
 [pos, pos + T) and attends over [0, pos + T): a prefill is one call with the whole prefix, each
-further token one call with T = 1. Nothing grows with `torch.cat`.
+further token one call with T = 1. Nothing grows with `torch.cat`. A call with T = 1 (in eval mode)
+goes through `decode_one`, the same computation with fewer and larger ops: on a CPU the attention
+and the int8/bf16 linears use `taming_lite.cpu_kernels` where it runs (`fast_decode = False` keeps
+the general path, e.g. to compare).
 
 The original registers a causal `attn.mask` buffer in every block; we build masks on the fly and
 the checkpoint converter checks and drops those buffers.
@@ -19,6 +22,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from . import cpu_kernels
 
 
 @dataclass
@@ -66,6 +71,14 @@ def attention_mask(T: int, pos: int, n_unmasked: int, device) -> torch.Tensor | 
     return mask
 
 
+def decode_linear(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """layer(x) in a decode step, x (B, C): bf16 nn.Linear weights through cpu_kernels.bf16_linear where it runs."""
+    if (type(layer) is nn.Linear and layer.weight.dtype == torch.bfloat16 and x.device.type == "cpu"
+            and x.dtype == torch.bfloat16 and cpu_kernels.bf16_available()):
+        return cpu_kernels.bf16_linear(x.contiguous(), layer.weight.contiguous(), layer.bias)
+    return layer(x)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -92,13 +105,33 @@ class CausalSelfAttention(nn.Module):
         if cache is not None:  # write in place, then attend over everything so far
             cache.k[layer, :, :, pos : pos + T] = k
             cache.v[layer, :, :, pos : pos + T] = v
-            k, v = cache.k[layer, :, :, : pos + T], cache.v[layer, :, :, : pos + T]
+            k, v = cache.k[layer, :, :, : pos + T].to(q.dtype), cache.v[layer, :, :, : pos + T].to(q.dtype)
         mask = attention_mask(T, pos, self.n_unmasked, x.device)
         drop = self.attn_drop if self.training else 0.0
         is_causal = mask is None and T > 1
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop, is_causal=is_causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         return self.resid_drop(self.proj(y))
+
+    def decode_one(self, x, cache: KVCache, layer: int, pos: int):
+        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer, larger ops.
+        Its key and value go into the cache, then attention over the cache's [0, pos]: on a CPU through
+        cpu_kernels.decode_attention (one pass over keys and values, fp32 or bf16), elsewhere SDPA."""
+        B, C = x.shape
+        nh = self.n_head
+        if self.qkv is not None:
+            qkv = self.qkv(x)
+        else:
+            qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)  # (B, 3C)
+        kc, vc = cache.k[layer], cache.v[layer]  # (B, nh, max_len, hs)
+        if cpu_kernels.available() and cpu_kernels.attention_fits(qf := qkv.float(), kc, nh):
+            y = cpu_kernels.decode_attention(qf, kc, vc, pos)  # writes k, v at pos, then attends
+        else:  # as forward(): the key and value into the cache, SDPA over the cache so far
+            q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
+            kc[:, :, pos], vc[:, :, pos] = k, v
+            keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, L, hs)
+            y = F.scaled_dot_product_attention(q.unsqueeze(2), keys.to(q.dtype), values.to(q.dtype)).view(B, C)
+        return decode_linear(self.proj, y.to(x.dtype))
 
 
 class Block(nn.Module):
@@ -118,8 +151,16 @@ class Block(nn.Module):
         x = x + self.attn(self.ln1(x), cache, layer, pos)
         return x + self.mlp(self.ln2(x))
 
+    def decode_one(self, x, cache: KVCache, layer: int, pos: int):  # x (B, C)
+        x = x + self.attn.decode_one(self.ln1(x), cache, layer, pos)
+        fc, gelu, fc2 = self.mlp[0], self.mlp[1], self.mlp[2]  # (a slice would build a new Sequential each step)
+        return x + decode_linear(fc2, gelu(decode_linear(fc, self.ln2(x))))
+
 
 class GPT(nn.Module):
+    fast_decode = True  # one-token steps through decode_one (False: the general path, e.g. to compare)
+    kv_dtype = None  # the KV cache's dtype (None: the weights'); taming_lite.quantize sets bf16
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
@@ -164,19 +205,30 @@ class GPT(nn.Module):
 
     def new_cache(self, batch: int, max_len: int | None = None, device=None, dtype=None) -> KVCache:
         p = self.pos_emb
-        return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype or p.dtype)
+        dtype = dtype or self.kv_dtype or p.dtype
+        return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype)
 
     def forward_cached(self, idx, cache: KVCache, pos: int, last_only: bool = True):
         """Run tokens idx (B, T) at positions [pos, pos+T), reading and filling `cache`.
         Returns logits for the last position (B, vocab) or for all T positions (B, T, vocab)."""
         if pos + idx.shape[1] > cache.max_len:
             raise ValueError(f"cache of length {cache.max_len} cannot hold {pos + idx.shape[1]} tokens")
+        if idx.shape[1] == 1 and self.fast_decode and not self.training:
+            logits = self.decode_one(idx[:, 0], cache, pos)
+            return logits if last_only else logits[:, None]
         x = self._embed(idx, None, pos)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, pos)
         if last_only:
             x = x[:, -1]
         return self.head(self.ln_f(x))
+
+    def decode_one(self, idx, cache: KVCache, pos: int):
+        """One token per sequence, idx (B,), at position pos -> logits (B, vocab): the sampling step."""
+        x = self.tok_emb(idx) + self.pos_emb[0, pos]  # (B, C)
+        for i, block in enumerate(self.blocks):
+            x = block.decode_one(x, cache, i, pos)
+        return decode_linear(self.head, self.ln_f(x))
 
     def configure_optimizer(self, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
         """AdamW with weight decay on matrices only (dim >= 2), as nanoGPT; pos_emb is not decayed."""

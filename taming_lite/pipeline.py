@@ -315,6 +315,19 @@ class Pipeline:
         return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": guidance,
                 **self.sampling_defaults}
 
+    def int8_by_default(self) -> bool:
+        """Whether the app quantizes this model by default (`taming_lite.quantize.int8_by_default`: a
+        released-size GPT on the CPU)."""
+        from .quantize import int8_by_default
+
+        return int8_by_default(self.model.transformer, self.device)
+
+    def precision(self) -> str:
+        """How a status line names the transformer's arithmetic: "int8 weights" or its dtype ("float32")."""
+        from .quantize import precision
+
+        return precision(self.model.transformer)
+
     def quantize_int8(self) -> None:
         """Int8 weights for the transformer's linear layers, in place (faster CPU sampling, other numbers:
         `taming_lite.quantize`); the source says so."""

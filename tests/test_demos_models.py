@@ -93,3 +93,48 @@ def test_int8_option_quantizes_cpu_models_and_they_still_sample(tmp_path):
     again = tm.model.sample(cond[:, :0], cond, steps=n, sample=True, top_k=10, seed=0)
     assert out.shape == (1, n) and torch.equal(out, again)
     assert not is_quantized(store_with(tmp_path).get_model("depth", "cpu").model.transformer)
+
+
+def test_int8_is_the_cpu_default_for_released_size_models_only(tmp_path, monkeypatch):
+    """int8=None (the app's default): quantized on the CPU when the GPT has >= INT8_DEFAULT_PARAMS parameters
+    (here lowered so that the tiny saved model counts as released-size); int8=False keeps fp32; the status
+    lines say int8 and how to turn it off."""
+    import taming_lite.quantize as quantize
+
+    save_pretrained(models.placeholder_model("depth"), tmp_path / "empty" / "depth", extra={"task": "depth"})
+    small = store_with(tmp_path).get_model("depth", "cpu")
+    assert not quantize.is_quantized(small.model.transformer) and common.precision(small) == "float32"
+    monkeypatch.setattr(quantize, "INT8_DEFAULT_PARAMS", 1)
+    big = store_with(tmp_path).get_model("depth", "cpu")
+    assert quantize.is_quantized(big.model.transformer) and common.precision(big) == "int8 weights"
+    info = common.run_info(big, dict(num_samples=1, height=16, width=16, seed=0), 4, 4, [], 1.0)
+    assert "on cpu (int8 weights)" in info and "--no-int8" in info
+    off = store_with(tmp_path, int8=False).get_model("depth", "cpu")
+    assert not quantize.is_quantized(off.model.transformer)
+
+
+APP_INT8 = r"""
+import json, os, sys
+sys.argv = ["app.py"]
+import app
+out = {"default": app.parse_args([]).int8, "--no-int8": app.parse_args(["--no-int8"]).int8,
+       "--int8": app.parse_args(["--int8"]).int8}
+os.environ["TAMING_LITE_INT8"] = "0"
+out["TAMING_LITE_INT8=0"] = app.parse_args([]).int8
+print(json.dumps(out))
+"""
+
+
+def test_app_int8_flag_and_environment():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", APP_INT8], cwd=repo, capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "GRADIO_ANALYTICS_ENABLED": "False",
+                            "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {"default": None, "--no-int8": False, "--int8": True,
+                                                              "TAMING_LITE_INT8=0": False}

@@ -16,8 +16,10 @@ from taming_lite.quantize import SMALL_BATCH_ROWS, Int8Linear, is_quantized, qua
 from taming_lite.sampling import sample_tokens
 
 
+@pytest.mark.parametrize("kernels", ["1", "0"])  # taming_lite.cpu_kernels where it runs; PyTorch's kernels
 @pytest.mark.parametrize("rows", [1, 4, SMALL_BATCH_ROWS + 1, 64])  # int8 kernel and dequantized paths
-def test_int8_linear_is_close_to_fp32(rows):
+def test_int8_linear_is_close_to_fp32(rows, kernels, monkeypatch):
+    monkeypatch.setenv("TAMING_LITE_CPU_KERNELS", kernels)
     torch.manual_seed(0)
     lin = nn.Linear(96, 160)
     q = Int8Linear(lin)
@@ -29,7 +31,8 @@ def test_int8_linear_is_close_to_fp32(rows):
     assert q.weight_int8.dtype == torch.int8 and q.weight_int8.abs().max() <= 127
 
 
-def test_dequantized_path_is_exact_in_its_own_terms():
+def test_dequantized_path_is_exact_in_its_own_terms(monkeypatch):
+    monkeypatch.setenv("TAMING_LITE_CPU_KERNELS", "0")  # the PyTorch path (the C kernel: tests/test_decode_fast.py)
     torch.manual_seed(1)
     lin = nn.Linear(32, 48)
     q = Int8Linear(lin)
@@ -100,3 +103,15 @@ def test_greedy_agreement_on_the_reference_fixture(reference_dir):
     agree = (torch.stack(preds, 1).argmax(-1) == greedy[:, 128:]).float().mean().item()
     print(f'int8 teacher-forced greedy agreement on the fixture: {agree:.3f}')
     assert agree >= 0.90, agree
+
+
+def test_int8_by_default_for_released_size_gpts_on_the_cpu():
+    from taming_lite.quantize import INT8_DEFAULT_PARAMS, int8_by_default, precision
+
+    with torch.device("meta"):  # the released D-RIN size without allocating it
+        big = GPT(GPTConfig(vocab_size=1024, block_size=512, n_layer=24, n_head=16, n_embd=1024))
+    small = GPT(GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32))
+    assert sum(p.numel() for p in big.parameters()) > INT8_DEFAULT_PARAMS
+    assert int8_by_default(big, "cpu") and not int8_by_default(big, "cuda") and not int8_by_default(small, "cpu")
+    assert precision(small) == "float32" and precision(quantize_int8(small)) == "int8 weights"
+    assert not int8_by_default(small, "cpu")  # already quantized
