@@ -69,7 +69,7 @@ from .data import user_style
 from .data.datasets import image_to_tensor, make_example, tensor_to_image
 from .data.labels import ids_to_index
 from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator, miou,
-                         miou_from_confusion, miou_per_image, spearman, target_of, within_row)
+                         miou_from_confusion, miou_per_image, resized, spearman, target_of, within_row)
 from .pipeline import Pipeline
 from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
@@ -278,7 +278,7 @@ def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = No
         dec, _, idx = model(x)
         used[idx.unique()] = True
         if out_size != size and not model.is_segmentation:  # also at the input size: comparable to a plain decoder
-            down = _resized(dec.clamp(-1, 1), size)
+            down = resized(dec.clamp(-1, 1), size)
             small.append((psnr(down, x), ssim(down, x)))
         if model.is_segmentation:  # pixel accuracy and mIoU of the argmax labels instead of PSNR/SSIM
             ps.append((dec.argmax(1) == target.argmax(1)).float().flatten(1).mean(1))
@@ -300,7 +300,7 @@ def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = No
             out[f"ssim_at_{size}"] = float(torch.cat([b for _, b in small]).mean())
     if key == "image" and not model.is_segmentation:
         S = realism_size or out_size
-        rec = _resized(torch.cat(recons), S)
+        rec = resized(torch.cat(recons), S)
         reals = real_renders(task, S, n)
         if S != out_size:
             out[f"psnr_db_at_{S}"] = float(psnr(rec, reals).mean())
@@ -309,15 +309,6 @@ def eval_vqgan(model, task: str, key: str, n: int, realism_size: int | None = No
         others, floor = (real_renders(task, S, n, offset=k * n) for k in (1, 2))
         out.update(realism(rec, reals, stride, evaluator, others, floor))
     return out
-
-
-def _resized(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Images to size x size: bicubic up (clamped to [-1, 1]), area down; unchanged at that size."""
-    if x.shape[-1] == size:
-        return x
-    if x.shape[-1] < size:
-        return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
-    return F.interpolate(x, size=(size, size), mode="area")
 
 
 def _grid(model):
@@ -387,7 +378,7 @@ def eval_transformer(pipe, cond_key: str | None, n_conditions: int, n_samples: i
         samples, toks, secs = _sample(pipe, job, n_samples, guidance)
         times.append(secs)
         full.append(samples)
-        samples = _resized(samples, size)  # the input size: what the metrics below compare with
+        samples = resized(samples, size)  # the input size: what the metrics below compare with
         divs.append(diversity(samples))
         if evaluator is not None:
             all_samples.append(samples)
@@ -412,7 +403,7 @@ def eval_transformer(pipe, cond_key: str | None, n_conditions: int, n_samples: i
                                     per_class=per_class))
     full = torch.cat(full)
     S = realism_size or full.shape[-1]
-    full = _resized(full, S)
+    full = resized(full, S)
     reals = real_renders(task, S, n_conditions).repeat_interleave(n_samples, 0)  # each sample's condition's scene
     m = len(full)
     others, floor = (real_renders(task, S, m, offset=n_conditions + k * m) for k in (0, 1))
@@ -494,7 +485,7 @@ def eval_user_style(pipe, n: int, n_samples: int, evaluator, guidance: float = 1
             c = c.copy()
             c[:, :2] *= out_size / size  # keypoints in output pixels
         imgs, _, secs = _sample(pipe, pipe.prepare(c, size=(out_size, out_size)), n_samples, guidance)
-        imgs = _resized(imgs, size)
+        imgs = resized(imgs, size)
         samples.append(imgs)
         divs.append(diversity(imgs))
         times.append(secs)
@@ -507,7 +498,7 @@ def eval_user_style(pipe, n: int, n_samples: int, evaluator, guidance: float = 1
               "_floor_mismatched": consistency(evaluator, x, rep(targets.roll(1, 0)), **kw)}
     renders = matching_renders(task, conds, size, seed)
     if not isinstance(renders, str):
-        recon = _resized(model.first_stage_model.reconstruct(renders), size)
+        recon = resized(model.first_stage_model.reconstruct(renders), size)
         scores["_ceiling_vqgan_recon"] = consistency(evaluator, recon, targets, **kw)
         scores["_matching_render"] = consistency(evaluator, renders, targets, **kw)
     out = {"conditions": n, "samples_each": n_samples, "guidance": guidance, "seed": seed,
@@ -533,7 +524,7 @@ def first_stage_ceiling(vqgan, x, low) -> dict:
     PSNR itself as "bicubic_psnr_db"."""
     factor = x.shape[-1] // low.shape[-1]
     bicubic = psnr(F.interpolate(low, scale_factor=factor, mode="bicubic", align_corners=False), x).mean()
-    recon = _resized(vqgan.reconstruct(x), x.shape[-1])  # a larger decoder's output: area-downsampled to x's size
+    recon = resized(vqgan.reconstruct(x), x.shape[-1])  # a larger decoder's output: area-downsampled to x's size
     return {"bicubic_psnr_db": float(bicubic),
             "vqgan_recon_psnr_gain_over_bicubic_db": float(psnr(recon, x).mean() - bicubic),
             "vqgan_recon_consistency_psnr_db": float(psnr(area_downsample(recon, factor), low).mean()),
@@ -578,7 +569,7 @@ def eval_consistency(model, evaluator, task: str, samples, targets, n_real: int,
     m = METRIC[task]
     real = load_data(task, n_real, samples.shape[-1], HELD_OUT_SEED)
     x, t = get_batch(real, torch.arange(len(real["image"])), task)
-    recon = _resized(model.first_stage_model.reconstruct(x), x.shape[-1])  # a larger decoder: back to x's size
+    recon = resized(model.first_stage_model.reconstruct(x), x.shape[-1])  # a larger decoder: back to x's size
     kw = {"mean_depth": t.float().mean(0)} if task == "depth" else {"per_class": per_class} if task == "labels" else {}
     scores = {"generated_vs_input": consistency(evaluator, samples, targets, **kw),
               "evaluator_on_real": consistency(evaluator, x, t, **kw),  # its ceiling

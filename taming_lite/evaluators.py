@@ -333,6 +333,15 @@ def load_data(task: str, n: int, size: int = 64, seed: int = EVALUATOR_SEED, roo
 
 
 @torch.no_grad()
+def resized(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Images to size x size: bicubic up (clamped to [-1, 1]), area down; unchanged at that size."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] < size:
+        return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).clamp(-1, 1)
+    return F.interpolate(x, size=(size, size), mode="area")
+
+
 def reconstruct(vqgan: VQGAN, images: torch.Tensor, batch_size: int = 64, log=None) -> torch.Tensor:
     """uint8 images (n, 3, H, W) through a VQGAN (`VQGAN.reconstruct`): uint8 reconstructions at (H, W)
     (a decoder with extra levels, such as the shipped models' 128-pixel one, area-downsampled back to the
@@ -340,9 +349,7 @@ def reconstruct(vqgan: VQGAN, images: torch.Tensor, batch_size: int = 64, log=No
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].float() / 127.5 - 1.0
-        r = vqgan.reconstruct(x, batch_size)
-        if r.shape[-2:] != x.shape[-2:]:
-            r = F.interpolate(r, size=x.shape[-2:], mode="area")
+        r = resized(vqgan.reconstruct(x, batch_size), x.shape[-1])
         out.append(((r + 1) * 127.5).round().to(torch.uint8))
         if log is not None and (i // batch_size) % 20 == 0:
             log(f"reconstructed {min(i + batch_size, len(images))}/{len(images)}")
