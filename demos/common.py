@@ -234,11 +234,6 @@ INT8_NOTE = ("int8 weight-only linears: the CPU default for released-size models
              "fp32: docs/BENCHMARKS.md); start the app with `--no-int8` or `TAMING_LITE_INT8=0` for fp32")
 
 
-def precision(tm: Pipeline) -> str:
-    """The status line's word for the model's arithmetic: "int8 weights" or its dtype."""
-    return tm.precision()
-
-
 def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
     lines = []
     if tm.notice:
@@ -248,10 +243,11 @@ def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str]
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
     model = f" · model `{tm.name or tm.source}`"
     guided = f"guidance {params['guidance']:g} · " if params.get("guidance", 1.0) != 1.0 else ""
+    dt = tm.precision()
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "
-                 f"seed {params['seed']} · {guided}{seconds:.1f} s on {tm.device.type} ({precision(tm)}){model}")
+                 f"seed {params['seed']} · {guided}{seconds:.1f} s on {tm.device.type} ({dt}){model}")
     lines += [f"- {n}" for n in notes]
-    if precision(tm).startswith("int8") and done == total:
+    if dt.startswith("int8") and done == total:
         lines.append(f"- {INT8_NOTE}")
     return "\n".join(lines)
 

@@ -76,7 +76,7 @@ def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, 
         if not step.final:  # the final result (with "done") comes after the baseline below
             yield common.gallery(imgs, "completion"), preview, None, info
     ours_s = time.perf_counter() - t0
-    dt = common.precision(tm)
+    dt = tm.precision()
     info += (f"\n- taming transformer (codes): {params['height']}x{params['width']} px, {params['num_samples']} "
              f"sample(s), on {tm.device.type} ({dt}), {ours_s:.1f} s")
     big = None

@@ -213,7 +213,7 @@ def ready(tm: models.TaskModel, spec: str, seconds: float, lines: list[str] = ()
         where = f", {tm.loaded_from or 'loaded'}"
     else:
         where = ""
-    dt = common.precision(tm)
+    dt = tm.precision()
     head = (f"✅ **ready: {_name(spec)}** on {tm.device.type} ({dt}) in {seconds:.1f} s{where}. "
             "This browser tab now samples with it.")
     lines = [*lines, common.INT8_NOTE] if dt.startswith("int8") else lines

@@ -103,10 +103,10 @@ def test_int8_is_the_cpu_default_for_released_size_models_only(tmp_path, monkeyp
 
     save_pretrained(models.placeholder_model("depth"), tmp_path / "empty" / "depth", extra={"task": "depth"})
     small = store_with(tmp_path).get_model("depth", "cpu")
-    assert not quantize.is_quantized(small.model.transformer) and common.precision(small) == "float32"
+    assert not quantize.is_quantized(small.model.transformer) and small.precision() == "float32"
     monkeypatch.setattr(quantize, "INT8_DEFAULT_PARAMS", 1)
     big = store_with(tmp_path).get_model("depth", "cpu")
-    assert quantize.is_quantized(big.model.transformer) and common.precision(big) == "int8 weights"
+    assert quantize.is_quantized(big.model.transformer) and big.precision() == "int8 weights"
     info = common.run_info(big, dict(num_samples=1, height=16, width=16, seed=0), 4, 4, [], 1.0)
     assert "on cpu (int8 weights)" in info and "--no-int8" in info
     off = store_with(tmp_path, int8=False).get_model("depth", "cpu")
