@@ -1,6 +1,9 @@
 """GPT in the minGPT layout of the original (same parameter names), with a preallocated KV cache.
 
-    idx (B, T) token ids -> tok_emb + pos_emb -> n_layer x Block -> ln_f -> head -> logits (B, T, vocab)
+    idx (B, T) token ids -> tok_emb + pos_emb (+ cond_emb) -> n_layer x Block -> ln_f -> head -> logits (B, T, vocab)
+
+`cond_emb` (B, T, n_embd), optional, is added to the input embeddings: aligned conditioning, one
+condition feature per position (`taming_lite.cond_encoder`); the paper's models never pass it.
 
 Attention is computed with `torch.nn.functional.scaled_dot_product_attention`. For sampling, a
 `KVCache` holds keys and values for every layer in tensors allocated once at full length, and
@@ -185,18 +188,22 @@ class GPT(nn.Module):
     def get_block_size(self) -> int:
         return self.config.block_size
 
-    def _embed(self, idx, embeddings, pos):
+    def _embed(self, idx, embeddings, pos, cond_emb=None):
         x = self.tok_emb(idx)  # (B, T, C)
         if embeddings is not None:  # prepended continuous embeddings, as in the original
             x = torch.cat((embeddings, x), dim=1)
         T = x.shape[1]
         if pos + T > self.config.block_size:
             raise ValueError(f"sequence of {pos + T} tokens exceeds block_size {self.config.block_size}")
-        return self.drop(x + self.pos_emb[:, pos : pos + T])
+        x = x + self.pos_emb[:, pos : pos + T]
+        if cond_emb is not None:  # aligned conditioning: (B, T, C) added position by position
+            x = x + cond_emb.to(x.dtype)
+        return self.drop(x)
 
-    def forward(self, idx, embeddings=None, targets=None):
-        """Full forward as the original: returns (logits (B, T, vocab), loss or None)."""
-        x = self.blocks(self._embed(idx, embeddings, 0))
+    def forward(self, idx, embeddings=None, targets=None, cond_emb=None):
+        """Full forward as the original: returns (logits (B, T, vocab), loss or None).
+        cond_emb (B, T, C): added to the input embeddings (aligned conditioning)."""
+        x = self.blocks(self._embed(idx, embeddings, 0, cond_emb))
         logits = self.head(self.ln_f(x))
         loss = None
         if targets is not None:
@@ -208,24 +215,28 @@ class GPT(nn.Module):
         dtype = dtype or self.kv_dtype or p.dtype
         return KVCache(self.config, batch, max_len or self.config.block_size, device or p.device, dtype)
 
-    def forward_cached(self, idx, cache: KVCache, pos: int, last_only: bool = True):
-        """Run tokens idx (B, T) at positions [pos, pos+T), reading and filling `cache`.
-        Returns logits for the last position (B, vocab) or for all T positions (B, T, vocab)."""
+    def forward_cached(self, idx, cache: KVCache, pos: int, last_only: bool = True, cond_emb=None):
+        """Run tokens idx (B, T) at positions [pos, pos+T), reading and filling `cache`; cond_emb (B, T, C)
+        is added to their embeddings (aligned conditioning). Returns logits for the last position
+        (B, vocab) or for all T positions (B, T, vocab)."""
         if pos + idx.shape[1] > cache.max_len:
             raise ValueError(f"cache of length {cache.max_len} cannot hold {pos + idx.shape[1]} tokens")
         if idx.shape[1] == 1 and self.fast_decode and not self.training:
-            logits = self.decode_one(idx[:, 0], cache, pos)
+            logits = self.decode_one(idx[:, 0], cache, pos, None if cond_emb is None else cond_emb[:, 0])
             return logits if last_only else logits[:, None]
-        x = self._embed(idx, None, pos)
+        x = self._embed(idx, None, pos, cond_emb)
         for i, block in enumerate(self.blocks):
             x = block(x, cache, i, pos)
         if last_only:
             x = x[:, -1]
         return self.head(self.ln_f(x))
 
-    def decode_one(self, idx, cache: KVCache, pos: int):
-        """One token per sequence, idx (B,), at position pos -> logits (B, vocab): the sampling step."""
+    def decode_one(self, idx, cache: KVCache, pos: int, cond_emb=None):
+        """One token per sequence, idx (B,), at position pos -> logits (B, vocab): the sampling step.
+        cond_emb (B, C): added to the token's embedding (aligned conditioning)."""
         x = self.tok_emb(idx) + self.pos_emb[0, pos]  # (B, C)
+        if cond_emb is not None:
+            x = x + cond_emb.to(x.dtype)
         for i, block in enumerate(self.blocks):
             x = block.decode_one(x, cache, i, pos)
         return decode_linear(self.head, self.ln_f(x))

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .device import autocast, default_dtype
-from .sampling import iter_sample, iter_sample_sliding_window, make_generator, validate_sampling
+from .sampling import SamplingSettings, validate_sampling
 from .tasks import COCO_STUFF_CLASSES, TASKS, TaskSpec, spec
 
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
@@ -149,7 +149,7 @@ def label_onehot(ids: np.ndarray, height: int, width: int, channels: int) -> tor
 class Job:
     """What `Pipeline.prepare` returns: everything `iter_sample` needs, plus what was adjusted."""
 
-    cond: torch.Tensor       # (1, Lc) sequence, or (1, h, w) grid aligned with z (sliding window possible)
+    cond: torch.Tensor       # (1, Lc) sequence, or (1, h, w) grid aligned with z; aligned: (1, n_embd, h, w) features
     z: torch.Tensor          # (1, h, w) token grid; raster positions < start are given and kept
     start: int = 0
     height: int = 0          # output pixels
@@ -401,6 +401,10 @@ class Pipeline:
         (the sliding window can crop it), else a (1, Lc) sequence."""
         with autocast(self.device):
             quant, idx = self.model.encode_to_c(c.to(device=self.device, dtype=self.dtype))
+        if idx is None:  # aligned conditioning: one feature per image token (1, n_embd, h, w)
+            if tuple(quant.shape[2:]) != (h, w):
+                raise ValueError(f"condition features {tuple(quant.shape[2:])} do not match the output grid {(h, w)}")
+            return quant
         if quant is not None and tuple(quant.shape[2:]) == (h, w):
             return idx.reshape(1, h, w)
         return idx.reshape(1, -1)
@@ -497,43 +501,23 @@ class Pipeline:
     def _stream(self, cond, z, start, params, previews, progress) -> Iterator[Preview]:
         B, h, w = z.shape
         total = h * w - start
-        wh, ww = self.window
-        gpt = self.model.transformer
-        kw = dict(temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
-                  generator=make_generator(params["seed"]), guidance=params["guidance"])
-        uncond = self.model.null_condition(cond, params["guidance"])  # None unless guided
-        c_seq = cond.reshape(B, -1)
-        fits = h <= wh and w <= ww and c_seq.shape[1] + h * w - 1 <= gpt.config.block_size
         grid = z.clone()
         if total <= 0:
             yield Preview(0, 0, self.decode(grid), grid)
             return
-        if fits:
-            given = grid.reshape(B, -1)[:, :start]
-            prefix = torch.cat((c_seq, given), dim=1)
-            if uncond is not None:
-                uncond = torch.cat((uncond.reshape(B, -1), given), dim=1)
-            it = iter_sample(gpt, prefix, total, sample=True, uncond=uncond, **kw)
-            off = c_seq.shape[1]
-        else:
-            if cond.dim() == 3 and cond.shape != z.shape:
-                raise ValueError(f"conditioning grid {tuple(cond.shape[1:])} does not match the output grid {(h, w)}")
-            it = iter_sample_sliding_window(gpt, cond, grid, start=start, window=(wh, ww), uncond=uncond, **kw)
+        settings = SamplingSettings(params["temperature"], params["top_k"], params["top_p"], params["guidance"],
+                                    params["seed"])
+        it = self.model.iter_grid(cond, grid, settings, start=start, window=self.window)
         every = max(1, total // max(1, previews))
         done = 0
         while done < total:
             with torch.no_grad(), autocast(self.device):  # no yield inside: a caller may resume us on another thread
                 for _ in range(min(every, total - done)):
-                    out = next(it)
-                    done += 1
-                    if fits:
-                        grid.view(B, -1)[:, start + done - 1] = out[:, off + start + done - 1]
-                    else:
-                        grid = out[1]
+                    done, out = next(it)
             if progress is not None:
                 progress((done, total))
             if done == total or previews > 1:
-                yield Preview(done, total, self.decode(grid, None if done == total else start + done), grid.clone())
+                yield Preview(done, total, self.decode(out, None if done == total else start + done), out.clone())
 
 
 def shape_of(config, extra: dict | None = None) -> dict:

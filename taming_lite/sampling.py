@@ -32,6 +32,7 @@ Cost: at most H * ceil(W / block) prefills (fewer with reuse) instead of H * W f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +63,41 @@ def validate_sampling(temperature: float = 1.0, top_k: int | None = None, top_p:
         if not 0.0 < top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     return temperature, top_k, top_p
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How tokens are drawn, validated when made (ValueError saying what is wrong).
+
+    top_k None: no limit; top_p None: off; guidance 1: off (> 1 only for models trained with condition
+    dropout: the model checks that); seed None: a fresh draw each time; sample False: greedy (argmax)."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    guidance: float = 1.0
+    seed: int | None = None
+    sample: bool = True
+
+    def __post_init__(self):
+        t, k, p = validate_sampling(self.temperature, self.top_k, self.top_p)
+        try:
+            g = float(self.guidance)
+        except (TypeError, ValueError):
+            raise ValueError(f"guidance must be a number >= 1, got {self.guidance!r}") from None
+        if not g >= 1.0 or g == float("inf"):
+            raise ValueError(f"guidance must be a finite number >= 1 (1 = off), got {g}")
+        if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed):
+            raise ValueError(f"seed must be a whole number or None, got {self.seed!r}")
+        for name, value in (("temperature", t), ("top_k", k), ("top_p", p), ("guidance", g),
+                            ("seed", None if self.seed is None else int(self.seed)), ("sample", bool(self.sample))):
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes) -> "SamplingSettings":
+        return replace(self, **changes)
+
+    def generator(self) -> torch.Generator | None:
+        return make_generator(self.seed)
 
 
 def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -180,12 +216,16 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
                                row_step: int = 1, temperature: float = 1.0, sample: bool = True,
                                top_k: int | None = None, top_p: float | None = None,
                                generator: torch.Generator | None = None, guidance: float = 1.0,
-                               uncond: torch.Tensor | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-    """Sample a token grid larger than the model's window.
+                               uncond: torch.Tensor | None = None, feat: torch.Tensor | None = None,
+                               uncond_feat: torch.Tensor | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+    """Sample a token grid larger than the model's window (or, with a window as large as the grid, the
+    whole grid with one KV cache: the same tokens as `iter_sample`).
 
     cond:     (B, H, W) conditioning token grid aligned with z (cropped with the window), or (B, Lc)
               a fixed conditioning sequence used for every window (e.g. the start token).
     uncond:   the unconditional branch's conditioning, shaped like cond, for guidance > 1.
+    feat:     (B, C, H, W) aligned conditioning: the feature of token (i, j) is added to the GPT's input at the
+              position that predicts it (cropped with the window); uncond_feat the null branch's, for guidance.
     z:        (B, H, W) token grid; raster positions < `start` are given and kept, the rest are sampled.
     block:    tokens of a row sampled per window placement (default ww // 2; 1 = per-token windows).
     row_step: rows the window moves down at a time (1 = as the original: the token's row at the
@@ -205,6 +245,10 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
         raise ValueError(f"window {wh}x{ww} with {c_len} conditioning tokens exceeds block_size {gpt.config.block_size}")
     cond = _with_uncond(cond, uncond, guidance)  # guidance: both branches as one batch of 2B
     guided = cond.shape[0] != B
+    if feat is not None:
+        if feat.shape[0] != B or feat.shape[2:] != z.shape[1:]:
+            raise ValueError(f"condition features {tuple(feat.shape)} must be (B, C) + the token grid {tuple(z.shape[1:])}")
+        feat = _with_uncond(feat, uncond_feat, guidance if guided else 1.0)
     z = _with_uncond(z, z, guidance) if guided else z.clone()
     out = z[:B]  # the conditional branch's grid, a view
     # One KV cache per window column j0, with the placement it holds and how many sequence positions
@@ -221,6 +265,7 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
             j0 = _window_start(cols[0], W, ww, left)
             win = z[:, i0 : i0 + wh, j0 : j0 + ww]  # (B or 2B, wh, ww), a view: sampled tokens show up
             c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(z.shape[0], -1) if grid_cond else cond
+            f_seq = None if feat is None else _window_features(feat[:, :, i0 : i0 + wh, j0 : j0 + ww], c_len)
             if j0 in caches:
                 cache, held_i0, filled = caches.pop(j0)
                 filled = filled if held_i0 == i0 else 0
@@ -231,7 +276,7 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
             for j in cols:
                 p = c_len + (i - i0) * ww + (j - j0)  # sequence index of the token to predict
                 seq = torch.cat((c_seq, win.reshape(z.shape[0], -1)), dim=1)[:, filled:p]  # tokens still to feed
-                logits = gpt.forward_cached(seq, cache, filled)
+                logits = gpt.forward_cached(seq, cache, filled, cond_emb=None if f_seq is None else f_seq[:, filled:p])
                 if guided:
                     logits = guide(logits, guidance)
                 filled = p
@@ -240,6 +285,13 @@ def iter_sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, st
                 done += 1
                 yield done, out
             caches[j0] = (cache, i0, filled)
+
+
+def _window_features(feat: torch.Tensor, c_len: int) -> torch.Tensor:
+    """A window's features (B, C, wh, ww) -> (B, c_len - 1 + wh * ww, C) by sequence position: position
+    c_len - 1 + k predicts the window's token k and gets its feature; earlier positions get none (zeros)."""
+    seq = feat.flatten(2).transpose(1, 2)
+    return F.pad(seq, (0, 0, c_len - 1, 0))
 
 
 def sample_sliding_window(gpt: GPT, cond: torch.Tensor, z: torch.Tensor, **kwargs) -> torch.Tensor:
