@@ -23,7 +23,7 @@ PACKAGE = "taming_lite"
 # evaluators, ...) are held by the rule of no circle only.
 FLOORS = (
     ("tasks", "device", "seeds", "superres"),  # what a task is; where models run; imports nothing of ours
-    ("gpt", "vqgan"),                          # the models
+    ("gpt", "vqgan", "cond_encoder"),          # the models
     ("sampling",),
     ("net2net", "pixelgpt", "quantize"),
     ("checkpoints",),                          # our format and the original's
@@ -33,9 +33,9 @@ FLOORS = (
     ("pipeline", "imagegpt"),                  # a task end to end; the pixel baseline from the Hub
 )
 # what the app (app.py, demos/) must not import: it reaches models through the pipeline and its model store
-MODEL_MODULES = {f"{PACKAGE}.{m}" for m in ("gpt", "net2net", "vqgan", "pixelgpt", "quantize")}
+MODEL_MODULES = {f"{PACKAGE}.{m}" for m in ("gpt", "net2net", "vqgan", "cond_encoder", "pixelgpt", "quantize")}
 MODEL_NAMES = {"GPT", "GPTConfig", "KVCache", "Net2NetTransformer", "Net2NetConfig", "VQGAN", "VQGANConfig",
-               "PixelGPT", "PixelGPTConfig"}
+               "PixelGPT", "PixelGPTConfig", "CondEncoder", "CondEncoderConfig"}
 
 
 def module_name(path: Path) -> str:
