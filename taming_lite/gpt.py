@@ -242,11 +242,16 @@ class GPT(nn.Module):
         return decode_linear(self.head, self.ln_f(x))
 
     def configure_optimizer(self, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
-        """AdamW with weight decay on matrices only (dim >= 2), as nanoGPT; pos_emb is not decayed."""
-        decay = [p for n, p in self.named_parameters() if p.dim() >= 2 and n != "pos_emb"]
-        no_decay = [p for n, p in self.named_parameters() if p.dim() < 2 or n == "pos_emb"]
-        groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=lr, betas=betas)
+        return configure_optimizer(self, lr, weight_decay, betas)
+
+
+def configure_optimizer(module: nn.Module, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
+    """AdamW with weight decay on matrices (dim >= 2) only, as nanoGPT; no pos_emb is decayed."""
+    params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    decay = [p for n, p in params if p.dim() >= 2 and not n.endswith("pos_emb")]
+    no_decay = [p for n, p in params if p.dim() < 2 or n.endswith("pos_emb")]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
 def num_params(model: nn.Module) -> int:

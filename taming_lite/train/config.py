@@ -93,6 +93,10 @@ class TransformerTrainConfig(_CommonTrainConfig):
                                       # tokens (e.g. a retrained cond stage): its GPT still knows the other
                                       # side and where to attend; the changed side's embeddings are relearned
     model: dict = field(default_factory=dict)  # GPTConfig fields; vocab_size / block_size are filled in
+    conditioning: str = "prefix"      # "prefix" (the paper: cond_stage tokens before the image tokens) or
+                                      # "aligned" (a CondEncoder trained here adds one feature per image token;
+                                      # leave cond_stage unset)
+    cond_encoder: dict = field(default_factory=dict)  # aligned: CondEncoderConfig fields (ch); the rest is filled in
     pkeep: float = 1.0
     cond_drop: float = 0.0            # classifier-free guidance: share of examples trained on the null condition
     guidance: float = 1.0             # the exported model's default guidance scale (1 = off)

@@ -3,6 +3,10 @@
     x --first stage (frozen)--> z (B, L)      c --cond stage (frozen)--> c (B, Lc)   (or a start token)
     GPT(cat(c, corrupt(z))[:, :-1]) -> logits for z        loss = CE(logits, z)
 
+With `conditioning="aligned"` there is no cond VQGAN: a `CondEncoder` trained with the GPT turns the
+condition tensor into one feature per image token (`taming_lite.net2net`), the sequence holds the image
+tokens only, and the cache keeps the condition tensors themselves (one-hot maps as class ids).
+
 `corrupt` is the original's pkeep: each input image token is kept with probability pkeep, else
 replaced by a random token (targets stay clean). With `cond_drop` > 0 (classifier-free guidance, not in
 the paper) that share of the examples sees the null condition instead of its own. The VQGANs never change while the transformer
@@ -28,8 +32,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_stage, save_pretrained
+from ..cond_encoder import CondEncoderConfig
 from ..device import autocast, autocast_dtype
-from ..gpt import GPTConfig
+from ..gpt import GPTConfig, configure_optimizer
 from ..net2net import Net2NetConfig, Net2NetTransformer, resize_condition
 from ..pixelgpt import PixelGPT, PixelGPTConfig, fit_palette
 from ..vqgan import VQGAN
@@ -51,34 +56,47 @@ class TokenLM(nn.Module):
 
 
 def build_net2net(cfg: TransformerTrainConfig, dataset) -> Net2NetTransformer:
-    """Frozen stages from their directories + a fresh GPT sized for their token grids."""
+    """Frozen stages from their directories + a fresh GPT sized for their token grids (aligned: + a fresh
+    CondEncoder for the condition)."""
+    aligned = cfg.conditioning == "aligned"
     first = load_stage(cfg.first_stage, "first_stage")
+    if aligned and (cfg.cond_stage or not cfg.data.cond_key):
+        raise ValueError("aligned conditioning trains its own cond encoder: set data.cond_key, leave cond_stage unset")
     cond = load_stage(cfg.cond_stage, "cond_stage") if cfg.cond_stage else None
-    if (cond is None) != (cfg.data.cond_key is None):
+    if not aligned and (cond is None) != (cfg.data.cond_key is None):
         raise ValueError("set both cond_stage and data.cond_key (conditional) or neither (unconditional)")
     item = collate(dataset, [0])
-    L = first.encode_to_indices(item[cfg.data.image_key]).numel()
-    if cond is None:
-        Lc = 1
-    else:
-        c = resize_condition(item[cfg.data.cond_key], cfg.downsample_cond_size, cfg.cond_upsample)
-        Lc = cond.encode_to_indices(c).numel()
+    z = first.encode_to_indices(item[cfg.data.image_key])
+    L = z.numel()
+    c = resize_condition(item[cfg.data.cond_key], cfg.downsample_cond_size, cfg.cond_upsample) if cfg.data.cond_key \
+        else None
+    Lc = 1 if cond is None else cond.encode_to_indices(c).numel()
     vocab = max(first.config.n_embed, cond.config.n_embed if cond is not None else 0, cfg.sos_token + 1)
-    gpt = {"vocab_size": vocab, "block_size": Lc + L, **cfg.model}
-    if gpt["block_size"] < Lc + L - 1:
-        raise ValueError(f"model.block_size={gpt['block_size']} is too small for {Lc} cond + {L} image tokens")
-    config = Net2NetConfig(first_stage=first.config, cond_stage=cond.config if cond is not None else None,
-                           transformer=GPTConfig(**gpt), sos_token=cfg.sos_token, pkeep=cfg.pkeep,
+    gpt = GPTConfig(**{"vocab_size": vocab, "block_size": L if aligned else Lc + L, **cfg.model})
+    if gpt.block_size < (L if aligned else Lc + L - 1):
+        raise ValueError(f"model.block_size={gpt.block_size} is too small for {0 if aligned else Lc} cond + {L} "
+                         "image tokens")
+    if aligned:  # the encoder maps the condition onto the image's token grid
+        w = item[cfg.data.image_key].shape[-1] // first.config.downsample_factor
+        onehot = bool(((c == 0) | (c == 1)).all() and (c.sum(1) == 1).all())
+        cond_config = CondEncoderConfig(**{"in_channels": c.shape[1], "n_embd": gpt.n_embd, "resolution": c.shape[-1],
+                                           "downsample": c.shape[-1] // w, "n_labels": c.shape[1] if onehot else None,
+                                           **cfg.cond_encoder})
+    else:
+        cond_config = cond.config if cond is not None else None
+    config = Net2NetConfig(first_stage=first.config, cond_stage=cond_config, conditioning=cfg.conditioning,
+                           transformer=gpt, sos_token=cfg.sos_token, pkeep=cfg.pkeep,
                            cond_drop=cfg.cond_drop, guidance=cfg.guidance,
                            downsample_cond_size=cfg.downsample_cond_size, cond_upsample=cfg.cond_upsample,
                            first_stage_key=cfg.data.image_key,
                            cond_stage_key=cfg.data.cond_key or cfg.data.image_key)
     net = Net2NetTransformer(config)
     net.first_stage_model.load_state_dict(first.state_dict())
+    net.first_stage_model.requires_grad_(False)
     if cond is not None:
         net.cond_stage_model.load_state_dict(cond.state_dict())
-    for stage in (net.first_stage_model, net.cond_stage_model):
-        stage.requires_grad_(False)
+    if not aligned:
+        net.cond_stage_model.requires_grad_(False)
     return net
 
 
@@ -137,6 +155,8 @@ def init_weights(net: nn.Module, path: str, other_tokens: bool = False) -> None:
                                      "or init_from_other_tokens=true to relearn them")
                 print(f"[taming_lite.train] init_from {path}: its {stage} makes other tokens than this run's; "
                       "their embeddings are relearned (init_from_other_tokens)")
+        if net.config.aligned:  # the cond encoder trains with the GPT: it starts from src's too
+            net.cond_stage_model.load_state_dict(src.cond_stage_model.state_dict())
     else:
         net.palette.copy_(src.palette)
     net.transformer.load_state_dict(src.transformer.state_dict())
@@ -154,25 +174,42 @@ def same_tokens(a: VQGAN, b: VQGAN, dtype: torch.dtype | None = None) -> bool:
 @torch.no_grad()
 def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig, device, batch: int = 16,
                    show: bool = True) -> dict:
-    """Every sample -> {"z": (N, L), "c": (N, Lc)} token tensors (int16 when they fit)."""
+    """Every sample -> {"z": (N, L), "c": (N, Lc)} token tensors (int16 when they fit). Aligned: "c" holds
+    the condition tensors as the cond encoder takes them (`pack_condition`)."""
     from tqdm.auto import tqdm
 
     zs, cs = [], []
     n = len(dataset)
+    aligned = net.config.aligned
     for s in tqdm(range(0, n, batch), desc="encoding tokens", disable=not show, unit="batch"):
         items = collate(dataset, list(range(s, min(n, s + batch))))
         x = items[cfg.data.image_key].to(device)
         zs.append(net.encode_to_z(x)[1].cpu())
         c = items[cfg.data.cond_key].to(device) if cfg.data.cond_key else x
-        cs.append(net.encode_to_c(c)[1].cpu())
+        cs.append(resize_condition(c, cfg.downsample_cond_size, cfg.cond_upsample).cpu() if aligned
+                  else net.encode_to_c(c)[1].cpu())
     dtype = torch.int16 if net.transformer.config.vocab_size <= 32767 else torch.int32
-    return {"z": torch.cat(zs).to(dtype), "c": torch.cat(cs).to(dtype)}
+    c = pack_condition(torch.cat(cs), net.config.cond_stage.n_labels) if aligned else torch.cat(cs).to(dtype)
+    return {"z": torch.cat(zs).to(dtype), "c": c}
+
+
+def pack_condition(c: torch.Tensor, n_labels: int | None) -> torch.Tensor:
+    """Condition tensors (N, C, H, W) as the token cache keeps them: one-hot maps as uint8 class ids
+    (N, H, W), the rest in fp16."""
+    return c.argmax(1).to(torch.uint8) if n_labels else c.to(torch.float16)
+
+
+def unpack_condition(c: torch.Tensor, n_labels: int | None) -> torch.Tensor:
+    """The inverse of `pack_condition` (and condition tokens -> long)."""
+    if c.dtype == torch.uint8:
+        return F.one_hot(c.long(), n_labels).permute(0, 3, 1, 2).float()
+    return c.float() if c.is_floating_point() else c.long()
 
 
 def _cache_key(cfg: TransformerTrainConfig) -> str:
     """What the cached tokens depend on: the stages' bytes and the data config."""
     h = hashlib.sha256(json.dumps(config_to_dict(cfg.data), sort_keys=True).encode())
-    h.update(f"{cfg.downsample_cond_size} {cfg.cond_upsample} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
+    h.update(f"{cfg.conditioning} {cfg.downsample_cond_size} {cfg.cond_upsample} {cfg.model_type} {cfg.pixel_resolution} {cfg.palette_size} "
              f"{cfg.palette_pixels} {cfg.seed}".encode())
     palette_from = cfg.init_from if cfg.model_type == "pixel" else None  # a Net2Net's tokens ignore init_from
     for stage in (cfg.first_stage, cfg.cond_stage, palette_from):
@@ -227,10 +264,15 @@ def sample_grid(net: Net2NetTransformer | PixelGPT, z: torch.Tensor, c: torch.Te
     f = net.first_stage_model
     side = int(round(z.shape[1] ** 0.5))
     zshape = (z.shape[0], f.config.embed_dim, side, z.shape[1] // side)
-    out = net.sample(z[:, :0], c, steps=z.shape[1], temperature=cfg.sample_temperature, sample=True,
+    cond_in = net.encode_to_c(c)[0] if net.config.aligned else c
+    out = net.sample(z[:, :0], cond_in, steps=z.shape[1], temperature=cfg.sample_temperature, sample=True,
                      top_k=cfg.sample_top_k, seed=seed)
     rows = [net.decode_to_img(out, zshape), net.decode_to_img(z, zshape)]
-    if not net.be_unconditional:
+    if net.config.aligned:  # the condition itself: one-hot maps as grey levels by class, 1 channel as grey
+        shown = c.argmax(1, keepdim=True) * (2.0 / max(1, c.shape[1] - 1)) - 1 if net.config.cond_stage.n_labels else c
+        rows.insert(0, F.interpolate(shown[:, :3].expand(-1, 3, -1, -1) if shown.shape[1] == 1 else shown[:, :3],
+                                     size=rows[0].shape[-2:], mode="nearest"))
+    elif not net.be_unconditional:
         cs = net.cond_stage_model
         cside = int(round(c.shape[1] ** 0.5))
         cond = cs.decode_indices(c.reshape(c.shape[0], cside, c.shape[1] // cside))
@@ -260,8 +302,10 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
     torch.manual_seed(cfg.seed)
     net = build_model(cfg, dataset).to(dev)
     tokens = load_or_encode_tokens(net, dataset, cfg, d)
-    opt = net.transformer.configure_optimizer(cfg.lr, cfg.weight_decay, tuple(cfg.betas))
-    ema = EMA(net.transformer, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    trainable = net.trainable if isinstance(net, Net2NetTransformer) else net.transformer  # GPT (+ cond encoder)
+    n_labels = net.config.cond_stage.n_labels if isinstance(net, Net2NetTransformer) and net.config.aligned else None
+    opt = configure_optimizer(trainable, cfg.lr, cfg.weight_decay, tuple(cfg.betas))
+    ema = EMA(trainable, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
     state = restore(net, resume, out, d.main)
@@ -293,16 +337,18 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             s["ema"] = ema.state_dict()
         return s
 
+    def encode_batch(items):  # without a token cache: images -> tokens, conditions -> tokens (aligned: as they are)
+        x = items[cfg.data.image_key].to(dev)
+        c = items[cfg.data.cond_key].to(dev) if cfg.data.cond_key else x
+        return net.encode_to_z(x)[1], c if isinstance(net, Net2NetTransformer) and net.config.aligned else net.encode_to_c(c)[1]
+
     def save_samples(step):
         if k == 0:
             return
         if fixed is not None:
-            z, c = fixed["z"].long().to(dev), fixed["c"].long().to(dev)
+            z, c = fixed["z"].long().to(dev), unpack_condition(fixed["c"], n_labels).to(dev)
         else:
-            items = collate(dataset, list(range(k)))
-            x = items[cfg.data.image_key].to(dev)
-            z = net.encode_to_z(x)[1]
-            c = net.encode_to_c(items[cfg.data.cond_key].to(dev) if cfg.data.cond_key else x)[1]
+            z, c = encode_batch(collate(dataset, list(range(k))))
         with autocast(dev, cfg.precision):
             sample_grid(net, z, c, cfg, out / "samples" / f"step_{step:07d}.png", seed=cfg.seed)
 
@@ -314,11 +360,9 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             gen = seed_step(cfg.seed, step, d.rank, dev)
             t0 = time.perf_counter()
             if tokens is not None:
-                z, c = batch["z"].long().to(dev), batch["c"].long().to(dev)
+                z, c = batch["z"].long().to(dev), unpack_condition(batch["c"], n_labels).to(dev)
             else:
-                x = batch[cfg.data.image_key].to(dev)
-                z = net.encode_to_z(x)[1]
-                c = net.encode_to_c(batch[cfg.data.cond_key].to(dev) if cfg.data.cond_key else x)[1]
+                z, c = encode_batch(batch)
             lr = cfg.lr * warmup_cosine(step, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -328,12 +372,12 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.transformer.parameters(),
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable.parameters(),
                                                        cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
             scaler.step(opt)
             scaler.update()
             if ema is not None:
-                ema.update(net.transformer)
+                ema.update(trainable)
 
             step += 1
             dt = time.perf_counter() - t0
@@ -348,14 +392,14 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
             checkpoint_or_stop(step, cfg, d, ckpt, net, training_state, extra, stop, bool(requested), progress, out)
     progress.close()
 
-    diff = check_ranks_agree(net.transformer, d)
+    diff = check_ranks_agree(trainable, d)
     if diff != 0.0:
         raise RuntimeError(f"DDP ranks ended with different weights (max abs diff {diff})")
     result = out / "checkpoints" / "final"
     if d.main:
         result = ckpt.save(step, net, training_state(), extra, final=True)
         if ema is not None:
-            ema.copy_to(net.transformer)  # sample and export the averaged weights
+            ema.copy_to(trainable)  # sample and export the averaged weights
         save_samples(step)
         if cfg.export_dir:
             result = save_pretrained(net, cfg.export_dir, extra={**extra, "ema": ema is not None})
