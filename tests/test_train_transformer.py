@@ -191,3 +191,25 @@ def test_aligned_conditioning_trains_resumes_and_exports(tmp_path, stages, cond_
     assert net.sample(torch.zeros((1, 0), dtype=torch.long), feat, 64, sample=True, seed=0, guidance=2.0).shape == (1, 64)
     with pytest.raises(ValueError, match="leave cond_stage unset"):
         train_transformer(tiny_transformer(tmp_path, "bad", image, stages[1], "conditioning=aligned"))
+
+
+def test_aligned_run_starts_from_a_prefix_model(tmp_path, stages):
+    """init_from a prefix model into an aligned run: its GPT weights and the image positions' pos_emb (prefix
+    position Lc - 1 + i predicted token i), the cond encoder's output at zero; the first losses far below a
+    fresh aligned start's."""
+    image, depth = stages
+    src_dir = train_transformer(tiny_transformer(tmp_path, "a", image, depth, f"export_dir={tmp_path / 'a_x'}"))
+    src = load_pretrained(src_dir)
+    aligned = ["conditioning=aligned", "data.cond_key=depth", "steps=5", "warmup_steps=1"]
+    cfg = tiny_transformer(tmp_path, "warm", image, None, *aligned, f"init_from={src_dir}")
+    from taming_lite.train.data import build_dataset
+    from taming_lite.train.transformer_trainer import build_model
+
+    net = build_model(cfg, build_dataset(cfg.data))
+    got, want = net.transformer.state_dict(), src.transformer.state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want if k != "pos_emb")
+    assert torch.equal(got["pos_emb"], want["pos_emb"][:, 63:127])  # Lc = 64 condition tokens
+    assert not net.cond_stage_model.conv_out.weight.any()
+    train_transformer(cfg)
+    train_transformer(tiny_transformer(tmp_path, "fresh", image, None, *aligned))
+    assert column(tmp_path / "warm", "loss")[0] < 0.8 * column(tmp_path / "fresh", "loss")[0]

@@ -135,10 +135,15 @@ def init_weights(net: nn.Module, path: str, other_tokens: bool = False) -> None:
     """Start from the transformer in `path` (fine-tuning): copy its GPT (a pixel model: and its palette)
     into `net`, which must have the same shapes and, for a Net2Net, read the same tokens (equal encoders
     and codebooks: the decoders may differ) unless `other_tokens`: then a stage may differ (its tokens
-    mean something new, and the run relearns them) as long as the GPT's shapes match."""
+    mean something new, and the run relearns them) as long as the GPT's shapes match.
+
+    A prefix model into an aligned one (`prefix_into_aligned`): the GPT's weights and the positions of
+    its image tokens, with a fresh cond encoder whose output starts at zero."""
     src = load_pretrained(path)
     if type(src) is not type(net):
         raise ValueError(f"init_from {path!r} holds a {type(src).__name__}, this run trains a {type(net).__name__}")
+    if isinstance(net, Net2NetTransformer) and net.config.aligned and not src.config.aligned:
+        return prefix_into_aligned(src, net, path)
     if src.transformer.config != net.transformer.config:
         raise ValueError(f"init_from {path!r}: its GPT config {src.transformer.config} differs from this run's "
                          f"{net.transformer.config}")
@@ -160,6 +165,28 @@ def init_weights(net: nn.Module, path: str, other_tokens: bool = False) -> None:
     else:
         net.palette.copy_(src.palette)
     net.transformer.load_state_dict(src.transformer.state_dict())
+
+
+@torch.no_grad()
+def prefix_into_aligned(src: Net2NetTransformer, net: Net2NetTransformer, path: str = "") -> None:
+    """Warm start of an aligned model from a prefix model reading the same image tokens: every GPT weight
+    but the positions, and pos_emb of the positions that predicted the image tokens (prefix position
+    Lc - 1 + i predicted token i; aligned position i does). The cond encoder's output layer starts at zero,
+    so the model starts as the prefix model's image-token statistics and learns the condition from there."""
+    a, b = src.transformer.config, net.transformer.config
+    if (a.n_layer, a.n_head, a.n_embd, a.vocab_size) != (b.n_layer, b.n_head, b.n_embd, b.vocab_size):
+        raise ValueError(f"init_from {path!r}: its GPT {a} and this run's {b} differ beyond their lengths")
+    if not same_tokens(src.first_stage_model, net.first_stage_model):
+        raise ValueError(f"init_from {path!r}: its first stage makes other image tokens than this run's")
+    L = b.block_size
+    Lc = a.block_size - L  # the prefix model's condition tokens (block_size = Lc + L)
+    if Lc < 1:
+        raise ValueError(f"init_from {path!r}: block_size {a.block_size} leaves no condition before {L} tokens")
+    state = {k: v for k, v in src.transformer.state_dict().items() if k != "pos_emb"}
+    state["pos_emb"] = src.transformer.pos_emb[:, Lc - 1 : Lc - 1 + L]
+    net.transformer.load_state_dict(state)
+    net.cond_stage_model.conv_out.weight.zero_()
+    net.cond_stage_model.conv_out.bias.zero_()
 
 
 def same_tokens(a: VQGAN, b: VQGAN, dtype: torch.dtype | None = None) -> bool:
