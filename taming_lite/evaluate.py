@@ -452,7 +452,10 @@ def matching_renders(task: str, conditions: list, size: int, seed=USER_STYLE_SEE
 @torch.no_grad()
 def cond_stage_accuracy(model, task: str, conditions: list, size: int) -> dict:
     """What the cond VQGAN keeps of the user-style conditions: labels, mIoU (per image and pooled) of the argmax of
-    its reconstruction; depth, Spearman (plain and within rows) of its reconstruction. Empty for pose."""
+    its reconstruction; depth, Spearman (plain and within rows) of its reconstruction. Empty for pose and for
+    aligned conditioning (its cond encoder quantizes nothing: the condition reaches the GPT whole)."""
+    if getattr(model.config, "aligned", False):
+        return {}
     cs = model.cond_stage_model
     if task == "labels":
         t = torch.stack([user_target(task, c) for c in conditions])
