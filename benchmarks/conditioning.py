@@ -19,8 +19,14 @@ runs/cmp/<mode>; `--max-minutes` stops a piece, and the next call resumes it.
 - at the steps of `--adherence-at`: the segmenter's mIoU per image and pooled on samples for the drawn
   maps at guidance 1 and 2 (`taming_lite.evaluate.eval_user_style`: floor = mismatched pairs, ceiling =
   the matching render through the image VQGAN, and the matching render itself);
-- the wall time per training step (median over the run's metrics.csv; both runs should run at the same
-  time, one thread each, so that they share the machine alike).
+- the wall time per training step (median over the run's metrics.csv; the runs share the machine with
+  whatever else runs, so `speed` measures the ratio properly).
+
+    python -m benchmarks.conditioning speed --reps 10        # training and sampling steps, interleaved
+
+`speed` times one training step (forward, backward, AdamW) of both models on the same batch, and the
+sampling of one image (16x16 tokens, KV cache), alternating prefix and aligned, one thread, medians:
+a ratio measured in one run on whatever else the machine is doing.
 """
 
 from __future__ import annotations
@@ -189,6 +195,61 @@ def plot(res: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def speed(reps: int) -> str:
+    """Interleaved timings of a training step and of sampling one image, both conditionings."""
+    import time
+
+    from benchmarks.machine import cpu_name
+    from taming_lite.sampling import SamplingSettings
+    from taming_lite.train import load_config
+    from taming_lite.train.data import build_dataset
+    from taming_lite.train.transformer_trainer import build_model
+
+    torch.set_num_threads(1)
+    nets, batches = {}, {}
+    for mode in MODES:
+        cfg = load_config("transformer", CONFIG, [f"data.root={HELD_OUT}", f"first_stage={ROOT / 'weights' / 'labels'}",
+                                                 *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'labels'}"]),
+                                                 *MODES[mode]])
+        ds = build_dataset(cfg.data)
+        net = build_model(cfg, ds)
+        images = torch.stack([ds[i]["image"] for i in range(8)])
+        onehot = torch.stack([ds[i]["labels"] for i in range(8)])
+        z = net.encode_to_z(images)[1]
+        c = onehot if mode == "aligned" else net.encode_to_c(onehot)[1]
+        nets[mode] = (net, torch.optim.AdamW(net.trainable.parameters(), lr=1e-4))
+        batches[mode] = (z, c, net.encode_to_c(onehot[:1])[0 if mode == "aligned" else 1])
+    times = {(m, k): [] for m in MODES for k in ("train", "sample")}
+    for r in range(reps + 1):
+        for mode, (net, opt) in nets.items():
+            z, c, c1 = batches[mode]
+            net.train()
+            t0 = time.perf_counter()
+            logits, target = net.forward_indices(z, c)
+            F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1)).backward()
+            opt.step()
+            opt.zero_grad()
+            t1 = time.perf_counter()
+            net.eval()
+            cond = c1 if mode == "aligned" else c1.reshape(1, 16, 16)
+            for _ in net.iter_grid(cond, torch.zeros((1, 16, 16), dtype=torch.long), SamplingSettings(seed=0)):
+                pass
+            t2 = time.perf_counter()
+            if r:  # the first round warms up
+                times[(mode, "train")].append(t1 - t0)
+                times[(mode, "sample")].append(t2 - t1)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    lines = [f"{cpu_name()}, 1 thread, {reps} interleaved rounds (medians), {time.strftime('%Y-%m-%d %H:%M')}",
+             "", "| conditioning | sequence | training step (batch 8) | sampling one image (256 tokens) |",
+             "|---|---|---|---|"]
+    for mode in MODES:
+        seq = nets[mode][0].transformer.config.block_size
+        lines.append(f"| {mode} | {seq} | {med[(mode, 'train')]:.2f} s | {med[(mode, 'sample')]:.2f} s |")
+    lines.append(f"| aligned / prefix | | {med[('aligned', 'train')] / med[('prefix', 'train')]:.2f} | "
+                 f"{med[('aligned', 'sample')] / med[('prefix', 'sample')]:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -197,6 +258,8 @@ def main(argv=None):
     t.add_argument("--mode", choices=tuple(MODES), required=True)
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--max-minutes", type=float, default=None)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--reps", type=int, default=10)
     e = sub.add_parser("eval")
     e.add_argument("--adherence-at", type=int, nargs="*", default=[1000])
     e.add_argument("--held-out", type=int, default=300)
@@ -211,6 +274,8 @@ def main(argv=None):
         make_data()
     elif args.cmd == "train":
         train(args.mode, args.steps, args.max_minutes)
+    elif args.cmd == "speed":
+        print(speed(args.reps))
     else:
         if args.from_json:
             res = json.loads(Path(args.from_json).read_text())
