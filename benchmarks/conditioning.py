@@ -78,8 +78,14 @@ def train(mode: str, steps: int | None, max_minutes: float | None) -> None:
 
 
 def checkpoints(mode: str) -> dict[int, Path]:
+    """step -> checkpoint folder; "final" counts as the run's last logged step."""
+    from taming_lite.train import read_metrics
+
     d = RUNS / mode / "checkpoints"
-    return {int(p.name.split("_")[1]): p for p in sorted(d.glob("step_*")) if p.is_dir()} if d.is_dir() else {}
+    found = {int(p.name.split("_")[1]): p for p in sorted(d.glob("step_*")) if p.is_dir()} if d.is_dir() else {}
+    if (d / "final").is_dir():
+        found[int(read_metrics(RUNS / mode / "metrics.csv")[-1]["step"])] = d / "final"
+    return dict(sorted(found.items()))
 
 
 def held_out_pairs(n: int):
@@ -127,7 +133,7 @@ def seconds_per_step(mode: str) -> float | None:
     return statistics.median(8 * 256 / float(r["tok_per_s"]) for r in rows) if rows else None
 
 
-def evaluate(adherence_at: list[int], n_held_out: int, n_drawn: int, n_user: int, samples: int) -> dict:
+def evaluate(modes: list[str], adherence_at: list[int], n_held_out: int, n_drawn: int, n_user: int, samples: int) -> dict:
     from taming_lite.checkpoints import load_pretrained
     from taming_lite.evaluate import eval_user_style
     from taming_lite.evaluators import load_evaluator
@@ -136,7 +142,7 @@ def evaluate(adherence_at: list[int], n_held_out: int, n_drawn: int, n_user: int
     held, drawn = held_out_pairs(n_held_out), drawn_pairs(n_drawn)
     segmenter = load_evaluator(ROOT / "weights" / "evaluators" / "labels")
     out: dict = {"held_out_pairs": len(held[0]), "drawn_pairs": len(drawn[0]), "runs": {}}
-    for mode in MODES:
+    for mode in modes:
         rows = {}
         for step, path in checkpoints(mode).items():
             net = load_pretrained(path).eval()
@@ -269,6 +275,8 @@ def main(argv=None):
     e.add_argument("--json", default=None)
     e.add_argument("--plot", default=None)
     e.add_argument("--from-json", default=None, help="print the table (and plot) of an earlier eval")
+    e.add_argument("--modes", nargs="+", default=list(MODES), choices=tuple(MODES))
+    e.add_argument("--merge", default=None, help="add to the runs of this earlier --json (other modes kept)")
     args = p.parse_args(argv)
     if args.cmd == "data":
         make_data()
@@ -281,7 +289,10 @@ def main(argv=None):
             res = json.loads(Path(args.from_json).read_text())
         else:
             torch.set_num_threads(max(1, torch.get_num_threads()))
-            res = evaluate(args.adherence_at, args.held_out, args.drawn, args.user_conditions, args.samples)
+            res = evaluate(args.modes, args.adherence_at, args.held_out, args.drawn, args.user_conditions, args.samples)
+            if args.merge:
+                old = json.loads(Path(args.merge).read_text())
+                res["runs"] = {**old["runs"], **res["runs"]}
         print(table(res))
         if args.json and not args.from_json:
             Path(args.json).write_text(json.dumps(res, indent=1))

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The recipe for the embedded models with aligned conditioning (docs/CONDITIONING.md), on a CPU:
+# data -> (the image VQGAN and the prefix models of scripts/train_preview.sh) -> one aligned transformer per
+# task, started from the prefix model of its task (`init_from`: its GPT and the image positions' embeddings, a
+# fresh cond encoder) -> evaluation -> publish.
+#
+#   scripts/train_aligned.sh                               # everything; writes the models into weights/
+#   MAX_MINUTES=60 scripts/train_aligned.sh                # in pieces: stop after 60 min (exit status 75) ...
+#   MAX_MINUTES=60 RESUME=1 scripts/train_aligned.sh       # ... and go on from there
+#   QUICK=1 scripts/train_aligned.sh                       # tiny data and step counts (the tests run it)
+#   TASKS="pose" scripts/train_aligned.sh                  # some tasks only (default: pose depth)
+#
+# BASE is the folder of the prefix models it starts from (default weights/, as scripts/train_preview.sh
+# leaves it; QUICK: weights/); their image VQGAN is kept, so every image token means what it meant before.
+# Work goes into $RUNS (runs/aligned; QUICK: runs/aligned_quick): data/, one folder per training run, out/
+# (the exported models), eval/ (python -m taming_lite.evaluate of each new model and its prefix model, same
+# protocol), done/. The last stage copies the new folders into $OUT (weights; QUICK: $RUNS/publish).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK="${QUICK:-0}"
+if [ "$QUICK" = "1" ]; then
+  RUNS="${RUNS:-runs/aligned_quick}"; OUT="${OUT:-$RUNS/publish}"
+  N_LAYOUT=32; N_WIDE=32                  # rendered samples (full: 6000 layout-mix samples, 10000 humans)
+  EVAL=(--n 4 --conditions 1 --samples 2 --user-conditions 2)
+  QUICK_EXTRA=(threads=1 ckpt_every=0)
+  export OMP_NUM_THREADS=1
+else
+  RUNS="${RUNS:-runs/aligned}"; OUT="${OUT:-weights}"
+  N_LAYOUT=6000; N_WIDE=10000
+  EVAL=(--n 100 --conditions 4 --samples 3 --user-conditions 24)
+  QUICK_EXTRA=()
+fi
+BASE="${BASE:-weights}"
+TASKS="${TASKS:-pose depth}"
+DATA="$RUNS/data"
+W="$RUNS/out"
+MAX_MINUTES="${MAX_MINUTES:-0}"
+STARTED=$(date +%s)
+CONFIGS=configs/aligned
+source scripts/recipe_lib.sh
+
+stage_data() {  # the layout mix (3D renders, layout-first renders, composites; seed 7) for depth and labels,
+  # 10000 humans of seed 8, every other one in a pose over the whole joint ranges, for pose
+  cache layout "$N_LAYOUT" 7 layout64_seed7
+  cache human_wide "$N_WIDE" 8 humanwide64_seed8
+}
+
+aligned() {  # task steps data: the task's aligned transformer from its prefix model in $BASE, 1 thread
+  local t=$1 n=$2 data=$3
+  [ -d "$BASE/$t" ] || { echo "no $BASE/$t to start from (scripts/train_preview.sh makes it)" >&2; exit 2; }
+  rm -rf "${RUNS:?}/base/$t"; mkdir -p "$RUNS/base"; cp -r "$BASE/$t" "$RUNS/base/$t"  # $OUT may be $BASE
+  train transformer "transformer_$t" "transformer_$t" - first_stage="$RUNS/base/$t" init_from="$RUNS/base/$t" \
+    data.root="$DATA/$data/shard_00000.npz" steps="$(steps "$n")" lr=3e-4 warmup_steps=50 threads=1 \
+    export_dir="$W/$t"
+  python -m scripts.shrink_weights "$W/$t"
+}
+
+stage_pose() {  # 1500 x 8 on the wide humans (about 30 min at one thread)
+  [[ " $TASKS " == *" pose "* ]] && aligned pose 1500 humanwide64_seed8
+  return 0
+}
+
+stage_depth() {  # 1500 x 8 on the layout mix (about 35 min at one thread)
+  [[ " $TASKS " == *" depth "* ]] && aligned depth 1500 layout64_seed7
+  return 0
+}
+
+stage_evaluate() {  # each new model beside the one it started from, on held-out renders and drawn conditions
+  local t
+  mkdir -p "$RUNS/eval"
+  for t in $TASKS; do
+    python -m taming_lite.evaluate --weights "$W" --evaluators "$BASE/evaluators" --only "$t" "${EVAL[@]}" \
+      --json "$RUNS/eval/${t}_aligned.json" > "$RUNS/eval/${t}_aligned.md"
+    python -m taming_lite.evaluate --weights "$RUNS/base" --evaluators "$BASE/evaluators" --only "$t" "${EVAL[@]}" \
+      --json "$RUNS/eval/${t}_prefix.json" > "$RUNS/eval/${t}_prefix.md"
+  done
+}
+
+stage_publish() {  # the new folders into $OUT
+  local t
+  mkdir -p "$OUT"
+  for t in $TASKS; do
+    rm -rf "${OUT:?}/$t"; cp -r "$W/$t" "$OUT/$t"
+  done
+  echo "== wrote $OUT/{${TASKS// /,}}"
+}
+
+STAGES=(data pose depth evaluate publish)
+run_stages
+echo "done: the aligned models are in $OUT ($(( ($(date +%s) - STARTED) / 60 )) min)"

@@ -1,0 +1,45 @@
+"""scripts/train_aligned.sh, the recipe of the aligned models, end to end in its quick mode.
+
+QUICK=1 renders tiny data, trains the pose and depth transformers in aligned mode from the shipped models of
+weights/ (2 steps each), evaluates them beside those and publishes them, on a copy of scripts/ and configs/ in
+a temp dir. The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from _train_helpers import REPO
+from taming_lite.checkpoints import load_pretrained
+
+pytestmark = pytest.mark.slow
+
+
+def run_recipe(root, **env):
+    full = {k: v for k, v in os.environ.items() if k not in ("MAX_MINUTES", "RESUME", "RUNS", "OUT", "TASKS", "BASE")}
+    full.update(PYTHONPATH=str(REPO), QUICK="1", BASE=str(REPO / "weights"), **env)
+    return subprocess.run(["bash", str(root / "scripts" / "train_aligned.sh")], cwd=root, env=full,
+                          capture_output=True, text=True, timeout=1800)
+
+
+@pytest.mark.timeout(1800)  # about 1 CPU minute, a few wall minutes on a busy machine
+def test_quick_aligned_recipe_in_two_pieces(tmp_path):
+    for d in ("scripts", "configs"):
+        shutil.copytree(REPO / d, tmp_path / d)
+    runs = tmp_path / "runs" / "aligned_quick"
+    r = run_recipe(tmp_path, MAX_MINUTES="0.05")
+    assert r.returncode == 75, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "RESUME=1" in r.stderr
+    r = run_recipe(tmp_path, RESUME="1")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert sorted(p.name for p in (runs / "done").iterdir()) == ["data", "depth", "evaluate", "pose", "publish"]
+    for task in ("pose", "depth"):
+        net = load_pretrained(runs / "publish" / task)
+        assert net.config.aligned and net.config.guidable and net.transformer.config.block_size == 256
+        base = load_pretrained(REPO / "weights" / task)
+        assert net.first_stage_model.state_dict().keys() == base.first_stage_model.state_dict().keys()
+        for which in ("aligned", "prefix"):
+            assert "user-style" in (runs / "eval" / f"{task}_{which}.md").read_text()
+    r = run_recipe(tmp_path)  # without RESUME it refuses to start over an existing run
+    assert r.returncode == 2 and "RESUME=1" in r.stderr
