@@ -53,6 +53,7 @@ aligned() {  # task steps data: the task's aligned transformer from its prefix m
   train transformer "transformer_$t" "transformer_$t" - first_stage="$RUNS/base/$t" init_from="$RUNS/base/$t" \
     data.root="$DATA/$data/shard_00000.npz" steps="$(steps "$n")" lr=3e-4 warmup_steps=50 threads=1 \
     export_dir="$W/$t"
+  python -m scripts.finetune_decoder --vqgan "$BASE/vqgan_image" --copy-only --into "$W/$t"  # its decoder's record
   python -m scripts.shrink_weights "$W/$t"
 }
 
