@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from taming_lite.evaluate import psnr
 from taming_lite.superres import back_project
 
 from . import common, examples, models, picker
@@ -31,9 +32,10 @@ colour drift. Last comes the mean of the samples (back-projected): blurrier than
 least squared error, so it, not a sample, is what PSNR rewards."""
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+def psnr_vs(imgs: list[np.ndarray], known: np.ndarray) -> list[float]:
+    """PSNR in dB of each (H, W, 3) uint8 image against `known`, as `taming_lite.evaluate` measures it."""
+    x = torch.cat([common.rgb_to_tensor(im, "cpu") for im in imgs])
+    return psnr(x, common.rgb_to_tensor(known, "cpu").expand_as(x)).tolist()
 
 
 def back_projected(imgs: list[np.ndarray], low: np.ndarray, factor: int) -> list[np.ndarray]:
@@ -86,11 +88,11 @@ def run(store, image, seed, temperature, top_k, top_p, num_samples, model=models
                 mean = back_projected([avg], low, tm.sr_factor)[0]
                 shown.append((common.image_file(mean), f"mean of the {len(imgs)} samples, back-projected"))
             if known is not None and known.shape[:2] == (H, W):
-                scores = ", ".join(f"{psnr(im, known):.2f}" for im in imgs)
-                scores_bp = ", ".join(f"{psnr(im, known):.2f}" for im in fixed)
-                mean_bp = f"; their mean, back-projected {psnr(mean, known):.2f} dB" if mean is not None else ""
+                scores = ", ".join(f"{db:.2f}" for db in psnr_vs(imgs, known))
+                scores_bp = ", ".join(f"{db:.2f}" for db in psnr_vs(fixed, known))
+                mean_bp = f"; their mean, back-projected {psnr_vs([mean], known)[0]:.2f} dB" if mean is not None else ""
                 extra.append(f"PSNR vs. the known original: samples {scores} dB; back-projected {scores_bp} dB"
-                             f"{mean_bp}; bicubic {psnr(bicubic, known):.2f} dB")
+                             f"{mean_bp}; bicubic {psnr_vs([bicubic], known)[0]:.2f} dB")
         info = common.run_info(tm, params, step.done, step.total, extra, time.perf_counter() - t0)
         yield shown, info
 

@@ -3,8 +3,8 @@
 # from nothing, on a CPU:
 # the same configs (configs/preview/), data seeds, step counts and chains of --resume / init_from that made
 # the shipped models, as one fixed sequence of stages (about 15 hours on a 2-core CPU; docs/TRAINING.md
-# says what each stage does and how closely a re-run reproduces the shipped models; docs/EVALUATION.md
-# why each stage exists).
+# says what each stage does; docs/CHANGELOG.md why each stage exists, what it changed, and how closely a
+# re-run reproduces the shipped models).
 #
 #   scripts/train_preview.sh                                # everything; writes the models into weights/
 #   MAX_MINUTES=120 scripts/train_preview.sh                # in pieces: stop after 120 min (exit status 75) ...
@@ -244,7 +244,7 @@ stage_follow() {  # 2n: models that follow what a person draws. New data: 12000 
   # cond tokens (800 steps), the pose transformer on the new humans (1000 steps; the shipped run was stopped at
   # 270 and resumed: same schedule), the depth transformer on the mix with its own depth VQGAN kept (800 steps;
   # a new depth VQGAN fine-tuned on the mix with the transformer relearning its tokens made it worse, so that one
-  # is not in the recipe: docs/EVALUATION.md); 15 % of their conditions dropped (classifier-free guidance;
+  # is not in the recipe: docs/CHANGELOG.md); 15 % of their conditions dropped (classifier-free guidance;
   # default scale 2).
   cache layout "$N_LAYOUT" 7 layout64_seed7
   cache human_wide "$N_WIDE" 8 humanwide64_seed8

@@ -86,12 +86,18 @@ def cached_entry_files(entry: ModelEntry) -> tuple[Path, Path] | None:
     return paths if all(p.is_file() for p in paths) else None
 
 
-def sha256_file(path: Path) -> str:
+def sha256_of(path: Path):
+    """A sha256 hash object fed with the file's bytes (read in 4 MB blocks); more bytes can follow."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
+
+
+def sha256_file(path: Path) -> str:
+    """The file's sha256 as 64 hex digits."""
+    return sha256_of(path).hexdigest()
 
 
 def _manifest(folder: Path) -> dict:
@@ -349,11 +355,7 @@ def fetch(url: str, dest: Path, *, name: str = "", landing_page: str = "", progr
                                     f"{CACHE_ENV} to a folder on a larger disk")
         from tqdm.auto import tqdm
 
-        digest = hashlib.sha256()
-        if resumed:
-            with open(part, "rb") as f:  # the bytes already there count in the digest
-                for block in iter(lambda: f.read(1 << 22), b""):
-                    digest.update(block)
+        digest = sha256_of(part) if resumed else hashlib.sha256()  # the bytes already there count in the digest
         done = have
         host = urllib.parse.urlsplit(url).netloc
         what = f"{name}: downloading {dest.name}" + (f" (resuming at {have / 1e6:.1f} MB)" if resumed else "")

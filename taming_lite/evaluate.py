@@ -58,6 +58,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,15 +173,18 @@ def segmenter_features(evaluator, x: torch.Tensor, batch_size: int = 64) -> torc
 
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Frechet distance between Gaussians fitted to feature sets a (N, D) and b (M, D):
-    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2), in float64 (eigendecompositions, no scipy)."""
-    a, b = a.double(), b.double()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
-    w, v = torch.linalg.eigh(s_a)
-    root_a = (v * w.clamp(min=0).sqrt()) @ v.T
-    cross = torch.linalg.eigvalsh(root_a @ s_b @ root_a).clamp(min=0).sqrt().sum()
-    return float((mu_a - mu_b).pow(2).sum() + s_a.trace() + s_b.trace() - 2 * cross)
+    """Frechet distance between Gaussians fitted to feature sets a (N, D) and b (M, D), in float64:
+    |mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^1/2), the matrix square root by `scipy.linalg.sqrtm` (as FID
+    implementations take it), without the imaginary part round-off can leave."""
+    from scipy.linalg import LinAlgWarning, sqrtm  # imported here, like scipy.stats: only scoring needs scipy
+
+    a, b = a.detach().double().cpu().numpy(), b.detach().double().cpu().numpy()
+    mu = a.mean(0) - b.mean(0)
+    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    with warnings.catch_warnings():  # fewer samples than features make S_a S_b singular; its root is still right
+        warnings.simplefilter("ignore", LinAlgWarning)
+        root = sqrtm(s_a @ s_b)
+    return float(mu @ mu + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(root).real)
 
 
 def stride_bins(H: int, W: int, stride: int) -> list[tuple[int, int]]:

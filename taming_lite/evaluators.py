@@ -231,25 +231,15 @@ def within_row(x: torch.Tensor) -> torch.Tensor:
     return x - x.mean(-1, keepdim=True)
 
 
-def rankdata(x: torch.Tensor) -> torch.Tensor:
-    """Ranks 0..N-1 of a 1-D tensor; tied values get the mean of their ranks (as scipy's 'average')."""
-    sorted_x, order = x.sort()
-    _, inverse, counts = torch.unique_consecutive(sorted_x, return_inverse=True, return_counts=True)
-    starts = counts.cumsum(0) - counts
-    ranks = torch.empty_like(x, dtype=torch.float64)
-    ranks[order] = (starts + (counts - 1) / 2).double()[inverse]
-    return ranks
-
-
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per image Spearman rank correlation of a and b (B, ...) over all their elements -> (B,).
-    An image where either is constant gets 0."""
+    """Per image Spearman rank correlation of a and b (B, ...) over all their elements -> (B,), by
+    `scipy.stats.spearmanr` (tied values share their mean rank). An image where either is constant gets 0."""
+    from scipy.stats import spearmanr  # imported here: scipy.stats takes 1-2 s, and only scoring needs it
+
     out = []
-    for ai, bi in zip(a.flatten(1), b.flatten(1)):
-        ra, rb = rankdata(ai.float()), rankdata(bi.float())
-        ra, rb = ra - ra.mean(), rb - rb.mean()
-        den = (ra.norm() * rb.norm()).item()
-        out.append(float((ra * rb).sum()) / den if den > 0 else 0.0)
+    for ai, bi in zip(a.detach().flatten(1).float().cpu().numpy(), b.detach().flatten(1).float().cpu().numpy()):
+        constant = ai.min() == ai.max() or bi.min() == bi.max()
+        out.append(0.0 if constant else float(spearmanr(ai, bi).statistic))
     return torch.tensor(out)
 
 

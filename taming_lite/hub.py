@@ -26,7 +26,6 @@ before any download starts, so an offline or unreachable Hub is reported within 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -309,13 +308,12 @@ def _download(repo_id: str, filename: str, revision: str, name: str, *, endpoint
 
 
 def verify_sha256(path: Path, expected: str, name: str, filename: str) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected.lower():
+    from .download import sha256_file
+
+    digest = sha256_file(path)
+    if digest != expected.lower():
         raise CheckpointError(
-            f"model {name!r}: {filename} has sha256 {digest.hexdigest()}, the registry expects {expected}; refused "
+            f"model {name!r}: {filename} has sha256 {digest}, the registry expects {expected}; refused "
             f"({path}). The file is corrupt or not the one registered: fetch it again with force_download=True, "
             f"or fix the sha256 in weights/registry.json if the repo changed on purpose")
 

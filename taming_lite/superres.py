@@ -2,8 +2,8 @@
 
 A sampled high-resolution image need not downsample back to the image it was conditioned on: the
 transformer sees the input only through the cond-stage tokens, and the first stage decodes tokens
-with its own error. `back_project` corrects a sample until its area downsampling (the operator that
-made the low-resolution inputs, `taming_lite.data.transforms.area_downsample`) equals the input:
+with its own error. `back_project` corrects a sample until its area downsampling (`area_downsample`, the
+operator that made the low-resolution inputs: the data sets call it too) equals the input:
 iterative back-projection (Irani & Peleg, 1991),
 
     y <- y + up(low - down(y))      down = average of factor x factor blocks, up = bicubic

@@ -1,8 +1,11 @@
-"""Array transforms shared by the datasets (numpy + Pillow, no torch)."""
+"""Array transforms shared by the datasets (numpy + Pillow; area downsampling is taming_lite.superres's)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
+
+from .. import superres
 
 
 def as_hw(size) -> tuple[int, int]:
@@ -14,15 +17,11 @@ def as_hw(size) -> tuple[int, int]:
 
 
 def area_downsample(x: np.ndarray, factor: int) -> np.ndarray:
-    """Average ``factor x factor`` blocks of an (H, W[, C]) array (box filter, the 'area' mode).
-
-    H and W must be divisible by ``factor``. uint8 input gives uint8 output (rounded).
-    """
-    H, W = x.shape[:2]
-    if H % factor or W % factor:
-        raise ValueError(f"size {H}x{W} is not divisible by the downsampling factor {factor}")
-    xf = x.astype(np.float64)
-    y = xf.reshape(H // factor, factor, W // factor, factor, *x.shape[2:]).mean(axis=(1, 3))
+    """`taming_lite.superres.area_downsample` (the mean of each ``factor x factor`` block) of an (H, W[, C])
+    array, in float64. H and W must be divisible by ``factor``. uint8 input gives uint8 output (rounded)."""
+    t = torch.from_numpy(np.asarray(x, np.float64))
+    y = superres.area_downsample((t[None] if x.ndim == 2 else t.permute(2, 0, 1))[None], factor)[0]
+    y = (y[0] if x.ndim == 2 else y.permute(1, 2, 0)).numpy()
     if x.dtype == np.uint8:
         return np.floor(y + 0.5).astype(np.uint8)
     return y.astype(x.dtype)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..superres import area_downsample
 from ..tasks import TASK_NAMES as TASKS
 
 
@@ -43,7 +44,7 @@ class SyntheticDataset(Dataset):
         image = field[:3]
         classes = ((field[3] + 1) / 2 * self.n_labels).long().clamp(0, self.n_labels - 1)
         return {"image": image, "depth": field[3:4], "labels": F.one_hot(classes, self.n_labels).permute(2, 0, 1).float(),
-                "lowres4": F.avg_pool2d(image[None], 4)[0], "lowres8": F.avg_pool2d(image[None], 8)[0],
+                "lowres4": area_downsample(image[None], 4)[0], "lowres8": area_downsample(image[None], 8)[0],
                 "skeleton": image.flip(0)}
 
 
