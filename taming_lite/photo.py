@@ -163,8 +163,8 @@ def labels_from_classes(classes, id2label: dict) -> tuple[np.ndarray, list[str]]
 
 # --------------------------------------------------------------------------- pose
 
-COCO_KEYPOINTS = ("nose", "l-eye", "r-eye", "l-ear", "r-ear", "l-shoulder", "r-shoulder", "l-elbow", "r-elbow",
-                  "l-wrist", "r-wrist", "l-hip", "r-hip", "l-knee", "r-knee", "l-ankle", "r-ankle")
+COCO_KEYPOINTS = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+                  "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
 NECK = -1  # no COCO joint: the shoulders' midpoint
 # OpenPose keypoint i (taming_lite.data.human.KEYPOINT_NAMES order) <- COCO keypoint COCO_TO_OPENPOSE[i]
 COCO_TO_OPENPOSE = (0, NECK, 6, 8, 10, 5, 7, 9, 12, 14, 16, 11, 13, 15, 2, 1, 4, 3)
@@ -256,6 +256,7 @@ class Preprocessor:
     def __call__(self, rgb: np.ndarray) -> Detected:
         """(H, W, 3) uint8 (prepare_photo'd) -> Detected at the photo's size."""
         t0 = time.perf_counter()
+        rgb = np.array(rgb, np.uint8)  # a writable copy (torch warns on read-only arrays)
         with self.lock:  # one image at a time per model (the same weights serve every session)
             found = getattr(self, f"_{self.task}")(rgb)
         found.size = rgb.shape[:2]
