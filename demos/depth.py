@@ -227,6 +227,7 @@ def build(store):
                 mesh = gr.Model3D(label="3D mesh (drag to turn)", height=220, clear_color=(0.1, 0.1, 0.1, 1.0))
             info = gr.Markdown()
     gr.Examples([[e["depth"]] for e in examples.depth_maps(size)], inputs=[depth], label="examples")
+    photo_input.examples(TASK, from_photo)
     picker.wire(model_ui, controls)
     ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active, controls.guidance, from_photo.photo, from_photo.choice],
                   [out, orbit, mesh, info],

@@ -36,15 +36,21 @@ def build(task: str) -> PhotoUI:
     cond = WHAT[task][0]
     with gr.Accordion(f"…or start from a photo (estimate the {cond})", open=False):
         image = common.ImageInput(type="filepath", label="photo", sources=["upload", "clipboard"], height=200,
-                                  image_mode=None)
+                                  image_mode=None, elem_id=f"{task}-photo")
         info = "" if photo.available() else f" (needs `{photo.INSTALL}`, then restart the app)"
         choice = gr.Dropdown(photo.choices(task), value=NONE, label=f"preprocessor: photo -> {cond}",
                              allow_custom_value=True,  # a folder, with --allow-local-models (checked by photo)
+                             elem_id=f"{task}-preprocessor",
                              info=f"what estimates the {cond} from the photo{info}; downloaded once when used")
-        detect = gr.Button(f"Detect the {cond} (load it for editing)", size="sm")
-        if EXAMPLES[task]:
-            gr.Examples([[str(photo_path(n))] for n in EXAMPLES[task]], inputs=[image], label="example photos")
+        detect = gr.Button(f"Detect the {cond} (load it for editing)", size="sm", elem_id=f"{task}-detect")
     return PhotoUI(image, choice, detect)
+
+
+def examples(task: str, ui: PhotoUI) -> None:
+    """Example photos (the bundled public-domain ones), under the tab's own examples."""
+    if EXAMPLES[task]:
+        gr.Examples([[str(photo_path(n))] for n in EXAMPLES[task]], inputs=[ui.photo],
+                    label="example photos (for *start from a photo*)")
 
 
 def wanted(choice) -> bool:

@@ -110,6 +110,7 @@ def build(store):
             out = gr.Gallery(label="people", columns=2, height=260, format="png")
             info = gr.Markdown()
     gr.Examples([[name] for name in list(presets)[:4]], inputs=[preset], label="example poses")
+    photo_input.examples(TASK, from_photo)
     preset.change(lambda name: presets.get(name, gr.update()), preset, code, api_visibility="private")
     upload.upload(load_json_file, upload, code, api_visibility="private")
     for trig in (code.change, controls.height.change, controls.width.change):
