@@ -15,11 +15,12 @@ import gradio as gr
 
 from taming_lite import hub, photo
 
-from . import common
+from . import common, picker
 from .inputs import InputError, load_rgb
 from .photos import photo_path
 
 NONE = photo.NONE
+ONLINE = " (The app keeps downloads off unless told otherwise: start it with --online or HF_HUB_OFFLINE=0.)"
 WHAT = {"depth": ("depth map", "landscapes"), "labels": ("label map", "landscapes"), "pose": ("pose", "figures")}
 EXAMPLES = {"depth": ("chelsea", "coffee"), "labels": (), "pose": ("astronaut",)}
 
@@ -70,12 +71,9 @@ def detect(store, tm, task: str, source, choice, height: int, width: int,
         progress(0, desc=f"loading the preprocessor {name}")
     try:
         pre = photo.load(task, name, device=tm.device)
-    except hub.TransformersMissing as e:
-        raise InputError(str(e)) from None
-    except hub.HubUnavailable as e:
-        hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with --online or HF_HUB_OFFLINE=0 "
-                "to let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
-        raise InputError(f"{e}{hint}") from None
+    except (hub.TransformersMissing, hub.HubUnavailable) as e:  # each message says what to do; offline: how to go on
+        online = isinstance(e, hub.HubUnavailable) and picker.downloads_off()
+        raise InputError(f"{e}{ONLINE if online else ''}") from None
     if progress is not None:
         progress(0, desc=f"estimating the {WHAT[task][0]}")
     found = pre(rgb)

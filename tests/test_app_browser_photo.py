@@ -5,9 +5,7 @@ the detected label map onto the canvas and sets the preprocessor back to None, a
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,20 +33,11 @@ def tiny(tmp_path_factory):
 def page(tmp_path_factory, tiny):
     from app_server import AppServer
 
-    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"]).wait()
-    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-    profile = tempfile.mkdtemp(prefix="chromium_profile_")
+    from test_app_browser import open_app
+
+    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"]).wait(300)
     try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1280, "height": 1400},
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            pg = browser.new_page()
-            pg.goto(srv.url, wait_until="domcontentloaded")
-            pg.get_by_role("tab", name="Image completion").wait_for(timeout=60_000)
-            yield pg
-            browser.close()
+        yield from open_app(srv.url, height=1400)
     finally:
         srv.stop()
 
