@@ -343,7 +343,8 @@ def choices(task: str) -> list[tuple[str, str]]:
     out = [(f"{NONE} (the image is the condition)", NONE)]
     for repo, (mb, what) in MODELS[task].items():
         total = mb + (PERSON_DETECTOR[1] if task == "pose" else 0)
-        cached = hub.cached_files(repo, "main", [CONFIG, hub.TRANSFORMERS_PROCESSOR, hub.TRANSFORMERS_WEIGHTS[0]])
+        cached = any(hub.cached_files(repo, "main", [CONFIG, hub.TRANSFORMERS_PROCESSOR, w]) is not None
+                     for w in hub.TRANSFORMERS_WEIGHTS)
         where = "in the cache" if cached else f"~{total} MB download"
         out.append((f"{repo} ({what}; {where}{missing})", repo))
     return out

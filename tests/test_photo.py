@@ -2,7 +2,7 @@
 direction, the class table, the keypoint mapping); tiny random estimators of the real transformers classes
 (DPT, Mask2Former, ViTPose + RT-DETR, saved to folders here) loaded once and reused; the depth, labels and
 pose tabs through the app's HTTP API with those folders (photo -> detected condition first -> samples);
-bad photos, no transformers, an offline Hub: clear messages."""
+bad photos (1x1, a decompression bomb, truncated, CMYK), no transformers, an offline Hub: clear messages."""
 
 from __future__ import annotations
 
@@ -231,6 +231,11 @@ def test_bad_photos_give_clear_errors(app, tiny, tmp_path):
     (tmp_path / "cut.jpg").write_bytes(raw[: len(raw) // 3])
     with pytest.raises(AppError, match="too small"):
         call(client, "depth", tmp_path / "one.png", tiny["depth"])
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "robustness"))
+    from test_app_bad_inputs import _png_bomb  # a tiny PNG whose header claims 20000 x 20000 pixels
+
+    with pytest.raises(AppError, match="pixels"):
+        call(client, "pose", _png_bomb(tmp_path / "bomb.png", 20000, 20000), tiny["pose"])
     with pytest.raises(AppError, match="truncated|could not read|corrupt"):
         call(client, "labels", tmp_path / "cut.jpg", tiny["labels"])
     result = call(client, "depth", tmp_path / "cmyk.jpg", tiny["depth"])  # CMYK: converted, like elsewhere
