@@ -20,7 +20,7 @@ from PIL import Image
 
 from taming_lite.pipeline import resize_depth
 
-from . import common, examples, models, picker
+from . import common, examples, models, photo_input, picker
 from .inputs import InputError, load_depth
 
 TASK = "depth"
@@ -31,7 +31,9 @@ Upload a **depth map: near = bright, far = dark** (any image mode or size; tick 
 the other way round), or pick an example. A depth VQGAN turns it into condition tokens; the
 transformer samples image tokens that fit them. The **3D view** lifts the result onto the depth:
 an orbit animation and an interactive mesh you can turn with the mouse. The picker also offers the
-paper's **D-RIN** (`drin`, a ~4 GB download): it draws ImageNet objects from depth, not landscapes."""
+paper's **D-RIN** (`drin`, a ~4 GB download): it draws ImageNet objects from depth, not landscapes.
+**From a photo:** open *start from a photo*, choose a depth estimator (MiDaS's DPT, as D-RIN's data, or
+Depth Anything) and generate: the estimated depth map comes first in the gallery."""
 
 DEPTH_RANGE = 2.0  # mesh/orbit: distance from the nearest (depth 1) to the farthest (depth 0) point
 
@@ -163,13 +165,21 @@ def _depth_source(depth_image, drawn):
 
 @common.user_errors
 def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples, height, width, drawn=None,
-        model=models.DEFAULT, guidance=None, progress=gr.Progress()):
+        model=models.DEFAULT, guidance=None, photo=None, preprocessor=photo_input.NONE, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
                                           guidance)
-    depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
+    found = None
+    if photo_input.wanted(preprocessor):  # the depth map from the photo, shown first
+        found, n2 = photo_input.detect(store, tm, TASK, photo, preprocessor, params["height"], params["width"],
+                                       progress)
+        depth = found.condition
+        yield photo_input.first(found, TASK), None, None, photo_input.detected_info(TASK, notes + n2)
+    else:
+        depth, n2 = load_depth(_depth_source(depth_image, drawn), bool(invert))
     notes += n2
+    first = photo_input.first(found, TASK)
     if tm.depth_minmax:
         notes.append("depth min-max normalised per image, as the model's training data")
     job = tm.prepare(depth, (params["height"], params["width"]))
@@ -177,9 +187,18 @@ def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples
     for step in common.stream(tm, job, params, progress):
         imgs = step.images
         info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
-        yield common.gallery(imgs), None, None, info
+        yield first + common.gallery(imgs), None, None, info
     gif, glb = view_3d(imgs[0], depth)
-    yield common.gallery(imgs), gif, glb, info
+    yield first + common.gallery(imgs), gif, glb, info
+
+
+@common.user_errors
+def detect_only(store, photo, preprocessor, height, width, model=models.DEFAULT):
+    """Detect: the depth map from the photo into the depth input (to edit or invert), the choice back to None."""
+    tm = store.get_model(TASK, choice=model)
+    found, notes = photo_input.detect(store, tm, TASK, photo, preprocessor, int(height), int(width))
+    yield common.image_file(found.shown), photo_input.NONE, photo_input.detected_info(
+        TASK, notes, "loaded as the depth input: edit it, then Generate (the preprocessor is set back to None)")
 
 
 def build(store):
@@ -196,6 +215,7 @@ def build(store):
                 drawn = gr.Sketchpad(type="numpy", label="draw depth", canvas_size=(256, 256), height=260,
                                      brush=gr.Brush(colors=["#ffffff", "#bbbbbb", "#777777", "#333333"],
                                                     color_mode="defaults"))
+            from_photo = photo_input.build(TASK)
             controls = common.sampling_controls(shape, with_guidance=True)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
@@ -207,8 +227,10 @@ def build(store):
                 mesh = gr.Model3D(label="3D mesh (drag to turn)", height=220, clear_color=(0.1, 0.1, 0.1, 1.0))
             info = gr.Markdown()
     gr.Examples([[e["depth"]] for e in examples.depth_maps(size)], inputs=[depth], label="examples")
+    photo_input.examples(TASK, from_photo)
     picker.wire(model_ui, controls)
-    ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active, controls.guidance], [out, orbit, mesh, info],
+    ev = go.click(functools.partial(run, store), [depth, invert] + controls.inputs() + [drawn, model_ui.active, controls.guidance, from_photo.photo, from_photo.choice],
+                  [out, orbit, mesh, info],
                   api_name=API_NAME,
                   concurrency_id="sampling")
     # gr.Model3D mounts its 3D viewer only for a value set by a non-streaming event: set the mesh again after
@@ -216,3 +238,6 @@ def build(store):
     ev.then(lambda m: (None, m), mesh, [mesh, mesh_file], api_visibility="private").then(
         lambda m: m, mesh_file, mesh, api_visibility="private")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")
+    from_photo.detect.click(functools.partial(detect_only, store),
+                            [from_photo.photo, from_photo.choice, controls.height, controls.width, model_ui.active],
+                            [depth, from_photo.choice, info], api_visibility="private", concurrency_id="sampling")

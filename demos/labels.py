@@ -10,7 +10,7 @@ import gradio as gr
 
 from taming_lite.data.labels import LANDSCAPE_CLASSES, PALETTE, colorize
 
-from . import common, examples, models, picker
+from . import common, examples, models, photo_input, picker
 from .inputs import canvas_to_rgb, label_map_from_rgb, load_rgb
 
 TASK = "labels"
@@ -22,7 +22,9 @@ says which colour is which class), or **upload** a label map in these colours, o
 Colours not in the palette are snapped to the nearest class. A segmentation VQGAN turns the one-hot
 label map into condition tokens; the transformer samples a landscape that fits it. Choose a larger
 output size to sample beyond the model's window with the sliding attention window (up to three
-windows per side, e.g. 256×768 px with the paper's S-FLCKR, which reads the same COCO-Stuff ids)."""
+windows per side, e.g. 256×768 px with the paper's S-FLCKR, which reads the same COCO-Stuff ids).
+**From a photo:** open *start from a photo*, choose the segmenter (Mask2Former, COCO panoptic classes mapped
+onto this palette) and generate, or *Detect* to load the label map into the canvas and repaint it first."""
 
 
 def hex_color(rgb) -> str:
@@ -40,19 +42,39 @@ def legend_html() -> str:
 
 @common.user_errors
 def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
-        guidance=None, progress=gr.Progress()):
+        guidance=None, photo=None, preprocessor=photo_input.NONE, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
                                           guidance)
-    rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
-    ids, n2 = label_map_from_rgb(rgb)
+    found = None
+    if photo_input.wanted(preprocessor):  # the label map from the photo, shown first
+        found, n2 = photo_input.detect(store, tm, TASK, photo, preprocessor, params["height"], params["width"],
+                                       progress)
+        ids = found.condition
+    else:
+        rgb = load_rgb(label_map) if label_map is not None else canvas_to_rgb(canvas)
+        ids, n2 = label_map_from_rgb(rgb)
     notes += n2
     job = tm.prepare(ids, (params["height"], params["width"]))
     used = common.image_file(colorize(ids))
+    first = photo_input.first(found, TASK)
+    if found is not None:
+        yield first, used, photo_input.detected_info(TASK, notes)
     for step in common.stream(tm, job, params, progress):
         info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
-        yield common.gallery(step.images, "landscape"), used, info
+        yield first + common.gallery(step.images, "landscape"), used, info
+
+
+@common.user_errors
+def detect_only(store, photo, preprocessor, height, width, model=models.DEFAULT):
+    """Detect: the label map from the photo onto the canvas (to repaint), the upload cleared, the choice None."""
+    tm = store.get_model(TASK, choice=model)
+    found, notes = photo_input.detect(store, tm, TASK, photo, preprocessor, int(height), int(width))
+    canvas = {"background": common.image_file(found.shown), "layers": [], "composite": None}
+    yield canvas, None, photo_input.NONE, photo_input.detected_info(
+        TASK, notes, "loaded onto the canvas: repaint what you like, then Generate (the preprocessor is set back "
+                     "to None)")
 
 
 def build(store):
@@ -72,6 +94,7 @@ def build(store):
             gr.HTML(legend_html())
             label_map = common.ImageInput(type="filepath", label="…or upload a label map (used instead of the canvas)",
                                  sources=["upload", "clipboard"], height=160, image_mode=None)
+            from_photo = photo_input.build(TASK)
             controls = common.sampling_controls(shape, with_guidance=True)
             with gr.Row():
                 go = gr.Button("Generate", variant="primary")
@@ -83,6 +106,11 @@ def build(store):
             info = gr.Markdown()
     gr.Examples([[e["labels"]] for e in ex], inputs=[label_map], label="example label maps")
     picker.wire(model_ui, controls)
-    ev = go.click(functools.partial(run, store), [canvas, label_map] + controls.inputs() + [model_ui.active, controls.guidance], [out, used, info],
+    ev = go.click(functools.partial(run, store), [canvas, label_map] + controls.inputs()
+                  + [model_ui.active, controls.guidance, from_photo.photo, from_photo.choice], [out, used, info],
                   api_name=API_NAME, concurrency_id="sampling")
     stop.click(None, None, None, cancels=[ev], api_visibility="private")
+    from_photo.detect.click(functools.partial(detect_only, store),
+                            [from_photo.photo, from_photo.choice, controls.height, controls.width, model_ui.active],
+                            [canvas, label_map, from_photo.choice, info], api_visibility="private",
+                            concurrency_id="sampling")

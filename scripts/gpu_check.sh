@@ -12,6 +12,9 @@
 #      GPU_CHECK_REAL=1 the real `cin_transformer` (ImageNet class 281, tabby) beside `openai/imagegpt-large`,
 #      downloaded if not cached (~17 GB + ~5.6 GB: give it GPU_CHECK_TIMEOUT=3600), and the image written to
 #      docs/samples/completion_imagegpt_vs_cin.png to commit.
+#   5. photo -> depth -> image (one /depth call with a photo and a depth preprocessor, taming_lite.photo): the
+#      cat photo, a tiny random DPT and the D-RIN stand-in; with GPU_CHECK_REAL=1 `Intel/dpt-hybrid-midas`
+#      (~0.5 GB) and `drin` (~4 GB), downloaded if not cached. The detected depth map first, then the sample.
 #     bash scripts/gpu_check.sh                 # prints a report; exit status 1 if a check fails
 #     GPU_CHECK_DEVICE=cpu bash scripts/gpu_check.sh   # rehearsal of the mechanics on the CPU (fp32, small)
 #     GPU_CHECK_REAL=1 GPU_CHECK_TIMEOUT=3600 bash scripts/gpu_check.sh   # + the video's comparison, for real
@@ -145,6 +148,22 @@ try:
         Image.fromarray(sheet).save("docs/samples/completion_imagegpt_vs_cin.png")
         print("   wrote docs/samples/completion_imagegpt_vs_cin.png (given upper half | Image-GPT large | "
               "cin_transformer)")
+
+    # 5. photo -> depth -> image: the depth estimator on the device, then the depth tab's model
+    from taming_lite import photo
+    if real:
+        estimator, model = "Intel/dpt-hybrid-midas", "drin"
+    else:
+        estimator, model = str(photo.save_tiny("depth", work / "dpt")), ""
+    t = time.perf_counter()
+    r = client.predict(None, False, 0, 1.0, 100, 1.0, 1, 256, 256, None, model, 1.0,
+                       handle_file("demos/photos/chelsea.jpg"), estimator, api_name="/depth")
+    caps = [g["caption"] for g in r[0]]
+    took = next((l for l in r[-1].splitlines() if "estimated from the photo" in l), "")
+    print(f"5. photo -> depth -> {model or 'stand-in'} in {time.perf_counter() - t:.1f} s: gallery {caps}; "
+          f"{took.lstrip('- ')[:160]}")
+    if caps[:1] != ["detected depth map"] or len(caps) != 2 or want not in r[-1] or f"on {dev}" not in took:
+        failures.append("photo -> depth -> image did not give the detected map and a sample on the device")
 finally:
     proc.terminate()
     proc.wait(20)

@@ -441,3 +441,68 @@ def from_pretrained(name_or_path: str | os.PathLike, revision: str | None = None
     if progress:
         progress(f"{files.name}: loading {files.weights.name}")
     return files.load(device=device, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- transformers models (optional)
+
+TRANSFORMERS_PROCESSOR = "preprocessor_config.json"
+TRANSFORMERS_WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # the first one the repo or folder has
+
+
+class TransformersMissing(ImportError):
+    """`transformers` is not installed; the message says how to install it."""
+
+
+def require_transformers(what: str, install: str = "pip install 'transformers>=4.40'"):
+    """The transformers module, or TransformersMissing saying that `what` needs it and how to install it."""
+    try:
+        import transformers
+    except ImportError:
+        raise TransformersMissing(f"{what} needs the optional `transformers` package, which is not installed "
+                                  f"here: `{install}` (then restart the app)") from None
+    return transformers
+
+
+def transformers_available() -> bool:
+    """Whether transformers is installed (found, not imported: importing it takes seconds)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("transformers") is not None
+    except (ImportError, ValueError):  # a broken or stubbed-out module
+        return False
+
+
+def resolve_transformers(name_or_path: str, what: str, check: Callable[[Path], str | None],
+                         files: tuple[str, ...] = (CONFIG_NAME, TRANSFORMERS_PROCESSOR),
+                         progress: Callable[[str], None] | None = None) -> tuple[Path, str]:
+    """(folder holding a transformers model's files, where they came from) for a folder or a Hub repo
+    id[@revision]: `files` plus one of TRANSFORMERS_WEIGHTS. A folder must pass `check` (None, or what is
+    wrong with it); a repo's files go through `resolve`: the HF cache first (no request when cached), the
+    offline rule, an unreachable Hub reported within seconds (HubUnavailable), missing files as
+    ModelNotFoundError."""
+    if Path(name_or_path).is_dir():
+        folder = Path(name_or_path)
+        problem = check(folder)
+        if problem:
+            raise ModelNotFoundError(f"{folder}: not {what} folder ({problem})")
+        return folder, "from disk"
+    repo, _, revision = str(name_or_path).partition("@")
+    revision = revision or "main"
+    check_repo_id(repo, f"{what} {name_or_path!r} (no such folder)")
+    config, extra = files[0], files[1:]
+    for weights in TRANSFORMERS_WEIGHTS:  # the repo may hold either weights file; the cache first, no request
+        if cached_files(repo, revision, [*files, weights]) is not None:
+            found = resolve(repo, revision, config_file=config, weights_file=weights, progress=progress)
+            return found.config.parent, "from the HF cache"
+    last: Exception | None = None
+    for weights in TRANSFORMERS_WEIGHTS:
+        try:
+            found = resolve(repo, revision, config_file=config, weights_file=weights, progress=progress)
+        except ModelNotFoundError as e:  # e.g. no model.safetensors in this repo: try the .bin
+            last = e
+            continue
+        for name in extra:
+            resolve(repo, revision, config_file=name, weights_file=weights, progress=progress)
+        return found.config.parent, "from the HF cache" if found.from_cache else "downloaded"
+    raise last

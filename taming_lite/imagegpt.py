@@ -27,37 +27,26 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import hub
+
 # the released sizes (transformers' ImageGPT checkpoints on the Hub): repo id -> approximate download, GB
 # (fp32 weights: 76 M, 455 M and 1.4 B parameters)
 HUB_MODELS = {"openai/imagegpt-small": 0.3, "openai/imagegpt-medium": 1.8, "openai/imagegpt-large": 5.6}
 CONFIG = "config.json"
 PROCESSOR = "preprocessor_config.json"
-WEIGHTS = ("model.safetensors", "pytorch_model.bin")  # the first one the repo or folder has
+WEIGHTS = hub.TRANSFORMERS_WEIGHTS  # the first one the repo or folder has
 INSTALL = "pip install 'transformers>=4.40'"
 
 
-class TransformersMissing(ImportError):
-    """`transformers` is not installed; the message says how to install it."""
+TransformersMissing = hub.TransformersMissing
 
 
 def require_transformers():
     """The transformers module, or TransformersMissing saying how to install it."""
-    try:
-        import transformers
-    except ImportError:
-        raise TransformersMissing(f"Image-GPT needs the optional `transformers` package, which is not installed "
-                                  f"here: `{INSTALL}` (then restart the app)") from None
-    return transformers
+    return hub.require_transformers("Image-GPT", INSTALL)
 
 
-def available() -> bool:
-    """Whether transformers is installed (found, not imported: importing it takes seconds)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("transformers") is not None
-    except (ImportError, ValueError):  # a broken or stubbed-out module
-        return False
+available = hub.transformers_available
 
 
 def holds_imagegpt(folder: str | os.PathLike) -> bool:
@@ -155,31 +144,10 @@ class ImageGPT:
 def resolve_files(name_or_path: str, progress: Callable[[str], None] | None = None) -> tuple[Path, str]:
     """(folder holding the model's files, where they came from) for a folder or a Hub repo id.
     The Hub's files go through taming_lite.hub.resolve: the same cache, offline rule and errors."""
-    from . import hub
-
-    if Path(name_or_path).is_dir():
-        folder = Path(name_or_path)
-        if not holds_imagegpt(folder):
-            raise hub.ModelNotFoundError(f"{folder}: not an Image-GPT folder (expected {CONFIG} with model_type "
-                                         f"'imagegpt', {PROCESSOR} and {' or '.join(WEIGHTS)})")
-        return folder, "from disk"
-    repo, _, revision = str(name_or_path).partition("@")
-    revision = revision or "main"
-    hub.check_repo_id(repo, f"Image-GPT {name_or_path!r} (no such folder)")
-    last: Exception | None = None
-    for weights in WEIGHTS:  # the repo may hold either weights file; the cache is looked at first, no request
-        if hub.cached_files(repo, revision, [CONFIG, PROCESSOR, weights]) is not None:
-            files = hub.resolve(repo, revision, config_file=CONFIG, weights_file=weights, progress=progress)
-            return files.config.parent, "from the HF cache"
-    for weights in WEIGHTS:
-        try:
-            files = hub.resolve(repo, revision, config_file=CONFIG, weights_file=weights, progress=progress)
-        except hub.ModelNotFoundError as e:  # e.g. no model.safetensors in this repo: try the .bin
-            last = e
-            continue
-        hub.resolve(repo, revision, config_file=PROCESSOR, weights_file=weights, progress=progress)
-        return files.config.parent, "from the HF cache" if files.from_cache else "downloaded"
-    raise last
+    def check(folder):
+        return None if holds_imagegpt(folder) else (f"expected {CONFIG} with model_type 'imagegpt', {PROCESSOR} "
+                                                    f"and {' or '.join(WEIGHTS)}")
+    return hub.resolve_transformers(str(name_or_path), "an Image-GPT", check, (CONFIG, PROCESSOR), progress)
 
 
 def load(name_or_path: str, device=None, dtype: torch.dtype | None = None,

@@ -26,21 +26,26 @@ TABS = [("completion", "Image completion", "Complete"), ("depth", "Depth to imag
         ("pose", "Pose to human", "Generate")]
 
 
-@pytest.fixture(scope="module")
-def page(server):
+def open_app(url: str, height: int = 1000):
+    """A page of the app at `url` in Debian's Chromium with a fresh profile, once its tabs are there."""
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     profile = tempfile.mkdtemp(prefix="chromium_profile_")
     with playwright_api.sync_playwright() as p:
         # a persistent context is how Playwright takes a fresh --user-data-dir
         browser = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1280, "height": 1000},
+            profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1280, "height": height},
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         pg = browser.new_page()
-        pg.goto(server.url, wait_until="domcontentloaded")
+        pg.goto(url, wait_until="domcontentloaded")
         pg.get_by_role("tab", name="Image completion").wait_for(timeout=60_000)
         yield pg
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    yield from open_app(server.url)
 
 
 def shots_dir() -> Path:

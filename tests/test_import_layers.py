@@ -30,7 +30,7 @@ FLOORS = (
     ("registry",),                             # the registry schema: the lowest of the io that uses it
     ("download",),                             # direct download links
     ("hub",),                                  # names -> files: folders, the registry, the Hub, download links
-    ("pipeline", "imagegpt"),                  # a task end to end; the pixel baseline from the Hub
+    ("pipeline", "imagegpt", "photo"),         # a task end to end; the pixel baseline; photo -> condition estimators
 )
 # what the app (app.py, demos/) must not import: it reaches models through the pipeline and its model store
 MODEL_MODULES = {f"{PACKAGE}.{m}" for m in ("gpt", "net2net", "vqgan", "cond_encoder", "pixelgpt", "quantize")}
