@@ -110,9 +110,12 @@ def _load() -> ctypes.CDLL | None:
 
 def available() -> bool:
     """Whether the kernels can be used in this process (built on the first call)."""
-    if os.environ.get("TAMING_LITE_CPU_KERNELS", "1") == "0":
-        return False
     return _lib is not None if _tried else _load() is not None
+
+
+def enabled() -> bool:
+    """Whether the decode step uses them: only when asked for (TAMING_LITE_CPU_KERNELS=1) and available."""
+    return os.environ.get("TAMING_LITE_CPU_KERNELS", "0") == "1" and available()
 
 
 def bf16_available() -> bool:

@@ -75,8 +75,8 @@ def attention_mask(T: int, pos: int, n_unmasked: int, device) -> torch.Tensor | 
 
 
 def decode_linear(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """layer(x) in a decode step, x (B, C): bf16 nn.Linear weights through cpu_kernels.bf16_linear where it runs."""
-    if (type(layer) is nn.Linear and layer.weight.dtype == torch.bfloat16 and x.device.type == "cpu"
+    """layer(x) in a decode step, x (B, C) (bf16 weights through the opt-in cpu_kernels.bf16_linear)."""
+    if (cpu_kernels.enabled() and type(layer) is nn.Linear and layer.weight.dtype == torch.bfloat16 and x.device.type == "cpu"
             and x.dtype == torch.bfloat16 and cpu_kernels.bf16_available()):
         return cpu_kernels.bf16_linear(x.contiguous(), layer.weight.contiguous(), layer.bias)
     return layer(x)
@@ -117,24 +117,23 @@ class CausalSelfAttention(nn.Module):
         return self.resid_drop(self.proj(y))
 
     def decode_one(self, x, cache: KVCache, layer: int, pos: int):
-        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer, larger ops.
-        Its key and value go into the cache, then attention over the cache's [0, pos]: on a CPU through
-        cpu_kernels.decode_attention (one pass over keys and values, fp32 or bf16), elsewhere SDPA."""
+        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer ops (2-D tensors,
+        no transposes). Its key and value go into the cache at pos, then SDPA attends over the cache's
+        [0, pos] in the cache's dtype (fp32 unless kv_dtype says otherwise)."""
         B, C = x.shape
         nh = self.n_head
         if self.qkv is not None:
-            qkv = self.qkv(x)
+            qkv = self.qkv(x)  # (B, 3C)
         else:
             qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)  # (B, 3C)
         kc, vc = cache.k[layer], cache.v[layer]  # (B, nh, max_len, hs)
-        if cpu_kernels.available() and cpu_kernels.attention_fits(qf := qkv.float(), kc, nh):
-            y = cpu_kernels.decode_attention(qf, kc, vc, pos)  # writes k, v at pos, then attends
-        else:  # as forward(): the key and value into the cache, SDPA over the cache so far
-            q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
-            kc[:, :, pos], vc[:, :, pos] = k, v
-            keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, L, hs)
-            y = F.scaled_dot_product_attention(q.unsqueeze(2), keys.to(q.dtype), values.to(q.dtype)).view(B, C)
-        return decode_linear(self.proj, y.to(x.dtype))
+        if cpu_kernels.enabled() and cpu_kernels.attention_fits(qf := qkv.float(), kc, nh):  # opt-in C kernels
+            return decode_linear(self.proj, cpu_kernels.decode_attention(qf, kc, vc, pos).to(x.dtype))
+        q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
+        kc[:, :, pos], vc[:, :, pos] = k, v
+        keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, pos + 1, hs)
+        y = F.scaled_dot_product_attention(q.unsqueeze(2).to(kc.dtype), keys, values)  # (B, nh, 1, hs)
+        return decode_linear(self.proj, y.view(B, C).to(x.dtype))
 
 
 class Block(nn.Module):

@@ -49,7 +49,7 @@ class Int8Linear(nn.Module):
         return self.weight_int8.float() * self.scale[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernels.available():  # steps and prefills
+        if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernels.enabled():  # opt-in C kernels
             y = cpu_kernels.int8_linear(x.reshape(-1, self.in_features), self.weight_int8, self.rowsum, self.scale,
                                         self.bias)
             return y.view(*x.shape[:-1], self.out_features)
@@ -65,13 +65,11 @@ class Int8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
 
 
-def quantize_int8(module: nn.Module, kv_dtype: torch.dtype | str | None = "auto") -> nn.Module:
+def quantize_int8(module: nn.Module, kv_dtype: torch.dtype | None = None) -> nn.Module:
     """Replace every nn.Linear inside `module` by an Int8Linear, in place, and fuse each attention's
     query, key and value into one (`attn.qkv`); a GPT's KV cache becomes `kv_dtype`: "auto" = bf16
     where taming_lite.cpu_kernels reads it (half the bytes each step reads), else fp32; None = fp32.
     Returns the module."""
-    if kv_dtype == "auto":
-        kv_dtype = torch.bfloat16 if cpu_kernels.available() else None
     if isinstance(module, GPT):
         module.kv_dtype = kv_dtype
     for name, child in list(module.named_children()):
