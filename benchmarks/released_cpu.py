@@ -15,7 +15,8 @@ model built on the meta device, loss.* never read), the condition's encoding, th
 (taming_lite.quantize), each by three paths side by side: "before" (the general cached forward for every
 token, PyTorch's kernels), "torch-native" (GPT.decode_one with PyTorch's kernels: the default) and "C"
 (GPT.decode_one with the opt-in taming_lite.cpu_kernels, TAMING_LITE_CPU_KERNELS=1; int8 with a bf16
-cache, as they ran by default on AVX-512 VNNI hosts until 2026-12-04; only where they build), each against
+cache, as they ran by default on AVX-512 VNNI hosts until 2026-12-04; only where taming_lite.cpu_kernels
+exists and builds: it was removed after that day's measurement, `git show 06e9446` has it), each against
 the weights-read-once bound (the GPT's bytes once per token at this machine's copy bandwidth) and that
 bound plus the KV cache's reads (at the mean length); one decode; how many sampled tokens each path
 shares with torch-native; then greedy agreement with fp32 (free-running and teacher-forced;
@@ -41,7 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the st
 
 import released  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
-from taming_lite import cpu_kernels  # noqa: E402
+try:  # the opt-in C kernels, measured side by side on 2026-12-04 (commit 06e9446) and then removed
+    from taming_lite import cpu_kernels  # noqa: E402
+except ImportError:
+    cpu_kernels = None
 from taming_lite.quantize import Int8Linear, quantize_int8  # noqa: E402
 from taming_lite.pipeline import Pipeline  # noqa: E402
 from taming_lite.sampling import iter_sample, sample_tokens  # noqa: E402
@@ -152,7 +156,7 @@ def main():
         models["bf16"] = copy.deepcopy(gpt).to(torch.bfloat16)
     if "int8" not in args.skip:
         models["int8"] = quantize_int8(copy.deepcopy(gpt))
-    kernels = cpu_kernels.available()
+    kernels = cpu_kernels is not None and cpu_kernels.available()
     paths = ["before", "torch-native"] + (["C"] if kernels else [])
     print(f"cpu_kernels: {'built (the C rows)' if kernels else 'not available here (no C rows)'}", flush=True)
     same_tokens = []
@@ -203,7 +207,7 @@ def main():
           f"copy bandwidth {bw:.1f} GB/s · torch {torch.__version__}")
     print(f"load {load_s:.1f} s (peak RSS {load_rss:.2f} GB for a {ckpt_gb:.2f} GB checkpoint) · condition "
           f"encoding {enc_s:.1f} s · decode {dec_s:.1f} s")
-    print(f"CPU flags: {' '.join(sorted(f for f in cpu_kernels._cpu_flags() if f.startswith(FLAG_PREFIXES))) or 'none listed'}")
+    print(f"CPU flags: {' '.join(sorted(f for f in cpu_flags() if f.startswith(FLAG_PREFIXES))) or 'none listed'}")
     print("sampled tokens (seed 0) equal to the torch-native path's: " + "; ".join(
         f"{mode}: " + ", ".join(f"{p} {frac:.1%}" for p, frac in d.items()) for mode, d in same_tokens) + "\n")
     print(f"| {args.steps} tokens after {prefix.shape[1]} condition tokens | seconds | of which prefill + 1st "
@@ -233,6 +237,13 @@ def forced_argmax(model, seq, start) -> torch.Tensor:
 DESCRIBE = {"before": "general cached forward, PyTorch kernels", "torch-native": "decode_one, PyTorch kernels",
             "C": "decode_one, cpu_kernels"}
 FLAG_PREFIXES = ("avx2", "avx512", "amx", "fma", "f16c", "sse4", "neon", "asimd")
+
+
+def cpu_flags() -> list[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith(("flags", "Features")):
+            return line.split(":", 1)[1].split()
+    return []
 
 
 def is_int8(model) -> bool:
