@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .gpt import GPT, CausalSelfAttention, num_params
+from .gpt import CausalSelfAttention, num_params
 
 SMALL_BATCH_ROWS = 16  # up to this many rows use the int8 kernel, more use dequantized fp32
 INT8_DEFAULT_PARAMS = 50_000_000  # the app samples GPTs at least this large with int8 weights on the CPU

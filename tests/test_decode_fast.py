@@ -8,7 +8,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from taming_lite.gpt import GPT, GPTConfig
 from taming_lite.quantize import quantize_int8
