@@ -3,9 +3,8 @@
     python -m benchmarks.int8_agreement
 
 For 4 seeds: fp32 samples a sequence (top-k 100) after a condition (depth: a depth ramp through the
-model's condition VQGAN; completion: a random start token); then, for int8 with taming_lite.cpu_kernels
-("now": 16-bit activations, fp32 scales, a bf16 KV cache) and with PyTorch's kernels ("before",
-TAMING_LITE_CPU_KERNELS=0: `aten._weight_int8pack_mm`, bf16 activations and scales, an fp32 cache):
+model's condition VQGAN; completion: a random start token); then, for int8 (`aten._weight_int8pack_mm`,
+bf16 activations and scales, an fp32 KV cache: the only int8 path since the C kernels went, 2026-12-04):
 how often the int8 model's argmax equals fp32's along that sequence (one cached step at a time), and
 how many tokens of a free-running greedy sequence equal fp32's greedy ones.
 """
@@ -13,7 +12,6 @@ how many tokens of a free-running greedy sequence equal fp32's greedy ones.
 from __future__ import annotations
 
 import copy
-import os
 
 import numpy as np
 import torch
@@ -40,24 +38,18 @@ def agreement(task: str, seeds: int = 4) -> tuple[int, list[float]]:
         n = min(256, gpt.config.block_size - P + 1)
         seq = sample_tokens(gpt, prefix, n, top_k=100, generator=torch.Generator().manual_seed(seed))
         ref, greedy = forced_argmax(gpt, seq, P), sample_tokens(gpt, prefix, n, sample=False)[:, P:]
-        row = []
-        for kernels in ("1", "0"):
-            os.environ["TAMING_LITE_CPU_KERNELS"] = kernels
-            q = quantize_int8(copy.deepcopy(gpt))
-            row.append((forced_argmax(q, seq, P) == ref).float().mean().item())
-            row.append((sample_tokens(q, prefix, n, sample=False)[:, P:] == greedy).float().mean().item())
-        os.environ.pop("TAMING_LITE_CPU_KERNELS")
-        rows.append(row)
+        q = quantize_int8(copy.deepcopy(gpt))
+        rows.append([(forced_argmax(q, seq, P) == ref).float().mean().item(),
+                     (sample_tokens(q, prefix, n, sample=False)[:, P:] == greedy).float().mean().item()])
     return n, list(np.mean(rows, 0))
 
 
 def main():
-    print("| shipped model, int8 vs fp32 | tokens x seeds | now: argmax along fp32's samples | now: free greedy | "
-          "before: argmax | before: free greedy |")
-    print("|---|---|---|---|---|---|")
+    print("| shipped model, int8 vs fp32 | tokens x seeds | argmax along fp32's samples | free greedy |")
+    print("|---|---|---|---|")
     for task in ("depth", "completion"):
-        n, (a, b, c, d) = agreement(task)
-        print(f"| {task} | {n} x 4 | {a:.1%} | {b:.1%} | {c:.1%} | {d:.1%} |", flush=True)
+        n, (a, b) = agreement(task)
+        print(f"| {task} | {n} x 4 | {a:.1%} | {b:.1%} |", flush=True)
 
 
 if __name__ == "__main__":

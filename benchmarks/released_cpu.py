@@ -12,12 +12,15 @@ itself again as `python -m benchmarks.released_cpu`, so that `benchmarks` and `t
 Measured in one process, in this order: the load (time, peak RSS: torch.load with mmap=True, the
 model built on the meta device, loss.* never read), the condition's encoding, then the 256 tokens
 (KV cache, top-k 100, seed 0) with fp32 weights, bf16 weights and int8 weight-only linears
-(taming_lite.quantize), each twice: "before" (the general cached forward and PyTorch's kernels,
-TAMING_LITE_CPU_KERNELS=0; int8 with an fp32 cache) and "now" (GPT.decode_one and
-taming_lite.cpu_kernels; int8 with a bf16 cache), each against the weights-read-once bound (the GPT's
-bytes once per token at this machine's copy bandwidth) and that bound plus the KV cache's reads
-(at the mean length); one decode; then greedy agreement with fp32 (free-running and
-teacher-forced; --no-agreement skips it). Prints markdown tables with the date, CPU and load.
+(taming_lite.quantize), each by three paths side by side: "before" (the general cached forward for every
+token, PyTorch's kernels), "torch-native" (GPT.decode_one with PyTorch's kernels: the default) and "C"
+(GPT.decode_one with the opt-in taming_lite.cpu_kernels, TAMING_LITE_CPU_KERNELS=1; int8 with a bf16
+cache, as they ran by default on AVX-512 VNNI hosts until 2026-12-04; only where taming_lite.cpu_kernels
+exists and builds: it was removed after that day's measurement, `git show 06e9446` has it), each against
+the weights-read-once bound (the GPT's bytes once per token at this machine's copy bandwidth) and that
+bound plus the KV cache's reads (at the mean length); one decode; how many sampled tokens each path
+shares with torch-native; then greedy agreement with fp32 (free-running and teacher-forced;
+--no-agreement skips it). Prints markdown tables with the date, CPU, its flags and the load.
 """
 
 from __future__ import annotations
@@ -39,8 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the st
 
 import released  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
-from taming_lite import cpu_kernels  # noqa: E402
-from taming_lite.quantize import quantize_int8  # noqa: E402
+try:  # the opt-in C kernels, measured side by side on 2026-12-04 (commit 06e9446) and then removed
+    from taming_lite import cpu_kernels  # noqa: E402
+except ImportError:
+    cpu_kernels = None
+from taming_lite.quantize import Int8Linear, quantize_int8  # noqa: E402
 from taming_lite.pipeline import Pipeline  # noqa: E402
 from taming_lite.sampling import iter_sample, sample_tokens  # noqa: E402
 
@@ -117,13 +123,16 @@ def main():
     kv_per_elem = 2 * cfg.n_layer * cfg.n_embd * mean_len  # (fp32: 4 bytes each, bf16: 2)
     rows, tokens = [], {}
 
-    def use(model, new: bool):
-        """The decode path of before (general cached forward, PyTorch kernels) or now (decode_one, cpu_kernels)."""
-        os.environ["TAMING_LITE_CPU_KERNELS"] = "1" if new else "0"
-        model.fast_decode = new
+    def use(model, path: str):
+        """before: the general cached forward for every token; torch-native: GPT.decode_one (the default);
+        C: GPT.decode_one with the opt-in taming_lite.cpu_kernels (int8 with a bf16 cache, as they were the
+        default on AVX-512 VNNI hosts until 2026-12-04)."""
+        os.environ["TAMING_LITE_CPU_KERNELS"] = "1" if path == "C" else "0"
+        model.fast_decode = path != "before"
+        model.kv_dtype = torch.bfloat16 if (path == "C" and is_int8(model)) else None
 
-    def run(name, model, new, weight_bytes):
-        use(model, new)
+    def run(name, model, path, weight_bytes):
+        use(model, path)
         kv_bytes = kv_per_elem * model.new_cache(1, 1).k.element_size()
         it = iter_sample(model, prefix, args.steps, top_k=100, sample=True, generator=torch.Generator().manual_seed(0))
         t, cpu = time.perf_counter(), time.process_time()
@@ -146,48 +155,46 @@ def main():
     if "bf16" not in args.skip:
         models["bf16"] = copy.deepcopy(gpt).to(torch.bfloat16)
     if "int8" not in args.skip:
-        models["int8"] = quantize_int8(copy.deepcopy(gpt), kv_dtype=None)  # the cache's dtype is set per run below
-    kernels = cpu_kernels.available()
-    print(f"cpu_kernels: {'built and used' if kernels else 'not available here (the new rows use PyTorch ops)'}",
-          flush=True)
+        models["int8"] = quantize_int8(copy.deepcopy(gpt))
+    kernels = cpu_kernels is not None and cpu_kernels.available()
+    paths = ["before", "torch-native"] + (["C"] if kernels else [])
+    print(f"cpu_kernels: {'built (the C rows)' if kernels else 'not available here (no C rows)'}", flush=True)
+    same_tokens = []
     for mode, model in models.items():
         wbytes = n_weights * {"fp32": 4, "bf16": 2, "int8": 1}[mode]
-        if mode == "int8":
-            model.kv_dtype = None
-        run(f"{mode}, before (general cached forward, PyTorch kernels{', fp32 cache' if mode == 'int8' else ''})",
-            model, False, wbytes)
-        if mode == "int8":
-            model.kv_dtype = torch.bfloat16 if kernels else None
-        run(f"{mode}, now (decode_one{', cpu_kernels' if kernels else ''}{', bf16 cache' if model.kv_dtype else ''})",
-            model, True, wbytes)
+        names = {}
+        for path in paths:
+            use(model, path)
+            cache = str(model.new_cache(1, 1).k.dtype).removeprefix("torch.").replace("float32", "fp32").replace(
+                "bfloat16", "bf16")
+            names[path] = f"{mode}, {path} ({DESCRIBE[path]}, {cache} cache)"
+            run(names[path], model, path, wbytes)
+        ref = tokens[names["torch-native"]]
+        same_tokens.append((mode, {p: (tokens[n] == ref).float().mean().item() for p, n in names.items() if p != "torch-native"}))
         if mode == "fp32":
             t = time.perf_counter()
-            grid = torch.nn.functional.pad(tokens[rows[-1][0]], (0, max(0, 256 - args.steps)))[:, :256]  # --quick
+            grid = torch.nn.functional.pad(ref, (0, max(0, 256 - args.steps)))[:, :256]  # --quick
             pipe.decode(grid.reshape(1, 16, 16))
             dec_s = time.perf_counter() - t
-    fp32_names = [r[0] for r in rows if r[0].startswith("fp32")]
-    same = torch.equal(tokens[fp32_names[0]], tokens[fp32_names[1]])
-
     agreement = []
     if not args.no_agreement and len(models) > 1:
-        # greedy: fp32 (now) free-running as the reference, each mode free-running against it; and teacher-forced
-        # along fp32's sampled tokens (seed 0, top-k 100: less repetitive than a greedy run of random weights):
-        # how often each mode's argmax equals fp32's, one cached step at a time as sampling does
-        use(gpt, True)
+        # greedy: fp32 (torch-native) free-running as the reference, each mode free-running against it; and
+        # teacher-forced along fp32's sampled tokens (seed 0, top-k 100: less repetitive than a greedy run of
+        # random weights): how often each mode's argmax equals fp32's, one cached step at a time as sampling does
+        use(gpt, "torch-native")
         ref = sample_tokens(gpt, prefix, args.steps, sample=False)
-        walk = torch.cat((prefix, tokens[fp32_names[1]]), 1)
+        walk = torch.cat((prefix, tokens[[r[0] for r in rows if r[0].startswith("fp32, torch-native")][0]]), 1)
         ref_forced = forced_argmax(gpt, walk, prefix.shape[1])
         for mode, model in models.items():
             if mode == "fp32":
                 continue
-            for new in ((False, True) if mode == "int8" else (True,)):
-                use(model, new)
-                model.kv_dtype = torch.bfloat16 if (mode == "int8" and new and kernels) else None
+            for path in paths[1:]:
+                use(model, path)
                 free = sample_tokens(model, prefix, args.steps, sample=False)[:, prefix.shape[1]:]
                 forced = (forced_argmax(model, walk, prefix.shape[1]) == ref_forced).float().mean().item()
                 diff = (free != ref[:, prefix.shape[1]:]).nonzero()
                 first = int(diff[0, 1]) if len(diff) else args.steps
-                label = f"{mode} {'now' if new else 'before'}"
+                label = f"{mode} {path}"
                 agreement.append((label, forced, (free == ref[:, prefix.shape[1]:]).float().mean().item(), first))
                 print(f"greedy agreement {label}: teacher-forced {forced:.1%}, free-running {agreement[-1][2]:.1%} "
                       f"(first difference at token {first})", flush=True)
@@ -199,7 +206,10 @@ def main():
           f"{torch.get_num_threads()} threads · load average {load:.1f} ({others} other busy processes) · "
           f"copy bandwidth {bw:.1f} GB/s · torch {torch.__version__}")
     print(f"load {load_s:.1f} s (peak RSS {load_rss:.2f} GB for a {ckpt_gb:.2f} GB checkpoint) · condition "
-          f"encoding {enc_s:.1f} s · decode {dec_s:.1f} s · fp32 tokens before == now: {same}\n")
+          f"encoding {enc_s:.1f} s · decode {dec_s:.1f} s")
+    print(f"CPU flags: {' '.join(sorted(f for f in cpu_flags() if f.startswith(FLAG_PREFIXES))) or 'none listed'}")
+    print("sampled tokens (seed 0) equal to the torch-native path's: " + "; ".join(
+        f"{mode}: " + ", ".join(f"{p} {frac:.1%}" for p, frac in d.items()) for mode, d in same_tokens) + "\n")
     print(f"| {args.steps} tokens after {prefix.shape[1]} condition tokens | seconds | of which prefill + 1st "
           "token | CPU s | tokens/s | weights-read-once bound (s) | of bound | of bound with the KV cache's reads "
           "| the steps alone, of bound |")
@@ -208,7 +218,7 @@ def main():
         print(f"| {name} | {s:.1f} | {first:.1f} | {cpu:.1f} | {tps:.1f} | {bound:.1f} | {frac:.0%} | {frac_kv:.0%} "
               f"| {steps:.0%} |")
     if agreement:
-        print(f"\n| vs fp32 (now), {args.steps} tokens | argmax along fp32's sampled tokens | greedy free-running "
+        print(f"\n| vs fp32 (torch-native), {args.steps} tokens | argmax along fp32's sampled tokens | greedy free-running "
               "tokens | first greedy difference |")
         print("|---|---|---|---|")
         for label, forced, free, first in agreement:
@@ -222,6 +232,22 @@ def forced_argmax(model, seq, start) -> torch.Tensor:
     preds = [model.forward_cached(seq[:, :start], cache, 0)]
     preds += [model.forward_cached(seq[:, p : p + 1], cache, p) for p in range(start, seq.shape[1] - 1)]
     return torch.stack(preds, 1).argmax(-1)
+
+
+DESCRIBE = {"before": "general cached forward, PyTorch kernels", "torch-native": "decode_one, PyTorch kernels",
+            "C": "decode_one, cpu_kernels"}
+FLAG_PREFIXES = ("avx2", "avx512", "amx", "fma", "f16c", "sse4", "neon", "asimd")
+
+
+def cpu_flags() -> list[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith(("flags", "Features")):
+            return line.split(":", 1)[1].split()
+    return []
+
+
+def is_int8(model) -> bool:
+    return any(isinstance(m, Int8Linear) for m in model.modules())
 
 
 def _busy_processes():

@@ -10,9 +10,9 @@ Attention is computed with `torch.nn.functional.scaled_dot_product_attention`. F
 `GPT.forward_cached(idx, cache, pos)` writes the new tokens' keys/values in place at positions
 [pos, pos + T) and attends over [0, pos + T): a prefill is one call with the whole prefix, each
 further token one call with T = 1. Nothing grows with `torch.cat`. A call with T = 1 (in eval mode)
-goes through `decode_one`, the same computation with fewer and larger ops: on a CPU the attention
-and the int8/bf16 linears use `taming_lite.cpu_kernels` where it runs (`fast_decode = False` keeps
-the general path, e.g. to compare).
+goes through `decode_one`, the same computation with fewer ops (2-D tensors, no mask): PyTorch ops
+only, so the same on every device and CPU (`fast_decode = False` keeps the general path, e.g. to
+compare; in fp32 both give the same logits).
 
 The original registers a causal `attn.mask` buffer in every block; we build masks on the fly and
 the checkpoint converter checks and drops those buffers.
@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from . import cpu_kernels
 
 
 @dataclass
@@ -74,14 +72,6 @@ def attention_mask(T: int, pos: int, n_unmasked: int, device) -> torch.Tensor | 
     return mask
 
 
-def decode_linear(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """layer(x) in a decode step, x (B, C): bf16 nn.Linear weights through cpu_kernels.bf16_linear where it runs."""
-    if (type(layer) is nn.Linear and layer.weight.dtype == torch.bfloat16 and x.device.type == "cpu"
-            and x.dtype == torch.bfloat16 and cpu_kernels.bf16_available()):
-        return cpu_kernels.bf16_linear(x.contiguous(), layer.weight.contiguous(), layer.bias)
-    return layer(x)
-
-
 class CausalSelfAttention(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -117,24 +107,21 @@ class CausalSelfAttention(nn.Module):
         return self.resid_drop(self.proj(y))
 
     def decode_one(self, x, cache: KVCache, layer: int, pos: int):
-        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer, larger ops.
-        Its key and value go into the cache, then attention over the cache's [0, pos]: on a CPU through
-        cpu_kernels.decode_attention (one pass over keys and values, fp32 or bf16), elsewhere SDPA."""
+        """One token per sequence, x (B, C) at position pos: forward() for T = 1 with fewer ops (2-D tensors,
+        no transposes, no mask). Its key and value go into the cache at pos, then SDPA attends over the
+        cache's [0, pos], in the cache's dtype (that of the weights unless GPT.kv_dtype says otherwise)."""
         B, C = x.shape
         nh = self.n_head
-        if self.qkv is not None:
-            qkv = self.qkv(x)
+        if self.qkv is not None:  # one matmul for the three projections (taming_lite.quantize)
+            qkv = self.qkv(x)  # (B, 3C)
         else:
-            qkv = torch.cat([decode_linear(m, x) for m in (self.query, self.key, self.value)], -1)  # (B, 3C)
+            qkv = torch.cat([self.query(x), self.key(x), self.value(x)], -1)  # (B, 3C)
+        q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
         kc, vc = cache.k[layer], cache.v[layer]  # (B, nh, max_len, hs)
-        if cpu_kernels.available() and cpu_kernels.attention_fits(qf := qkv.float(), kc, nh):
-            y = cpu_kernels.decode_attention(qf, kc, vc, pos)  # writes k, v at pos, then attends
-        else:  # as forward(): the key and value into the cache, SDPA over the cache so far
-            q, k, v = qkv.view(B, 3, nh, C // nh).unbind(1)  # (B, nh, hs)
-            kc[:, :, pos], vc[:, :, pos] = k, v
-            keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, L, hs)
-            y = F.scaled_dot_product_attention(q.unsqueeze(2), keys.to(q.dtype), values.to(q.dtype)).view(B, C)
-        return decode_linear(self.proj, y.to(x.dtype))
+        kc[:, :, pos], vc[:, :, pos] = k, v
+        keys, values = kc[:, :, : pos + 1], vc[:, :, : pos + 1]  # (B, nh, pos + 1, hs)
+        y = F.scaled_dot_product_attention(q.unsqueeze(2).to(kc.dtype), keys, values)  # (B, nh, 1, hs)
+        return self.proj(y.view(B, C).to(x.dtype))
 
 
 class Block(nn.Module):
@@ -157,12 +144,12 @@ class Block(nn.Module):
     def decode_one(self, x, cache: KVCache, layer: int, pos: int):  # x (B, C)
         x = x + self.attn.decode_one(self.ln1(x), cache, layer, pos)
         fc, gelu, fc2 = self.mlp[0], self.mlp[1], self.mlp[2]  # (a slice would build a new Sequential each step)
-        return x + decode_linear(fc2, gelu(decode_linear(fc, self.ln2(x))))
+        return x + fc2(gelu(fc(self.ln2(x))))
 
 
 class GPT(nn.Module):
     fast_decode = True  # one-token steps through decode_one (False: the general path, e.g. to compare)
-    kv_dtype = None  # the KV cache's dtype (None: the weights'); taming_lite.quantize sets bf16
+    kv_dtype = None  # the KV cache's dtype (None: the weights'; int8 models keep fp32: SDPA over fp32 was the faster)
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -239,7 +226,7 @@ class GPT(nn.Module):
             x = x + cond_emb.to(x.dtype)
         for i, block in enumerate(self.blocks):
             x = block.decode_one(x, cache, i, pos)
-        return decode_linear(self.head, self.ln_f(x))
+        return self.head(self.ln_f(x))
 
     def configure_optimizer(self, lr: float, weight_decay: float = 0.01, betas=(0.9, 0.95)):
         return configure_optimizer(self, lr, weight_decay, betas)

@@ -6,17 +6,17 @@
 Sampling one token at a time reads every weight once per token, so on a CPU its speed is set by
 memory traffic. Int8 weights are a quarter of fp32: each `nn.Linear` in the GPT blocks and the head
 becomes an `Int8Linear` holding int8 weights with one scale per output channel (symmetric,
-scale = max |w| / 127). On a CPU where `taming_lite.cpu_kernels` runs (x86 with AVX-512 VNNI and a C
-compiler) every call goes through its `int8_linear` (16-bit activations, VNNI integer dot products,
-fp32 scales; a 256-token prefill ~3x faster than the fp32 matmul). Elsewhere few rows at a time (a
-sampling step) go through PyTorch's int8 weight-only kernel (`aten._weight_int8pack_mm`, bf16
-activations and scales), many rows (a prefill, training shapes) through an fp32 matmul with the
-dequantized weights. The KV cache of a quantized GPT is bf16 where the C attention kernel reads it
-(`kv_dtype`).
+scale = max |w| / 127). On a CPU few rows at a time (a sampling step) go through PyTorch's int8
+weight-only kernel, `aten._weight_int8pack_mm` (bf16 activations and scales; on the released size it
+ran within 8 % of a hand-written VNNI kernel, and torchao's eager int8 weight-only path, which converts
+the weights to floating point on every call, was several times slower: docs/BENCHMARKS.md); many rows (a
+prefill, training shapes) and other devices go through a matmul with the dequantized weights. The KV
+cache stays fp32 (SDPA reads an fp32 cache faster than a bf16 one on the CPUs measured). PyTorch ops
+only: the same path on every CPU.
 The three attention projections (query, key, value) become one fused Int8Linear (`attn.qkv`, their
 rows stacked: the same int8 numbers and scales, one kernel call instead of three). Embeddings, layer
-norms and biases stay fp32. This changes the numbers: measured agreement of
-greedy tokens with fp32 is reported by `benchmarks/sampling.py --int8` and tests/test_quantize.py.
+norms and biases stay fp32. This changes the numbers: measured agreement of greedy tokens with fp32
+is reported by `benchmarks/int8_agreement.py`, `benchmarks/released_cpu.py` and tests/test_quantize.py.
 Inference only; a quantized model is not saved by `save_pretrained`.
 """
 
@@ -26,8 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import cpu_kernels
-from .gpt import GPT, CausalSelfAttention, num_params
+from .gpt import CausalSelfAttention, num_params
 
 SMALL_BATCH_ROWS = 16  # up to this many rows use the int8 kernel, more use dequantized fp32
 INT8_DEFAULT_PARAMS = 50_000_000  # the app samples GPTs at least this large with int8 weights on the CPU
@@ -41,7 +40,6 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight_int8", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
         self.register_buffer("scale", scale)
         self.register_buffer("scale_bf16", scale.to(torch.bfloat16))
-        self.register_buffer("rowsum", self.weight_int8.sum(1, dtype=torch.int32))  # for cpu_kernels.int8_linear
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().float(), requires_grad=False)
         self.in_features, self.out_features = linear.in_features, linear.out_features
 
@@ -49,10 +47,6 @@ class Int8Linear(nn.Module):
         return self.weight_int8.float() * self.scale[:, None]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32 and cpu_kernels.available():  # steps and prefills
-            y = cpu_kernels.int8_linear(x.reshape(-1, self.in_features), self.weight_int8, self.rowsum, self.scale,
-                                        self.bias)
-            return y.view(*x.shape[:-1], self.out_features)
         rows = x.numel() // self.in_features
         if x.device.type != "cpu" or rows > SMALL_BATCH_ROWS:
             return F.linear(x, self.dequantized().to(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
@@ -65,15 +59,9 @@ class Int8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
 
 
-def quantize_int8(module: nn.Module, kv_dtype: torch.dtype | str | None = "auto") -> nn.Module:
+def quantize_int8(module: nn.Module) -> nn.Module:
     """Replace every nn.Linear inside `module` by an Int8Linear, in place, and fuse each attention's
-    query, key and value into one (`attn.qkv`); a GPT's KV cache becomes `kv_dtype`: "auto" = bf16
-    where taming_lite.cpu_kernels reads it (half the bytes each step reads), else fp32; None = fp32.
-    Returns the module."""
-    if kv_dtype == "auto":
-        kv_dtype = torch.bfloat16 if cpu_kernels.available() else None
-    if isinstance(module, GPT):
-        module.kv_dtype = kv_dtype
+    query, key and value into one (`attn.qkv`). Returns the module."""
     for name, child in list(module.named_children()):
         if isinstance(child, CausalSelfAttention) and child.qkv is None:
             child.qkv = Int8Linear(_stacked(child.query, child.key, child.value))
@@ -81,7 +69,7 @@ def quantize_int8(module: nn.Module, kv_dtype: torch.dtype | str | None = "auto"
         if isinstance(child, nn.Linear):
             setattr(module, name, Int8Linear(child))
         else:
-            quantize_int8(child, kv_dtype)
+            quantize_int8(child)
     return module
 
 

@@ -16,10 +16,8 @@ from taming_lite.quantize import SMALL_BATCH_ROWS, Int8Linear, is_quantized, qua
 from taming_lite.sampling import sample_tokens
 
 
-@pytest.mark.parametrize("kernels", ["1", "0"])  # taming_lite.cpu_kernels where it runs; PyTorch's kernels
 @pytest.mark.parametrize("rows", [1, 4, SMALL_BATCH_ROWS + 1, 64])  # int8 kernel and dequantized paths
-def test_int8_linear_is_close_to_fp32(rows, kernels, monkeypatch):
-    monkeypatch.setenv("TAMING_LITE_CPU_KERNELS", kernels)
+def test_int8_linear_is_close_to_fp32(rows):
     torch.manual_seed(0)
     lin = nn.Linear(96, 160)
     q = Int8Linear(lin)
@@ -31,8 +29,7 @@ def test_int8_linear_is_close_to_fp32(rows, kernels, monkeypatch):
     assert q.weight_int8.dtype == torch.int8 and q.weight_int8.abs().max() <= 127
 
 
-def test_dequantized_path_is_exact_in_its_own_terms(monkeypatch):
-    monkeypatch.setenv("TAMING_LITE_CPU_KERNELS", "0")  # the PyTorch path (the C kernel: tests/test_decode_fast.py)
+def test_dequantized_path_is_exact_in_its_own_terms():
     torch.manual_seed(1)
     lin = nn.Linear(32, 48)
     q = Int8Linear(lin)
