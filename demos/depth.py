@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from taming_lite.pipeline import resize_depth
+from taming_lite.images import resize_depth
 
 from . import common, examples, models, picker
 from .inputs import InputError, load_depth
