@@ -16,13 +16,14 @@ import torch
 from PIL import Image
 
 from taming_lite.images import resize_rgb
+from taming_lite.tasks import spec
 
 from . import common, examples, models, picker
 from .inputs import InputError, load_rgb
 from .photos import PHOTOS, photo_path
 
 TASK = "completion"
-API_NAME = "complete"
+API_NAME = spec(TASK).api_name  # /complete
 DEFAULT_CLASS = 281  # ImageNet "tabby": the cat of the first photo example
 
 INTRO = """### Image completion
