@@ -23,7 +23,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from taming_lite.pipeline import Pipeline, Preview, rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
+from taming_lite.images import rgb_to_tensor, tensor_to_rgb  # noqa: F401 (used by the tabs)
+from taming_lite.pipeline import Pipeline, Preview
 
 from .inputs import MAX_SAMPLES, MAX_SEED, InputError, check_image_file, sampling_params, snap_size
 
@@ -119,6 +120,11 @@ class Controls:
 GUIDANCE_MAX = 8.0
 
 
+def slider_values(defaults: dict) -> dict:
+    """The model's sampling defaults in the sliders' (the API's) spelling: top-k 0 = no limit, top-p 1 = off."""
+    return {**defaults, "top_k": defaults["top_k"] or 0, "top_p": defaults["top_p"] or 1.0}
+
+
 def guidance_info(guidable: bool) -> str:
     """What the guidance slider says under it: what it does, or why it is off for this model."""
     if guidable:
@@ -128,14 +134,14 @@ def guidance_info(guidable: bool) -> str:
             "so it has no unconditional branch to guide against")
 
 
-def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2, defaults: dict | None = None,
+def sampling_controls(shape: dict, with_size: bool = True, num_samples: int = 2,
                       with_guidance: bool = False) -> Controls:
     """Seed (+ randomise), temperature, top-k, top-p, samples and output size, with defaults that
     give a good result in one click, and for conditional tabs the guidance scale (default from the model's
-    config). `shape`: the tab's model's sizes (ModelStore.default_shape). Sizes are in output pixels,
-    multiples of the decoder's stride."""
+    config). `shape`: the tab's model's sizes and sampling defaults (ModelStore.default_shape). Sizes are in
+    output pixels, multiples of the decoder's stride."""
     size, stride = shape["image_size"], shape["out_stride"]
-    d = {"temperature": 1.0, "top_k": 100, "top_p": 1.0, **(defaults or {})}
+    d = slider_values(shape["sampling"])
     with gr.Accordion("Sampling", open=False):
         with gr.Row():
             seed = gr.Number(value=1, label="seed", precision=0, minimum=0, maximum=MAX_SEED)
@@ -166,16 +172,14 @@ def notice_markdown(store, task: str) -> gr.Markdown:
 
 def parse_controls(pipe: Pipeline, seed, temperature, top_k, top_p, num_samples, height=None, width=None,
                    guidance=None):
-    """Validated sampling parameters + output size in pixels; notes for what was adjusted.
-    guidance None: the model's default."""
-    p = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size)
+    """The request's parameters: `settings` (SamplingSettings, validated here once, over the model's defaults;
+    guidance None: the model's), what the status line shows of them, the number of samples and the output
+    size in pixels; notes for what was adjusted."""
+    settings, n = sampling_params(seed, temperature, top_k, top_p, num_samples, pipe.vocab_size, pipe.settings,
+                                  guidance)
+    p = dict(settings=settings, seed=settings.seed, temperature=settings.temperature, top_k=settings.top_k,
+             top_p=settings.top_p, guidance=settings.guidance, num_samples=n)
     notes = []
-    g = pipe.defaults()["guidance"] if guidance is None else guidance
-    try:
-        pipe.check_guidance(g)  # also the number check, with its message
-    except ValueError as e:
-        raise InputError(str(e)) from None
-    p["guidance"] = float(g)
     if height is None:
         p["height"] = p["width"] = pipe.image_size
     else:
@@ -192,9 +196,8 @@ def stream(pipe: Pipeline, job, params: dict, progress=None) -> Iterator[Preview
     def report(step):
         if progress is not None:
             progress(step, desc="sampling tokens", unit="tokens")
-    yield from pipe.iter_sample(job, seed=params["seed"], num_samples=params["num_samples"],
-                                temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
-                                guidance=params.get("guidance"), previews=N_PREVIEWS, progress=report)
+    yield from pipe.iter_sample(job, params["settings"], num_samples=params["num_samples"], previews=N_PREVIEWS,
+                                progress=report)
 
 
 _out_dir: Path | None = None

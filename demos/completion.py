@@ -15,12 +15,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from taming_lite.images import resize_rgb
+from taming_lite.tasks import spec
+
 from . import common, examples, models, picker
-from .inputs import InputError, load_rgb, resize_rgb
+from .inputs import InputError, load_rgb
 from .photos import PHOTOS, photo_path
 
 TASK = "completion"
-API_NAME = "complete"
+API_NAME = spec(TASK).api_name  # /complete
 DEFAULT_CLASS = 281  # ImageNet "tabby": the cat of the first photo example
 
 INTRO = """### Image completion
@@ -39,7 +42,7 @@ below) and the face models `ffhq`, `celebahq` (give them a face). On a GPU, `cin
 
 def prepare(image, given_rows, height: int, width: int, stride: int):
     """-> (rgb resized to height x width output px, given rows clamped, notes); `stride`: output px per token."""
-    rgb = resize_rgb(load_rgb(image), height, width)
+    rgb = resize_rgb(load_rgb(image), height, width, crop=True)
     h = height // stride
     try:
         rows = int(given_rows)

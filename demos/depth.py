@@ -18,13 +18,14 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from taming_lite.pipeline import resize_depth
+from taming_lite.images import resize_depth
+from taming_lite.tasks import spec
 
 from . import common, examples, models, photo_input, picker
 from .inputs import InputError, load_depth
 
 TASK = "depth"
-API_NAME = "depth"
+API_NAME = spec(TASK).api_name  # /depth
 
 INTRO = """### Depth to image
 Upload a **depth map: near = bright, far = dark** (any image mode or size; tick *invert* if yours is

@@ -9,7 +9,7 @@ with a message that says what to do. The tabs turn an InputError into a `gr.Erro
     label_map_from_rgb(rgb)     -> (H, W) COCO-Stuff ids, off-palette colours snapped (and said so)
     canvas_to_rgb(editor_value) -> (H, W, 3) uint8 of a gr.ImageEditor value; refuses an empty canvas
     parse_keypoints(text, h, w) -> (18, 3) float32 x, y, visibility from JSON (plain or OpenPose)
-    sampling_params(...)        -> validated seed, temperature, top-k, top-p, samples
+    sampling_params(...)        -> (SamplingSettings, samples): the controls, validated once
     snap_size(n, stride, ...)   -> an output size that is a multiple of the token stride
 
 Image modes (PIL):  1, L, P, RGB -> RGB;  LA, RGBA, P with transparency -> composited on white;
@@ -27,9 +27,13 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from taming_lite.sampling import SamplingSettings
 
 MAX_PIXELS = 4096 * 4096  # largest image accepted (about 16.8 megapixels)
 MAX_SIDE = 16384
@@ -159,12 +163,6 @@ def to_rgb(im: Image.Image) -> np.ndarray:
 
 def load_rgb(source) -> np.ndarray:
     return to_rgb(load_image(source))
-
-
-def resize_rgb(rgb: np.ndarray, height: int, width: int, resample=Image.BICUBIC) -> np.ndarray:
-    """Resize (H, W, 3) uint8 to exactly (height, width) after a centre crop to that aspect ratio."""
-    im = Image.fromarray(rgb)
-    return np.asarray(ImageOps.fit(im, (int(width), int(height)), method=resample))
 
 
 # --------------------------------------------------------------------------- depth
@@ -389,10 +387,15 @@ def _as_int(v, name: str) -> int:
     return int(f)
 
 
-def sampling_params(seed, temperature, top_k, top_p, num_samples, vocab_size: int) -> dict:
-    """Validate the shared sampling controls. top_k 0 means no limit and is clamped to the
-    vocabulary; top_p 1 means no nucleus filtering; seed must be in [0, 2**31 - 1]."""
-    from taming_lite.sampling import validate_sampling
+def sampling_params(seed, temperature, top_k, top_p, num_samples, vocab_size: int, settings=None,
+                    guidance=None) -> tuple[SamplingSettings, int]:
+    """The shared sampling controls -> (SamplingSettings, number of samples): the app's one validation of them.
+    `settings(**user)` makes the SamplingSettings over the model's defaults (`Pipeline.settings`; default: over
+    SamplingSettings' own); guidance None: the model's.
+
+    The API's spellings become the library's: top_k 0 = no limit -> None (values above the vocabulary are
+    clamped to it); top_p 1 = off -> None; seed must be in [0, 2**31 - 1]."""
+    from taming_lite.sampling import SamplingSettings
 
     seed = _as_int(seed, "seed")
     if not 0 <= seed <= MAX_SEED:
@@ -403,21 +406,13 @@ def sampling_params(seed, temperature, top_k, top_p, num_samples, vocab_size: in
     k = None if top_k is None else _as_int(top_k, "top-k")
     if k is not None and k < 0:
         raise InputError(f"top-k must be >= 0 (0 = no limit), got {k}")
-    if k == 0:
-        k = None
+    user = dict(seed=seed, temperature=temperature, top_k=min(k, vocab_size) if k else None, top_p=top_p)
+    if guidance is not None:
+        user["guidance"] = guidance
     try:
-        p = None if top_p is None else float(top_p)
-    except (TypeError, ValueError):
-        raise InputError(f"top-p must be a number in (0, 1], got {top_p!r}") from None
-    if p is not None and not (0.0 < p <= 1.0):
-        raise InputError(f"top-p must be in (0, 1] (1 = off), got {top_p}")
-    try:
-        t, k, p = validate_sampling(temperature, k, p, vocab_size)
+        return (settings or SamplingSettings.resolve)(**user), n
     except ValueError as e:
-        raise InputError(str(e)) from None
-    if p == 1.0:
-        p = None
-    return dict(seed=seed, temperature=t, top_k=k, top_p=p, num_samples=n)
+        raise InputError(str(e).replace("top_k", "top-k").replace("top_p", "top-p")) from None
 
 
 def snap_size(value, stride: int, lo: int, hi: int, name: str = "size") -> tuple[int, str | None]:

@@ -9,12 +9,13 @@ import time
 import gradio as gr
 
 from taming_lite.data.labels import LANDSCAPE_CLASSES, PALETTE, colorize
+from taming_lite.tasks import spec
 
 from . import common, examples, models, photo_input, picker
 from .inputs import canvas_to_rgb, label_map_from_rgb, load_rgb
 
 TASK = "labels"
-API_NAME = "labels"
+API_NAME = spec(TASK).api_name  # /labels
 
 INTRO = """### Label map to landscape
 **Paint** a layout on the canvas with the palette colours (sky, mountain, water, grass …; the legend

@@ -35,8 +35,8 @@ from pathlib import Path
 import torch
 
 from taming_lite.device import pick_device
-from taming_lite.pipeline import Pipeline, TaskMismatch, placeholder_model
-from taming_lite.tasks import TASK_NAMES, spec
+from taming_lite.pipeline import Pipeline
+from taming_lite.tasks import TASK_NAMES, TaskMismatch, placeholder_model, spec
 
 TASKS = TASK_NAMES
 REPO = Path(__file__).resolve().parents[1]
@@ -180,17 +180,24 @@ class ModelStore:
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px
-        of one window), out_stride, window (tokens), sr_factor. A name that is not on disk yet: the placeholder's."""
-        from taming_lite.pipeline import model_shape
+        of one window), out_stride, window (tokens), sr_factor, and its sampling defaults (`sampling`: as
+        `Pipeline.defaults`). A name that is not on disk yet: the placeholder's sizes."""
+        from taming_lite.hub import model_shape
+
+        from taming_lite.registry import load_registry
+        from taming_lite.sampling import SamplingSettings
 
         key = (task, str(self.device))
         if key in self._defaults:
-            return self._defaults[key].shape
+            return {**self._defaults[key].shape, "sampling": self._defaults[key].defaults()}
         name = self.default_name(task)
         shape = model_shape(name) if name is not None else None
         if shape is None:
             shape = model_shape(placeholder_model(task))
-        return shape
+        entry = load_registry().get(name) if name is not None else None
+        s = SamplingSettings.resolve(spec(task).sampling, entry.sampling if entry is not None else {},
+                                     {"guidance": shape["guidance"]})  # as Pipeline.settings, before loading
+        return {**shape, "sampling": {k: getattr(s, k) for k in ("temperature", "top_k", "top_p", "guidance")}}
 
     def label(self, task: str) -> str:
         """How the picker names the tab's own model."""

@@ -172,8 +172,8 @@ def load_events(store: models.ModelStore, task: str, name, current, with_size: b
     tm = box["tm"]
     s = tm.out_stride
     size = (gr.update(value=tm.image_size, step=s, minimum=s, maximum=s * common.max_tokens(tm.window[0])),) * 2
-    d = tm.defaults()
-    sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"] or 0), gr.update(value=d["top_p"]))
+    d = common.slider_values(tm.defaults())
+    sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"]), gr.update(value=d["top_p"]))
     guidance = (gr.update(value=d["guidance"], interactive=tm.guidable, info=common.guidance_info(tm.guidable)),)
     yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
            gr.update(value=notice_for(store, tm, spec), elem_classes=_notice_classes(tm)),

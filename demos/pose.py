@@ -10,12 +10,13 @@ from pathlib import Path
 import gradio as gr
 
 from taming_lite.data.human import KEYPOINT_NAMES, draw_skeleton
+from taming_lite.tasks import spec
 
 from . import common, examples, models, photo_input, picker
 from .inputs import InputError, keypoints_to_json, parse_keypoints
 
 TASK = "pose"
-API_NAME = "pose"
+API_NAME = spec(TASK).api_name  # /pose
 MAX_JSON_FILE = 1_000_000
 
 INTRO = f"""### Pose to human

@@ -14,12 +14,13 @@ from PIL import Image
 
 from taming_lite.evaluate import psnr
 from taming_lite.superres import back_project
+from taming_lite.tasks import spec
 
 from . import common, examples, models, picker
 from .inputs import load_rgb
 
 TASK = "superres"
-API_NAME = "superres"
+API_NAME = spec(TASK).api_name  # /superres
 
 INTRO = """### Super-resolution
 Upload a **small image**; the output is {factor}× larger in each direction. Beside the samples is plain

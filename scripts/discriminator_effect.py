@@ -24,7 +24,7 @@ import torch
 
 from taming_lite import load_pretrained
 from taming_lite.evaluate import checkerboard, hf_ratio, psnr, real_renders
-from taming_lite.pipeline import tensor_to_rgb
+from taming_lite.images import tensor_to_rgb
 from taming_lite.train.transformer_trainer import same_tokens
 
 REPO = Path(__file__).resolve().parents[1]

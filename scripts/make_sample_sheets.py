@@ -29,7 +29,8 @@ from taming_lite.data import user_style
 from taming_lite.data.datasets import make_example
 from taming_lite.data.labels import colorize
 from taming_lite.evaluate import _dataset, condition_key, held_out_condition
-from taming_lite.pipeline import Pipeline, resize_rgb, tensor_to_rgb
+from taming_lite.images import resize_rgb, tensor_to_rgb
+from taming_lite.pipeline import Pipeline
 from taming_lite.tasks import TASK_NAMES as TASKS
 
 RECONSTRUCTIONS = "vqgan_image"
@@ -66,7 +67,7 @@ def grid(rows: list[list[np.ndarray]], S: int) -> Image.Image:
     out = np.full((len(rows) * (S + GAP) - GAP, cols * (S + GAP) - GAP, 3), 255, np.uint8)
     for r, tiles in enumerate(rows):
         for c, tile in enumerate(tiles):
-            out[r * (S + GAP): r * (S + GAP) + S, c * (S + GAP): c * (S + GAP) + S] = resize_rgb(tile, S, S, Image.NEAREST)
+            out[r * (S + GAP): r * (S + GAP) + S, c * (S + GAP): c * (S + GAP) + S] = resize_rgb(tile, S, S, crop=False, resample=Image.NEAREST)
     return Image.fromarray(out)
 
 

@@ -40,7 +40,7 @@ from taming_lite.evaluate import frechet_distance, psnr, segmenter_features
 from taming_lite.gpt import GPT, GPTConfig
 from taming_lite.pixelgpt import PaletteOnly, fit_palette, palette_colours, palette_indices
 from taming_lite.sampling import make_generator, sample_sliding_window
-from taming_lite.pipeline import tensor_to_rgb
+from taming_lite.images import tensor_to_rgb
 from taming_lite.train import load_config, read_metrics, train_vqgan
 
 REPO = Path(__file__).resolve().parents[1]

@@ -71,6 +71,7 @@ from .data.datasets import image_to_tensor, make_example, tensor_to_image
 from .data.labels import ids_to_index
 from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_data, load_evaluator, miou,
                          miou_from_confusion, miou_per_image, resized, spearman, target_of, within_row)
+from .net2net import check_guidance
 from .pipeline import Pipeline
 from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
@@ -334,7 +335,7 @@ def _sample(pipe, job, n_samples: int, guidance: float, seed: int = 0):
 
 
 def held_out_condition(task: str, arrays: dict, item: dict, cond_key: str | None, out_scale: float):
-    """A held-out render's condition as a user gives it to `Pipeline.prepare` (see `Pipeline.condition_tensor`):
+    """A held-out render's condition as a user gives it to `Pipeline.prepare` (see `taming_lite.tasks`):
     depth (H, W) in [0, 1]; labels COCO-Stuff ids; superres the low-resolution image (h, w, 3) uint8; pose the
     keypoints in output pixels (`out_scale` = output / render size); completion the image itself."""
     if task == "depth":
@@ -708,7 +709,7 @@ def main(argv=None):
             row = f"{name} ({suffix})" if suffix else name
             user_row = f"{name} (user-style{', ' + suffix if suffix else ''})"
             try:
-                pipe.check_guidance(g)
+                check_guidance(pipe.model.config, g)  # a row for each scale the model can take
             except ValueError as e:
                 for r in ([] if args.user_style_only else [row]) + ([user_row] if task in EVALUATED and
                                                                      not args.no_user_style else []):

@@ -506,3 +506,61 @@ def resolve_transformers(name_or_path: str, what: str, check: Callable[[Path], s
             resolve(repo, revision, config_file=name, weights_file=weights, progress=progress)
         return found.config.parent, "from the HF cache" if found.from_cache else "downloaded"
     raise last
+
+# --------------------------------------------------------------------------- a model's sizes, from its config file
+
+
+def shape_of(config, extra: dict | None = None) -> dict:
+    """A Net2Net config's sizes: window (tokens per side), in_stride, out_stride, image_size (output px of one
+    window), sr_factor (output px per condition px); and what the tabs set up from the config alone:
+    guidable (trained with condition dropout) and guidance (its default scale; 1 = off)."""
+    fs = config.first_stage
+    window = int((extra or {}).get("image_size") or fs.resolution) // fs.downsample_factor
+    guidable = bool(getattr(config, "guidable", False))
+    return dict(window=window, in_stride=fs.downsample_factor, out_stride=fs.upsample_factor,
+                image_size=window * fs.upsample_factor,
+                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor,
+                guidable=guidable, guidance=float(config.guidance) if guidable else 1.0)
+
+
+def model_shape(model_or_name) -> dict | None:
+    """`shape_of` a model, or of a folder / registry name read from its config file only (no weights, no
+    network: embedded, or already in the download or HF cache); None when the config is not on disk or is
+    not a conditional transformer's."""
+    from .checkpoints import CheckpointError, config_from_original, read_config, read_original_config
+    from .net2net import Net2NetConfig
+
+    if isinstance(model_or_name, torch.nn.Module):
+        return shape_of(model_or_name.config)
+
+    name = str(model_or_name)
+    try:
+        if Path(name).is_dir():
+            files = local_folder(name)
+            config_path, fmt = files.config, files.format
+        else:
+            entry = load_registry().get(name)
+            if entry is None:
+                return None
+            if entry.is_local:
+                config_path = entry.path / entry.files["config"]
+            elif entry.urls:  # downloaded before: its config is in the download cache
+                from .download import cached_entry_files
+
+                cached = cached_entry_files(entry)
+                config_path = cached[0] if cached else None
+            else:  # a Hub entry in the HF cache
+                cached = cached_files(entry.repo_id, entry.revision, [entry.files["config"]])
+                config_path = cached[entry.files["config"]] if cached else None
+            if config_path is None or not config_path.is_file():
+                return None
+            fmt = entry.format
+        if fmt == "taming_lite":
+            meta = read_config(config_path.parent)
+            if meta["model_type"] != "net2net":
+                return None
+            return shape_of(Net2NetConfig(**meta["config"]), meta.get("extra"))
+        kind, config = config_from_original(read_original_config(config_path), str(config_path))
+        return shape_of(config) if kind == "net2net" else None
+    except (CheckpointError, OSError, TypeError, ValueError):
+        return None

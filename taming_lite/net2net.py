@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 from .cond_encoder import CondEncoder, CondEncoderConfig, to_sequence
 from .gpt import GPT, GPTConfig
-from .sampling import SamplingSettings, iter_sample_sliding_window, make_generator, sample_tokens, validate_sampling
+from .sampling import SamplingSettings, iter_sample_sliding_window, sample_tokens
 from .vqgan import VQGAN, VQGANConfig
 
 CONDITIONING = ("prefix", "aligned")
@@ -287,32 +287,30 @@ class Net2NetTransformer(nn.Module):
         guidance > 1: classifier-free guidance (models trained with cond_drop only)."""
         if self.transformer.training:
             raise RuntimeError("call model.eval() before sampling")
-        temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.transformer.config.vocab_size)
-        generator = make_generator(seed, generator)
-        if self.config.aligned:
-            B, _, h, w = c.shape
-            n = x.shape[1]
-            if n + steps > h * w:
-                raise ValueError(f"{n} + {steps} tokens exceed the condition's {h}x{w} grid")
-            z = torch.zeros((B, h * w), dtype=torch.long, device=c.device)
-            z[:, :n] = x
-            settings = SamplingSettings(temperature, top_k, top_p, guidance, sample=sample)
-            out = z.view(B, h, w)
-            if callback is not None and steps:
-                callback(0)
-            for k, out in self.iter_grid(c, z.view(B, h, w), settings, start=n, generator=generator):
-                if k == steps:
-                    break
-                if callback is not None:
-                    callback(k)
-            return out.reshape(B, -1)[:, : n + steps].clone()
-        uncond = self.null_condition(c, guidance)
-        if uncond is not None:
-            uncond = torch.cat((uncond, x), dim=1)
-        out = sample_tokens(self.transformer, torch.cat((c, x), dim=1), steps, callback, temperature=temperature,
-                            sample=sample, top_k=top_k, top_p=top_p, generator=generator, use_cache=use_cache,
-                            guidance=guidance, uncond=uncond)
-        return out[:, c.shape[1] :]
+        settings = SamplingSettings(temperature, top_k, top_p, guidance, seed, sample)  # validated here, once
+        generator = generator if generator is not None else settings.generator()
+        B, n = x.shape
+        if not self.config.aligned and not use_cache:  # the original's way: the whole sequence per token
+            uncond = self.null_condition(c, settings.guidance)
+            out = sample_tokens(self.transformer, torch.cat((c, x), dim=1), steps, callback,
+                                temperature=settings.temperature, sample=sample, top_k=settings.top_k,
+                                top_p=settings.top_p, generator=generator,
+                                use_cache=False, guidance=settings.guidance,
+                                uncond=None if uncond is None else torch.cat((uncond, x), dim=1))
+            return out[:, c.shape[1] :]
+        h, w = c.shape[2:] if self.config.aligned else (1, n + steps)  # prefix: the sequence as one grid row
+        if n + steps > h * w:
+            raise ValueError(f"{n} + {steps} tokens exceed the condition's {h}x{w} grid")
+        z = torch.zeros((B, h * w), dtype=torch.long, device=x.device)
+        z[:, :n] = x
+        out = z.view(B, h, w)
+        for k in range(steps):
+            if callback is not None:
+                callback(k)
+            if k == 0:
+                it = self.iter_grid(c, out, settings, start=n, generator=generator)
+            _, out = next(it)
+        return out.reshape(B, -1)[:, : n + steps].clone()
 
     def null_condition(self, c: torch.Tensor, guidance: float) -> torch.Tensor | None:
         """The null condition shaped like the condition c (tokens: a sequence or a grid; aligned: features)
@@ -334,8 +332,8 @@ class Net2NetTransformer(nn.Module):
         one slides the window over it (`taming_lite.sampling.iter_sample_sliding_window`).
 
         cond: as `encode_to_c` gives it: prefix: condition tokens, a (B, h, w) grid aligned with z (cropped
-        with the window) or a (B, Lc) sequence; aligned: features (B, n_embd, h, w)."""
-        check_guidance(self.config, settings.guidance)
+        with the window) or a (B, Lc) sequence; aligned: features (B, n_embd, h, w). `settings` are taken as
+        they are (validated when made); whether the model can use their guidance, `null_condition` checks."""
         B, h, w = z.shape
         kw = dict(start=start, window=window or (h, w), temperature=settings.temperature, sample=settings.sample,
                   top_k=settings.top_k, top_p=settings.top_p, guidance=settings.guidance,

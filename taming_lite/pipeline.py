@@ -1,4 +1,4 @@
-"""A pipeline that runs any of the five tasks end to end, on a model loaded by name or from a folder.
+"""A pipeline that runs any task end to end, on a model loaded by name or from a folder.
 
     from taming_lite.pipeline import Pipeline
     pipe = Pipeline.from_pretrained("depth")                 # embedded, registry, Hub repo, URL entry or folder
@@ -7,155 +7,36 @@
     for preview in pipe.iter_sample(job, seed=0):            # or: previews while sampling
         show(preview.images)                                 # unknown tokens greyed out; the last one is final
 
-What a task is (its condition, data key, sampling defaults) is `taming_lite.tasks`; everything that
-depends on a *model* (image size, strides, window, guidance) is a property of the `Pipeline`, read
-from the model's config, so that callers (the app, scripts, notebooks) need not read the configs of
-the models themselves. The pipeline sits above io (`hub`, `download`, `registry`, `checkpoints`) and
-`sampling`; none of those imports it.
+What a task is (its condition and how the user's input becomes it, which models fit, sampling defaults,
+placeholder) is its module in `taming_lite.tasks`; everything that depends on a *model* (image size,
+strides, window, guidance) is a property of the `Pipeline`, read from the model's config. Sampling goes
+through the model's own `Net2NetTransformer.iter_grid` (one path for every size and conditioning), with one
+`SamplingSettings` resolved here (`settings`: task -> registry entry -> model config -> the caller's).
 
 Sizes. A first stage reads `downsample_factor` input pixels per token side and its decoder writes
 `upsample_factor` output pixels per token side (equal for every original model; a decoder with an
 extra upsampling level writes twice as many). So *inputs* (the encoder's image, the condition, the
 completion's given image) are sized with `in_stride`, *outputs* (decoded images, output sizes, the
 app's size sliders) with `out_stride`; `prepare(size=)` takes the output size.
-
-Grids that fit the model's window are sampled as one sequence with the KV cache; larger grids use
-the sliding attention window, the condition grid cropped with it (`taming_lite.sampling`).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from .device import autocast, default_dtype
-from .sampling import SamplingSettings, validate_sampling
-from .tasks import COCO_STUFF_CLASSES, TASKS, TaskSpec, spec
+from .hub import shape_of
+from .images import tensor_to_rgb
+from .sampling import SamplingSettings
+from .tasks import (PLACEHOLDER_SEED, TASKS, Job, Task, TaskMismatch, check_fits, condition_tasks,  # noqa: F401
+                    placeholder_model, spec)
 
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
-
-
-class TaskMismatch(ValueError):
-    """A model that cannot sample for the task; the message says what it is and which task it fits."""
-
-
-# --------------------------------------------------------------------------- which model fits which task
-
-
-def condition_tasks(cfg) -> list[str]:
-    """The tasks whose condition a Net2Net config can take (by the cond stage's layout)."""
-    from .data.labels import NUM_CLASSES
-
-    cs = cfg.cond_stage
-    if cs is None:
-        return ["completion"]
-    if cs.n_labels or cs.in_channels not in (1, 3):  # a one-hot label map
-        return ["labels"] if cs.in_channels in (NUM_CLASSES, COCO_STUFF_CLASSES) else []
-    if cs.in_channels == 1:
-        return ["depth"]
-    return ["superres"] if cfg.cond_factor > 1 and cs.resolution < cfg.first_stage.resolution else ["pose"]
-
-
-def describe_condition(cfg) -> str:
-    cs = cfg.cond_stage
-    if cs is None and getattr(cfg, "n_classes", 0):
-        return f"a class id (one of {cfg.n_classes} classes) and nothing else"
-    if cs is None:
-        return "nothing (an unconditional model)"
-    if cs.n_labels:
-        return f"a label map with {cs.n_labels} classes"
-    return f"a {cs.in_channels}-channel {cs.resolution} px input"
-
-
-def check_fits(task: str, model, extra: dict, name: str) -> None:
-    """Raise TaskMismatch for a model that cannot sample for `task`, saying what it is and where it fits."""
-    from .data.labels import NUM_CLASSES
-    from .net2net import Net2NetTransformer
-
-    wanted = spec(task)
-    if not isinstance(model, Net2NetTransformer):
-        raise TaskMismatch(f"{name} is a {type(model).__name__}, not a conditional transformer: it cannot sample "
-                           f"images for this tab (a VQGAN alone is a first stage: reconstruction, or training a "
-                           f"transformer on top of it). Pick a Net2NetTransformer for {task}.")
-    trained_for = extra.get("task")
-    if trained_for in TASKS and trained_for != task:
-        raise TaskMismatch(f"{name} was trained for the {trained_for} tab, not {task}: pick it there")
-    fits = condition_tasks(model.config)
-    if task not in fits:
-        other = f"; it fits the {' or '.join(fits)} tab" if fits else ""
-        raise TaskMismatch(f"{name} is conditioned on {describe_condition(model.config)}, but this tab gives "
-                           f"{wanted.describe.format(n=NUM_CLASSES)}{other}")
-
-
-# --------------------------------------------------------------------------- tensors and images
-
-
-def rgb_to_tensor(rgb: np.ndarray, device="cpu", dtype=torch.float32) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) in [-1, 1]."""
-    t = torch.from_numpy(np.array(rgb, dtype=np.uint8)).float().permute(2, 0, 1)[None] / 127.5 - 1.0
-    return t.to(device=device, dtype=dtype)
-
-
-def tensor_to_rgb(x: torch.Tensor) -> list[np.ndarray]:
-    """(B, 3, H, W) in about [-1, 1] -> list of (H, W, 3) uint8."""
-    x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return list(x)
-
-
-def resize_rgb(rgb: np.ndarray, height: int, width: int, resample=Image.BICUBIC) -> np.ndarray:
-    rgb = np.asarray(rgb, dtype=np.uint8)
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize((width, height), resample))
-
-
-def resize_depth(d: np.ndarray, height: int, width: int) -> np.ndarray:
-    return np.array(Image.fromarray(np.asarray(d, np.float32), mode="F").resize((width, height), Image.BILINEAR))
-
-
-def label_onehot(ids: np.ndarray, height: int, width: int, channels: int) -> torch.Tensor:
-    """COCO-Stuff id map -> (1, channels, height, width) one-hot (nearest resize).
-
-    `channels` = our 14 landscape classes (channel order of taming_lite.data.labels), or 182: the
-    original S-FLCKR layout, `np.eye(182)[segmentation]` on the 0-based COCO-Stuff ids themselves
-    (its data code applies no offset; our palette ids are those ids)."""
-    from .data.labels import NUM_CLASSES, ids_to_index
-
-    ids = np.asarray(ids)
-    if channels == NUM_CLASSES:
-        idx = ids_to_index(ids)
-    elif channels == COCO_STUFF_CLASSES:
-        if ids.max(initial=0) >= COCO_STUFF_CLASSES:
-            raise ValueError(f"label ids must be COCO-Stuff ids below {COCO_STUFF_CLASSES}, got {int(ids.max())}")
-        idx = ids.astype(np.uint8)
-    else:
-        raise ValueError(f"a label model with {channels} classes: only {NUM_CLASSES} (ours) and "
-                         f"{COCO_STUFF_CLASSES} (COCO-Stuff, S-FLCKR) are known")
-    idx = np.asarray(Image.fromarray(idx).resize((width, height), Image.NEAREST)).astype(np.int64)
-    return F.one_hot(torch.from_numpy(idx), channels).permute(2, 0, 1)[None].float()
-
-
-# --------------------------------------------------------------------------- the pipeline
-
-
-@dataclass
-class Job:
-    """What `Pipeline.prepare` returns: everything `iter_sample` needs, plus what was adjusted."""
-
-    cond: torch.Tensor       # (1, Lc) sequence, or (1, h, w) grid aligned with z; aligned: (1, n_embd, h, w) features
-    z: torch.Tensor          # (1, h, w) token grid; raster positions < start are given and kept
-    start: int = 0
-    height: int = 0          # output pixels
-    width: int = 0
-    condition_image: np.ndarray | None = None  # what the model was given, for display (completion: the input)
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -172,7 +53,7 @@ class Preview:
 
 @dataclass
 class Pipeline:
-    """A Net2NetTransformer serving one task, on a device in a dtype, with what the app shows about it."""
+    """A Net2NetTransformer serving one task, on a device in a dtype."""
 
     task: str
     model: torch.nn.Module
@@ -210,25 +91,24 @@ class Pipeline:
         if task is None:
             task = entry.task if entry is not None and entry.task in TASKS else extra.get("task")
             if task not in TASKS:
-                fits = condition_tasks(model.config) if hasattr(model, "config") and hasattr(model.config, "cond_stage") else []
+                fits = condition_tasks(model.config) if hasattr(getattr(model, "config", None), "cond_stage") else []
                 task = fits[0] if fits else None
         if task is None:
             raise TaskMismatch(f"{files.name} is a {type(model).__name__}: no task samples with it")
         check_fits(task, model, extra, files.name)
         conv = dict(entry.conditioning) if entry is not None else {}
         minmax = conv.get("depth_minmax", files.format == "original")  # every original depth model: D-RIN's data
-        defaults = dict(entry.sampling) if entry is not None else {}
         remote = files.repo_id or files.url
         where = ("from the HF cache" if files.repo_id else "from the download cache") if files.from_cache else (
             "downloaded" if remote else "from disk")
         return cls(task, model, dev, source=files.describe(), extra=extra, name=files.name,
                    depth_minmax=bool(minmax) and task == "depth", load_seconds=time.perf_counter() - t0,
-                   loaded_from=where, sampling_defaults=defaults)
+                   loaded_from=where, sampling_defaults=dict(entry.sampling) if entry is not None else {})
 
     @classmethod
     def placeholder_for(cls, task: str, device=None, notice: str = "") -> "Pipeline":
-        """A tiny randomly initialised model for `task` (`placeholder_model`), flagged `placeholder`: what the
-        app samples with before any trained weights exist."""
+        """A tiny randomly initialised model for `task` (`taming_lite.tasks.placeholder_model`), flagged
+        `placeholder`: what the app samples with before any trained weights exist."""
         from .device import pick_device
 
         dev = pick_device(device)
@@ -240,7 +120,7 @@ class Pipeline:
     # ------------------------------------------------------------------ what the model is
 
     @property
-    def spec(self) -> TaskSpec:
+    def spec(self) -> Task:
         return spec(self.task)
 
     @property
@@ -248,34 +128,20 @@ class Pipeline:
         return next(self.model.transformer.parameters()).dtype
 
     @property
-    def in_stride(self) -> int:
-        """Input pixels per token side (the first stage's encoder)."""
-        return self.model.config.first_stage.downsample_factor
-
-    @property
-    def out_stride(self) -> int:
-        """Output pixels per token side (the first stage's decoder)."""
-        return self.model.config.first_stage.upsample_factor
-
-    @property
     def shape(self) -> dict:
-        """window, in_stride, out_stride, image_size, sr_factor (see `shape_of`)."""
+        """window, in_stride, out_stride, image_size, sr_factor, guidable, guidance (`hub.shape_of`)."""
         return shape_of(self.model.config, self.extra)
 
-    @property
-    def window(self) -> tuple[int, int]:
-        """The token grid the transformer was trained on (rows, columns)."""
-        n = self.shape["window"]
-        return n, n
-
-    @property
-    def image_size(self) -> int:
-        """Output pixels of one window: the default output size."""
-        return self.shape["image_size"]
-
-    @property
-    def vocab_size(self) -> int:
-        return self.model.transformer.config.vocab_size
+    in_stride = property(lambda self: self.shape["in_stride"], doc="Input pixels per token side (the encoder).")
+    out_stride = property(lambda self: self.shape["out_stride"], doc="Output pixels per token side (the decoder).")
+    window = property(lambda self: (self.shape["window"],) * 2, doc="The token grid the GPT was trained on.")
+    image_size = property(lambda self: self.shape["image_size"], doc="Output pixels of one window (the default).")
+    sr_factor = property(lambda self: self.shape["sr_factor"], doc="Output pixels per low-resolution input pixel.")
+    guidable = property(lambda self: self.shape["guidable"], doc="Trained with condition dropout: takes guidance.")
+    vocab_size = property(lambda self: self.model.transformer.config.vocab_size)
+    cond_upsample = property(lambda self: self.model.config.cond_upsample)
+    n_classes = property(lambda self: getattr(self.model.config, "n_classes", 0),
+                         doc="> 0 for a class-conditional model (its condition is one class id; completion tab).")
 
     @property
     def cond_stride(self) -> int:
@@ -283,41 +149,23 @@ class Pipeline:
         return cs.downsample_factor if cs is not None else self.in_stride
 
     @property
-    def cond_upsample(self) -> int:
-        return self.model.config.cond_upsample
-
-    @property
-    def sr_factor(self) -> int:
-        """Super-resolution: output pixels per low-resolution input pixel."""
-        return self.shape["sr_factor"]
-
-    @property
     def label_channels(self) -> int:
         cs = self.model.config.cond_stage
         return cs.in_channels if cs is not None else 0
 
-    @property
-    def guidable(self) -> bool:
-        """Whether the model can use classifier-free guidance (trained with condition dropout)."""
-        return bool(getattr(self.model.config, "guidable", False))
-
-    def check_guidance(self, guidance: float) -> None:
-        """ValueError saying why, for a guidance scale the model cannot take (> 1 needs condition dropout)."""
-        from .net2net import check_guidance
-
-        check_guidance(self.model.config, guidance)
+    def settings(self, **user) -> SamplingSettings:
+        """The sampling settings of a request, resolved once: the task's defaults -> the registry entry's (the
+        paper's) -> the model config's guidance (1 when it cannot be guided) -> `user` (SamplingSettings fields)."""
+        return SamplingSettings.resolve(self.spec.sampling, self.sampling_defaults,
+                                        {"guidance": self.shape["guidance"]}, **user)
 
     def defaults(self) -> dict:
-        """Sampling defaults: the task's, overridden by the model's registry entry (the paper's settings);
-        guidance from the model's config (1 = off)."""
-        s = self.spec
-        guidance = float(getattr(self.model.config, "guidance", 1.0)) if self.guidable else 1.0
-        return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": guidance,
-                **self.sampling_defaults}
+        """temperature, top_k, top_p, guidance without the user's (top_k / top_p None: no limit / off)."""
+        s = self.settings()
+        return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": s.guidance}
 
     def int8_by_default(self) -> bool:
-        """Whether the app quantizes this model by default (`taming_lite.quantize.int8_by_default`: a
-        released-size GPT on the CPU)."""
+        """Whether the app quantizes this model by default (`taming_lite.quantize.int8_by_default`)."""
         from .quantize import int8_by_default
 
         return int8_by_default(self.model.transformer, self.device)
@@ -329,8 +177,7 @@ class Pipeline:
         return precision(self.model.transformer)
 
     def quantize_int8(self) -> None:
-        """Int8 weights for the transformer's linear layers, in place (faster CPU sampling, other numbers:
-        `taming_lite.quantize`); the source says so."""
+        """Int8 weights for the transformer's linear layers, in place (`taming_lite.quantize`); the source says so."""
         from .quantize import quantize_int8
 
         quantize_int8(self.model.transformer)
@@ -356,105 +203,33 @@ class Pipeline:
         h, w = self.tokens(height, width)
         return h * self.cond_stride // self.cond_upsample, w * self.cond_stride // self.cond_upsample
 
-    # ------------------------------------------------------------------ input -> condition
+    # ------------------------------------------------------------------ input -> job -> images
+
+    @torch.no_grad()
+    def prepare(self, condition=None, size: tuple[int, int] | None = None, **kwargs) -> Job:
+        """The user's input -> a Job for an output of size = (height, width) px (default: one window); what the
+        input is, and the keywords (completion: given_rows, class_id), the task's module says
+        (`taming_lite.tasks.<task>`)."""
+        height, width = size or (self.image_size, self.image_size)
+        return self.spec.prepare(self, condition, height, width, **kwargs)
 
     def condition_tensor(self, condition, height: int, width: int) -> torch.Tensor:
-        """The user's condition -> (1, C, Hc, Wc) for the cond stage, for an output of height x width px.
-
-        depth: (H, W) float in [0, 1], near = bright; labels: (H, W) COCO-Stuff ids; superres: a small
-        (h, w, 3) uint8 image; pose: (18, 3) keypoints (x, y, visible) in pixels of the output size, or an
-        (H, W, 3) uint8 skeleton image."""
-        hc, wc = self.cond_size(height, width)
-        kind = self.spec.condition
-        if kind == "depth":
-            d = resize_depth(np.asarray(condition, np.float32), hc, wc)
-            if self.depth_minmax:  # D-RIN: MiDaS inverse depth, min-max normalised per image
-                lo, hi = float(d.min()), float(d.max())
-                d = (d - lo) / (hi - lo) if hi > lo else np.zeros_like(d)
-            c = torch.from_numpy(d)[None, None] * 2 - 1
-        elif kind == "labels":
-            c = label_onehot(condition, hc, wc, self.label_channels)
-        elif kind == "lowres":
-            c = rgb_to_tensor(resize_rgb(condition, hc, wc))
-        elif kind == "skeleton":
-            c = rgb_to_tensor(self.skeleton_image(condition, hc, wc, (height, width)))
-        else:
-            raise ValueError(f"the {self.task} task takes no condition tensor")
-        return c.to(device=self.device, dtype=self.dtype)
-
-    @staticmethod
-    def skeleton_image(condition, height: int, width: int, canvas: tuple[int, int]) -> np.ndarray:
-        """Keypoints (18, 3) in a canvas (H, W) -> the skeleton drawn at height x width; an image: resized."""
-        from .data.human import draw_skeleton
-
-        a = np.asarray(condition)
-        if a.ndim == 3:
-            return resize_rgb(a, height, width, Image.NEAREST)
-        kp = a.astype(np.float32).copy()
-        kp[:, 0] *= width / canvas[1]
-        kp[:, 1] *= height / canvas[0]
-        return draw_skeleton(kp, height, width)
+        """The user's condition -> (1, C, Hc, Wc) for the cond stage (the task's `condition_tensor`)."""
+        return self.spec.condition_tensor(self, condition, height, width).to(device=self.device, dtype=self.dtype)
 
     @torch.no_grad()
     def encode_condition(self, c: torch.Tensor, h: int, w: int) -> torch.Tensor:
         """Condition tensor -> its tokens: a (1, h, w) grid aligned with the output when the shapes agree
-        (the sliding window can crop it), else a (1, Lc) sequence."""
+        (the sliding window can crop it), else a (1, Lc) sequence; aligned models: features (1, n_embd, h, w)."""
         with autocast(self.device):
             quant, idx = self.model.encode_to_c(c.to(device=self.device, dtype=self.dtype))
-        if idx is None:  # aligned conditioning: one feature per image token (1, n_embd, h, w)
+        if idx is None:  # aligned conditioning: one feature per image token
             if tuple(quant.shape[2:]) != (h, w):
                 raise ValueError(f"condition features {tuple(quant.shape[2:])} do not match the output grid {(h, w)}")
             return quant
         if quant is not None and tuple(quant.shape[2:]) == (h, w):
             return idx.reshape(1, h, w)
         return idx.reshape(1, -1)
-
-    @property
-    def n_classes(self) -> int:
-        """> 0 for a class-conditional model (its condition is one class id; completion tab)."""
-        return getattr(self.model.config, "n_classes", 0)
-
-    @torch.no_grad()
-    def prepare(self, condition=None, size: tuple[int, int] | None = None, given_rows: int = 0,
-                class_id: int | None = None) -> Job:
-        """The user's input -> a Job for an output of size = (height, width) px (default: one window).
-
-        completion: `condition` is the (H, W, 3) uint8 image whose upper `given_rows` token rows are kept,
-        `class_id` the class of a class-conditional model (ignored by the others); the other tasks: see
-        `condition_tensor`."""
-        height, width = size or (self.image_size, self.image_size)
-        h, w = self.tokens(height, width)
-        notes: list[str] = []
-        if self.spec.condition == "image":
-            rows = int(given_rows)
-            if not 0 <= rows <= h:
-                notes.append(f"given rows {rows} -> {min(max(rows, 0), h)} (the output has {h} token rows)")
-                rows = min(max(rows, 0), h)
-            z = torch.zeros((1, h, w), dtype=torch.long, device=self.device)
-            shown = None
-            if condition is not None:
-                rgb = resize_rgb(condition, h * self.in_stride, w * self.in_stride)
-                with autocast(self.device):
-                    _, idx = self.model.encode_to_z(rgb_to_tensor(rgb, self.device, self.dtype))
-                z = idx.reshape(1, h, w)
-                shown = resize_rgb(condition, height, width)
-            elif rows:
-                raise ValueError("given rows need an image to take them from")
-            if self.n_classes:
-                if class_id is None or not 0 <= int(class_id) < self.n_classes:
-                    raise ValueError(f"this model is class-conditional: give a class id in 0..{self.n_classes - 1}, "
-                                     f"got {class_id!r}")
-                _, cond = self.model.encode_to_c(torch.tensor([int(class_id)], device=self.device))
-            else:
-                cond = torch.full((1, 1), self.model.config.sos_token, dtype=torch.long, device=self.device)
-            return Job(cond, z, rows * w, height, width, shown, notes)
-        if condition is None:
-            raise ValueError(f"the {self.task} task needs {self.spec.describe.format(n=self.label_channels)}")
-        cond = self.encode_condition(self.condition_tensor(condition, height, width), h, w)
-        z = torch.zeros((1, h, w), dtype=torch.long, device=self.device)
-        return Job(cond, z, 0, height, width, None, notes)
-
-    # ------------------------------------------------------------------ sampling
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, known: int | None = None) -> list[np.ndarray]:
@@ -471,43 +246,21 @@ class Pipeline:
             imgs = [np.where(big, (0.3 * im + 0.7 * 128).astype(np.uint8), im) for im in imgs]
         return imgs
 
-    def iter_sample(self, job: Job, seed: int | None = 0, num_samples: int = 1, temperature: float | None = None,
-                    top_k: int | None = -1, top_p: float | None = None, previews: int = N_PREVIEWS,
-                    progress=None, guidance: float | None = None) -> Iterator[Preview]:
-        """Sample the job's unknown tokens for `num_samples` images; yield a Preview about `previews` times,
-        the last one final. `top_k` None = no limit, -1 = the default; `progress((done, total))` per chunk.
-        `guidance`: classifier-free guidance scale (None = the model's default, 1 = off; > 1 only for
-        models trained with condition dropout: ValueError otherwise)."""
-        d = self.defaults()
-        temperature = d["temperature"] if temperature is None else temperature
-        top_k = d["top_k"] if top_k == -1 else top_k
-        top_p = d["top_p"] if top_p is None else top_p
-        guidance = float(d["guidance"] if guidance is None else guidance)
-        temperature, top_k, top_p = validate_sampling(temperature, top_k, top_p, self.vocab_size)
-        self.check_guidance(guidance)
+    def iter_sample(self, job: Job, settings: SamplingSettings | None = None, num_samples: int = 1,
+                    previews: int = N_PREVIEWS, progress=None, **user) -> Iterator[Preview]:
+        """Sample the job's unknown tokens for `num_samples` images; yield a Preview about `previews` times, the
+        last one final. `settings`, or the SamplingSettings fields as keywords (seed, temperature, top_k (None:
+        no limit), top_p, guidance), over the defaults (`settings()`); `progress((done, total))` per chunk.
+        Guidance > 1 needs a model trained with condition dropout (ValueError otherwise)."""
+        settings = self.settings(**user) if settings is None else settings.replace(**user) if user else settings
         B = int(num_samples)
-        z = job.z.expand(B, -1, -1).clone()
+        grid = job.z.expand(B, -1, -1).clone()
         cond = job.cond.expand(B, *job.cond.shape[1:])
-        yield from self._stream(cond, z, job.start, dict(seed=seed, temperature=temperature, top_k=top_k,
-                                                          top_p=top_p, guidance=guidance), previews, progress)
-
-    def sample(self, job: Job, **kwargs) -> list[np.ndarray]:
-        """All of `iter_sample`: the final images."""
-        last = None
-        for last in self.iter_sample(job, previews=1, **kwargs):
-            pass
-        return last.images
-
-    def _stream(self, cond, z, start, params, previews, progress) -> Iterator[Preview]:
-        B, h, w = z.shape
-        total = h * w - start
-        grid = z.clone()
+        total = grid.shape[1] * grid.shape[2] - job.start
         if total <= 0:
             yield Preview(0, 0, self.decode(grid), grid)
             return
-        settings = SamplingSettings(params["temperature"], params["top_k"], params["top_p"], params["guidance"],
-                                    params["seed"])
-        it = self.model.iter_grid(cond, grid, settings, start=start, window=self.window)
+        it = self.model.iter_grid(cond, grid, settings, start=job.start, window=self.window)
         every = max(1, total // max(1, previews))
         done = 0
         while done < total:
@@ -517,102 +270,11 @@ class Pipeline:
             if progress is not None:
                 progress((done, total))
             if done == total or previews > 1:
-                yield Preview(done, total, self.decode(out, None if done == total else start + done), out.clone())
+                yield Preview(done, total, self.decode(out, None if done == total else job.start + done), out.clone())
 
-
-def shape_of(config, extra: dict | None = None) -> dict:
-    """A Net2Net config's sizes: window (tokens per side), in_stride, out_stride, image_size (output px of one
-    window), sr_factor (output px per condition px); and what the tabs set up from the config alone:
-    guidable (trained with condition dropout) and guidance (its default scale; 1 = off)."""
-    fs = config.first_stage
-    window = int((extra or {}).get("image_size") or fs.resolution) // fs.downsample_factor
-    guidable = bool(getattr(config, "guidable", False))
-    return dict(window=window, in_stride=fs.downsample_factor, out_stride=fs.upsample_factor,
-                image_size=window * fs.upsample_factor,
-                sr_factor=max(1, config.cond_factor) * fs.upsample_factor // fs.downsample_factor,
-                guidable=guidable, guidance=float(config.guidance) if guidable else 1.0)
-
-
-def model_shape(model_or_name) -> dict | None:
-    """`shape_of` a model, or of a folder / registry name read from its config file only (no weights, no
-    network: embedded, or already in the download or HF cache); None when the config is not on disk or is
-    not a conditional transformer's."""
-    from .checkpoints import CheckpointError, config_from_original, read_config, read_original_config
-    from .net2net import Net2NetConfig
-
-    if isinstance(model_or_name, torch.nn.Module):
-        return shape_of(model_or_name.config)
-    from . import hub
-    from .registry import load_registry
-
-    name = str(model_or_name)
-    try:
-        if Path(name).is_dir():
-            files = hub.local_folder(name)
-            config_path, fmt = files.config, files.format
-        else:
-            entry = load_registry().get(name)
-            if entry is None:
-                return None
-            if entry.is_local:
-                config_path = entry.path / entry.files["config"]
-            elif entry.urls:  # downloaded before: its config is in the download cache
-                from .download import cached_entry_files
-
-                cached = cached_entry_files(entry)
-                config_path = cached[0] if cached else None
-            else:  # a Hub entry in the HF cache
-                cached = hub.cached_files(entry.repo_id, entry.revision, [entry.files["config"]])
-                config_path = cached[entry.files["config"]] if cached else None
-            if config_path is None or not config_path.is_file():
-                return None
-            fmt = entry.format
-        if fmt == "taming_lite":
-            meta = read_config(config_path.parent)
-            if meta["model_type"] != "net2net":
-                return None
-            return shape_of(Net2NetConfig(**meta["config"]), meta.get("extra"))
-        kind, config = config_from_original(read_original_config(config_path), str(config_path))
-        return shape_of(config) if kind == "net2net" else None
-    except (CheckpointError, OSError, TypeError, ValueError):
-        return None
-
-
-# --------------------------------------------------------------------------- placeholders
-
-PLACEHOLDER_IMAGE_SIZE = 64  # pixels; 8 x 8 tokens with a stride of 8
-PLACEHOLDER_SEED = 0
-
-
-def _vqgan(in_ch: int, resolution: int, ch_mult, n_labels: int | None = None, n_embed: int = 64):
-    from .vqgan import VQGANConfig
-
-    return VQGANConfig(ch=32, ch_mult=tuple(ch_mult), num_res_blocks=1, attn_resolutions=(), z_channels=32,
-                       resolution=resolution, in_channels=in_ch, out_ch=in_ch, embed_dim=32, n_embed=n_embed,
-                       n_labels=n_labels)
-
-
-def placeholder_model(task: str):
-    """A tiny, randomly initialised Net2NetTransformer with the task's condition layout (seeded)."""
-    from .data.labels import NUM_CLASSES
-    from .gpt import GPTConfig
-    from .net2net import Net2NetConfig, Net2NetTransformer
-
-    spec(task)  # ValueError naming the tasks
-    S = PLACEHOLDER_IMAGE_SIZE
-    first = _vqgan(3, S, (1, 1, 2, 2))  # stride 8 -> 8 x 8 tokens
-    cond = {
-        "completion": None,
-        "depth": _vqgan(1, S, (1, 1, 2, 2)),
-        "labels": _vqgan(NUM_CLASSES, S, (1, 1, 2, 2), n_labels=NUM_CLASSES),
-        "superres": _vqgan(3, S // 4, (1, 2)),  # 16 x 16 input, stride 2 -> the same 8 x 8 grid
-        "pose": _vqgan(3, S, (1, 1, 2, 2)),
-    }[task]
-    n_tok = (S // 8) ** 2
-    n_cond = 1 if cond is None else n_tok
-    gpt = GPTConfig(vocab_size=64, block_size=n_cond + n_tok, n_layer=2, n_head=2, n_embd=64)
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(PLACEHOLDER_SEED)
-        model = Net2NetTransformer(Net2NetConfig(first_stage=first, transformer=gpt, cond_stage=cond))
-    return model.eval()
+    def sample(self, job: Job, **kwargs) -> list[np.ndarray]:
+        """All of `iter_sample`: the final images."""
+        last = None
+        for last in self.iter_sample(job, previews=1, **kwargs):
+            pass
+        return last.images

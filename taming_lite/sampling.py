@@ -32,7 +32,7 @@ Cost: at most H * ceil(W / block) prefills (fewer with reuse) instead of H * W f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +59,10 @@ def validate_sampling(temperature: float = 1.0, top_k: int | None = None, top_p:
         if vocab_size is not None:
             top_k = min(top_k, vocab_size)
     if top_p is not None:
-        top_p = float(top_p)
+        try:
+            top_p = float(top_p)
+        except (TypeError, ValueError):
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}") from None
         if not 0.0 < top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     return temperature, top_k, top_p
@@ -69,8 +72,13 @@ def validate_sampling(temperature: float = 1.0, top_k: int | None = None, top_p:
 class SamplingSettings:
     """How tokens are drawn, validated when made (ValueError saying what is wrong).
 
-    top_k None: no limit; top_p None: off; guidance 1: off (> 1 only for models trained with condition
-    dropout: the model checks that); seed None: a fresh draw each time; sample False: greedy (argmax)."""
+    top_k None: no limit; top_p None: off (1 is read as None: one spelling); guidance 1: off (> 1 only for
+    models trained with condition dropout: the model checks that, `Net2NetTransformer.null_condition`); seed
+    None: a fresh draw each time; sample False: greedy (argmax). Made once at the edge (the app's controls,
+    `Pipeline.settings`, `Net2NetTransformer.sample`), then passed down as it is: nothing below validates again.
+
+        SamplingSettings.resolve(task.sampling, entry.sampling, {"guidance": 2.0}, top_k=None)  # later wins
+    """
 
     temperature: float = 1.0
     top_k: int | None = None
@@ -89,9 +97,28 @@ class SamplingSettings:
             raise ValueError(f"guidance must be a finite number >= 1 (1 = off), got {g}")
         if self.seed is not None and (isinstance(self.seed, bool) or int(self.seed) != self.seed):
             raise ValueError(f"seed must be a whole number or None, got {self.seed!r}")
+        if p == 1.0:
+            p = None
         for name, value in (("temperature", t), ("top_k", k), ("top_p", p), ("guidance", g),
                             ("seed", None if self.seed is None else int(self.seed)), ("sample", bool(self.sample))):
             object.__setattr__(self, name, value)
+
+    @classmethod
+    def resolve(cls, *layers, **user) -> "SamplingSettings":
+        """The settings of one request: the class defaults, then each layer in order (e.g. the task's defaults,
+        the model's registry entry, the model's config), then the user's keywords; a later value wins, a key a
+        layer leaves out keeps the earlier one, and so does None for temperature, guidance or sample (which have
+        no None: "not given"; for top_k, top_p and seed None is a value). Layers may hold other keys (ignored);
+        the user's may not."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(user) - names
+        if unknown:
+            raise TypeError(f"unknown sampling settings {sorted(unknown)}; known: {sorted(names)}")
+        values: dict = {}
+        for layer in (*layers, user):
+            values.update((k, v) for k, v in (layer or {}).items()
+                          if k in names and (v is not None or k not in ("temperature", "guidance", "sample")))
+        return cls(**values)
 
     def replace(self, **changes) -> "SamplingSettings":
         return replace(self, **changes)

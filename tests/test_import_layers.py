@@ -21,11 +21,15 @@ PACKAGE = "taming_lite"
 # The floors, lowest first. A module may import only modules on lower floors (modules of one floor stand
 # beside each other: neither imports the other). The modules not named here (data/, train/, evaluate,
 # evaluators, ...) are held by the rule of no circle only.
+TASK_MODULES = ("completion", "depth", "labels", "superres", "pose")
 FLOORS = (
-    ("tasks", "device", "seeds", "superres"),  # what a task is; where models run; imports nothing of ours
+    ("device", "seeds", "superres", "images"),  # where models run; arrays <-> tensors; imports nothing of ours
     ("gpt", "vqgan", "cond_encoder"),          # the models
     ("sampling",),
     ("net2net", "pixelgpt", "quantize"),
+    ("tasks.base",),                           # what a task is (its model-side methods read the models)
+    tuple(f"tasks.{t}" for t in TASK_MODULES),  # one module per task
+    ("tasks",),                                # the table of tasks
     ("checkpoints",),                          # our format and the original's
     ("registry",),                             # the registry schema: the lowest of the io that uses it
     ("download",),                             # direct download links
@@ -165,8 +169,16 @@ def test_every_import_among_the_floors_points_down(graph):
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_task_table_imports_nothing_of_ours(graph):
-    assert graph[f"{PACKAGE}.tasks"] == set()
+def test_the_tasks_stand_below_io(graph):
+    """A task module reads the models and the data (lazily, in its methods), never io or the pipeline; the
+    table imports only its task modules; and importing it loads neither torch nor anything else of ours
+    (tests/test_tasks.py): the data sets and the registry read it."""
+    task_modules = {f"{PACKAGE}.tasks.{t}" for t in ("base",) + TASK_MODULES}
+    assert graph[f"{PACKAGE}.tasks"] == task_modules | {f"{PACKAGE}.data.labels"}  # COCO_STUFF_CLASSES, lazily
+    io = {f"{PACKAGE}.{m}" for m in ("checkpoints", "registry", "download", "hub", "pipeline", "evaluate",
+                                     "evaluators", "train")}
+    wrong = {m: sorted(graph[m] & io) for m in task_modules if graph[m] & io}
+    assert not wrong, wrong
 
 
 def test_io_is_a_line(graph):

@@ -60,10 +60,31 @@ def index_to_ids(index: np.ndarray) -> np.ndarray:
     return LABEL_IDS[np.asarray(index, dtype=np.int64)]
 
 
-def to_onehot(labels: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """COCO-Stuff id map (H, W) -> one-hot (NUM_CLASSES, H, W) in class-list order."""
-    idx = ids_to_index(labels)
-    onehot = np.zeros((NUM_CLASSES,) + idx.shape, dtype=dtype)
+COCO_STUFF_CLASSES = 182  # S-FLCKR's one-hot layout: np.eye(182)[segmentation], COCO-Stuff ids 0..181
+
+
+def to_onehot(labels: np.ndarray, dtype=np.float32, channels: int = NUM_CLASSES,
+              size: tuple[int, int] | None = None) -> np.ndarray:
+    """COCO-Stuff id map (H, W) -> one-hot (channels, H, W), or (channels, *size) resized first (nearest).
+
+    `channels` = NUM_CLASSES: our landscape classes, in class-list order; COCO_STUFF_CLASSES (182): the
+    original S-FLCKR layout, `np.eye(182)[segmentation]` on the 0-based COCO-Stuff ids themselves (its data
+    code applies no offset; our palette ids are those ids)."""
+    labels = np.asarray(labels)
+    if channels == NUM_CLASSES:
+        idx = ids_to_index(labels)
+    elif channels == COCO_STUFF_CLASSES:
+        if labels.min(initial=0) < 0 or labels.max(initial=0) >= COCO_STUFF_CLASSES:
+            raise ValueError(f"label ids must be COCO-Stuff ids below {COCO_STUFF_CLASSES}, got {int(labels.max())}")
+        idx = labels.astype(np.uint8)
+    else:
+        raise ValueError(f"a label model with {channels} classes: only {NUM_CLASSES} (ours) and "
+                         f"{COCO_STUFF_CLASSES} (COCO-Stuff, S-FLCKR) are known")
+    if size is not None and tuple(size) != idx.shape:
+        from PIL import Image
+
+        idx = np.asarray(Image.fromarray(idx).resize((size[1], size[0]), Image.NEAREST))
+    onehot = np.zeros((channels,) + idx.shape, dtype=dtype)
     np.put_along_axis(onehot, idx[None].astype(np.int64), 1, axis=0)
     return onehot
 

@@ -138,7 +138,7 @@ def test_not_enough_disk_is_said_before_downloading(served, monkeypatch):
 
 
 def test_the_tabs_sizes_come_from_a_cached_download_without_a_request(served):
-    from taming_lite.pipeline import model_shape
+    from taming_lite.hub import model_shape
 
     assert model_shape("drin") is None  # not downloaded yet: unknown (and nothing asked)
     resolve("drin")

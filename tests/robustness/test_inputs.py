@@ -286,10 +286,18 @@ def test_keypoints_json_round_trip():
 
 
 def test_sampling_defaults_and_clamps():
-    p = inputs.sampling_params(1, 1.0, 0, 1.0, 2, vocab_size=64)
-    assert p == dict(seed=1, temperature=1.0, top_k=None, top_p=None, num_samples=2)
-    assert inputs.sampling_params(1, 1.0, 5000, 0.5, 1, vocab_size=64)["top_k"] == 64
-    assert inputs.sampling_params(1.0, 1.0, 3.0, 0.5, 1.0, vocab_size=64)["top_k"] == 3
+    """The API's spellings (top-k 0 = no limit, top-p 1 = off) become the library's one (None)."""
+    from taming_lite.sampling import SamplingSettings
+
+    s, n = inputs.sampling_params(1, 1.0, 0, 1.0, 2, vocab_size=64)
+    assert s == SamplingSettings(temperature=1.0, top_k=None, top_p=None, seed=1) and n == 2
+    assert inputs.sampling_params(1, 1.0, 5000, 0.5, 1, vocab_size=64)[0].top_k == 64
+    assert inputs.sampling_params(1.0, 1.0, 3.0, 0.5, 1.0, vocab_size=64)[0].top_k == 3
+    def model(**user):  # Pipeline.settings: the model's defaults, then the user's values
+        return SamplingSettings.resolve({"top_k": 100, "guidance": 2.0}, **user)
+
+    assert inputs.sampling_params(1, 0.5, 0, 1.0, 1, 64, model)[0] == SamplingSettings(0.5, None, None, 2.0, 1)
+    assert inputs.sampling_params(1, 0.5, 0, 1.0, 1, 64, model, guidance=1.0)[0].guidance == 1.0
 
 
 @pytest.mark.parametrize("kw,match", [
@@ -313,13 +321,13 @@ anything = st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow
 @given(anything, anything, anything, anything, anything)
 def test_sampling_params_property(seed, temperature, top_k, top_p, n):
     try:
-        p = inputs.sampling_params(seed, temperature, top_k, top_p, n, vocab_size=64)
+        s, n = inputs.sampling_params(seed, temperature, top_k, top_p, n, vocab_size=64)
     except InputError:
         return
-    assert 0 <= p["seed"] <= inputs.MAX_SEED and p["temperature"] > 0
-    assert p["top_k"] is None or 1 <= p["top_k"] <= 64
-    assert p["top_p"] is None or 0 < p["top_p"] < 1
-    assert 1 <= p["num_samples"] <= inputs.MAX_SAMPLES
+    assert 0 <= s.seed <= inputs.MAX_SEED and s.temperature > 0
+    assert s.top_k is None or 1 <= s.top_k <= 64
+    assert s.top_p is None or 0 < s.top_p < 1
+    assert 1 <= n <= inputs.MAX_SAMPLES
 
 
 @FAST
