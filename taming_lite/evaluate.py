@@ -459,7 +459,7 @@ def cond_stage_accuracy(model, task: str, conditions: list, size: int) -> dict:
     """What the cond VQGAN keeps of the user-style conditions: labels, mIoU (per image and pooled) of the argmax of
     its reconstruction; depth, Spearman (plain and within rows) of its reconstruction. Empty for pose and for
     aligned conditioning (its cond encoder quantizes nothing: the condition reaches the GPT whole)."""
-    if getattr(model.config, "aligned", False):
+    if getattr(getattr(model, "config", None), "aligned", False):
         return {}
     cs = model.cond_stage_model
     if task == "labels":

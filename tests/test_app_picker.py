@@ -318,7 +318,9 @@ def test_through_the_http_api(app):
     client = Client(srv.url, verbose=False)
     params = {p["parameter_name"]: p for p in
               client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/pose"]["parameters"]}
-    assert list(params)[-2:] == ["model", "guidance"] and params["model"]["parameter_default"] == ""
+    # model and guidance after the sampling controls, then the photo arguments (issue 39), all optional
+    assert list(params)[-4:] == ["model", "guidance", "photo", "preprocessor"]
+    assert params["model"]["parameter_default"] == ""
     assert params["guidance"]["parameter_default"] == 1.0  # the placeholder model has no guidance
     pose_picker = next(c for c in client.config["components"]
                        if c.get("props", {}).get("elem_id") == "model-picker-pose")

@@ -207,7 +207,7 @@ def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig
 
     zs, cs = [], []
     n = len(dataset)
-    aligned = net.config.aligned
+    aligned = getattr(net.config, "aligned", False)  # a PixelGPT has no condition
     for s in tqdm(range(0, n, batch), desc="encoding tokens", disable=not show, unit="batch"):
         items = collate(dataset, list(range(s, min(n, s + batch))))
         x = items[cfg.data.image_key].to(device)
