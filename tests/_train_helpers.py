@@ -26,3 +26,18 @@ def column(run_dir: Path, name: str) -> list[float]:
 
 def mean(xs):
     return sum(xs) / len(xs)
+
+
+RECIPE_ENV = ("MAX_MINUTES", "RESUME", "RUNS", "OUT", "TASKS", "BASE", "QUICK")
+
+
+def run_recipe(root: Path, script: str, timeout: float = 2400, **env):
+    """scripts/<script> in quick mode from a copy of the repository's scripts/ and configs/ in root, with only
+    the recipe variables given here (none inherited from the caller's environment)."""
+    import os
+    import subprocess
+
+    full = {k: v for k, v in os.environ.items() if k not in RECIPE_ENV}
+    full.update(PYTHONPATH=str(REPO), QUICK="1", **env)
+    return subprocess.run(["bash", str(root / "scripts" / script)], cwd=root, env=full, capture_output=True,
+                          text=True, timeout=timeout)

@@ -56,6 +56,7 @@ class AppServer:
                         return self
             except OSError:
                 time.sleep(0.5)
+        self.stop()  # a server that did not start is stopped all the same
         raise RuntimeError(f"app did not start within {timeout} s:\n{self.log_path.read_text()[-3000:]}")
 
     def alive(self) -> bool:

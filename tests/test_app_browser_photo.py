@@ -35,12 +35,7 @@ def page(tmp_path_factory, tiny):
 
     from test_app_browser import open_app
 
-    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"])
-    try:
-        srv.wait(300)
-    except RuntimeError:  # a server that did not start is stopped all the same
-        srv.stop()
-        raise
+    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"]).wait(300)
     try:
         yield from open_app(srv.url, height=1400)
     finally:

@@ -195,12 +195,7 @@ CTRL = [1, 1.0, 100, 1.0, 1]  # seed, temperature, top_k, top_p, num_samples
 def app(tmp_path_factory, tiny):
     from app_server import AppServer
 
-    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"])
-    try:
-        srv.wait(300)
-    except RuntimeError:  # a server that did not start is stopped all the same
-        srv.stop()
-        raise
+    srv = AppServer(tmp_path_factory.mktemp("app"), extra_args=["--allow-local-models"]).wait(300)
     yield srv, Client(srv.url, verbose=False)
     srv.stop()
 

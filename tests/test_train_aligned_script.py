@@ -4,12 +4,11 @@ QUICK=1 renders tiny data, trains the pose and depth transformers in aligned mod
 weights/ (2 steps each), evaluates them beside those and publishes them, on a copy of scripts/ and configs/ in
 a temp dir. The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
 
-import os
 import shutil
-import subprocess
 
 import pytest
 
+import _train_helpers as train_helpers
 from _train_helpers import REPO
 from taming_lite.checkpoints import load_pretrained
 
@@ -17,10 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_recipe(root, **env):
-    full = {k: v for k, v in os.environ.items() if k not in ("MAX_MINUTES", "RESUME", "RUNS", "OUT", "TASKS", "BASE")}
-    full.update(PYTHONPATH=str(REPO), QUICK="1", BASE=str(REPO / "weights"), **env)
-    return subprocess.run(["bash", str(root / "scripts" / "train_aligned.sh")], cwd=root, env=full,
-                          capture_output=True, text=True, timeout=1800)
+    return train_helpers.run_recipe(root, "train_aligned.sh", timeout=1800, BASE=str(REPO / "weights"), **env)
 
 
 @pytest.mark.timeout(1800)  # about 1 CPU minute, a few wall minutes on a busy machine

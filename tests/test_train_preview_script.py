@@ -4,14 +4,13 @@ QUICK=1 runs every stage (data, VQGANs, transformers, the decoder fine-tunes, th
 chains, x8 super-resolution) with tiny data and step counts, on a copy of scripts/ and configs/ in a temp
 dir. The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it: the recipe can run in pieces."""
 
-import os
 import shutil
-import subprocess
 
 import pytest
 import torch
 from safetensors import safe_open
 
+import _train_helpers as train_helpers
 from _train_helpers import REPO
 from taming_lite.checkpoints import load_pretrained, read_config
 
@@ -21,10 +20,7 @@ SHIPPED = ["vqgan_image", "completion", "depth", "labels", "superres", "pose", "
 
 
 def run_recipe(root, **env):
-    full = {k: v for k, v in os.environ.items() if k not in ("MAX_MINUTES", "RESUME", "RUNS", "OUT")}
-    full.update(PYTHONPATH=str(REPO), QUICK="1", **env)
-    return subprocess.run(["bash", str(root / "scripts" / "train_preview.sh")], cwd=root, env=full,
-                          capture_output=True, text=True, timeout=2400)
+    return train_helpers.run_recipe(root, "train_preview.sh", **env)
 
 
 def dtypes(folder):
