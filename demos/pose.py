@@ -23,7 +23,7 @@ INTRO = f"""### Pose to human
 Choose a **preset pose**, edit the **keypoints JSON** (18 points `[x, y, visible]` in OpenPose order:
 {", ".join(KEYPOINT_NAMES)}; `visible` 0 = missing), or upload an **OpenPose JSON**
 (`people[0].pose_keypoints_2d`). The skeleton preview updates as you type. The skeleton image, in
-OpenPose colours, is encoded into condition tokens; the transformer samples a person in that pose.
+OpenPose colours, is the condition (the embedded model reads it whole, as aligned features; the paper's as condition tokens); the transformer samples a person in that pose.
 **From a photo:** open *start from a photo*, choose the keypoint detector (ViTPose, after a person detector;
 the largest person is taken) and generate, or *Detect* to load the keypoints into the JSON and edit them."""
 
