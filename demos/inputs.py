@@ -253,6 +253,8 @@ def canvas_to_rgb(value) -> np.ndarray:
     if (bg is None or not _has_alpha_content(bg)) and not painted:
         raise InputError("the canvas is empty: paint on it with the palette colours, or upload a label map")
     comp = value.get("composite")
+    if comp is None and not painted:  # a loaded map not painted over (the browser sends no composite then)
+        comp = bg
     if comp is None:
         raise InputError("the canvas could not be read; paint again or upload a label map")
     return load_rgb(comp)

@@ -72,7 +72,8 @@ def detect_only(store, photo, preprocessor, height, width, model=models.DEFAULT)
     """Detect: the label map from the photo onto the canvas (to repaint), the upload cleared, the choice None."""
     tm = store.get_model(TASK, choice=model)
     found, notes = photo_input.detect(store, tm, TASK, photo, preprocessor, int(height), int(width))
-    canvas = {"background": common.image_file(found.shown), "layers": [], "composite": None}
+    shown = common.image_file(found.shown)
+    canvas = {"background": shown, "layers": [], "composite": shown}
     yield canvas, None, photo_input.NONE, photo_input.detected_info(
         TASK, notes, "loaded onto the canvas: repaint what you like, then Generate (the preprocessor is set back "
                      "to None)")

@@ -35,7 +35,7 @@ class PhotoUI:
 def build(task: str) -> PhotoUI:
     """The photo input, the preprocessor choice and the Detect button, in a closed accordion."""
     cond = WHAT[task][0]
-    with gr.Accordion(f"…or start from a photo (estimate the {cond})", open=False):
+    with gr.Accordion(f"…or start from a photo (estimate the {cond})", open=False, elem_id=f"{task}-photo-accordion"):
         image = common.ImageInput(type="filepath", label="photo", sources=["upload", "clipboard"], height=200,
                                   image_mode=None, elem_id=f"{task}-photo")
         info = "" if photo.available() else f" (needs `{photo.INSTALL}`, then restart the app)"
