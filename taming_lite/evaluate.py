@@ -73,6 +73,7 @@ from .evaluators import (METRIC, confusion_matrix, consistency, get_batch, load_
                          miou_from_confusion, miou_per_image, resized, spearman, target_of, within_row)
 from .net2net import check_guidance
 from .pipeline import Pipeline
+from .vqgan import VQGAN
 from .seeds import HELD_OUT_SEED, USER_STYLE_SEED
 from .superres import area_downsample, back_project
 from .tasks import TASKS
@@ -696,6 +697,9 @@ def main(argv=None):
             model = load_pretrained(d)
             if d.name != name:
                 model = getattr(model, EMBEDDED_IN[name][1])
+                if not isinstance(model, VQGAN):  # an aligned model's cond stage is an encoder, not a VQGAN
+                    report(name, {"(none)": f"{d.name} has no {name} (aligned conditioning: a cond encoder)"})
+                    continue
             task, key = VQGANS[name]
             report(name, eval_vqgan(model, task, key, args.n, realism_size=args.realism_size, evaluator=segmenter))
             continue
