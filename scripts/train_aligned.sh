@@ -8,7 +8,7 @@
 #   MAX_MINUTES=60 scripts/train_aligned.sh                # in pieces: stop after 60 min (exit status 75) ...
 #   MAX_MINUTES=60 RESUME=1 scripts/train_aligned.sh       # ... and go on from there
 #   QUICK=1 scripts/train_aligned.sh                       # tiny data and step counts (the tests run it)
-#   TASKS="pose" scripts/train_aligned.sh                  # some tasks only (default: pose depth)
+#   TASKS="pose" scripts/train_aligned.sh                  # some tasks only (default: pose depth labels superres)
 #
 # BASE is the folder of the prefix models it starts from (default weights/, as scripts/train_preview.sh
 # leaves it; QUICK: weights/); their image VQGAN is kept, so every image token means what it meant before.
@@ -32,7 +32,7 @@ else
   QUICK_EXTRA=()
 fi
 BASE="${BASE:-weights}"
-TASKS="${TASKS:-pose depth}"
+TASKS="${TASKS:-pose depth labels superres}"
 DATA="$RUNS/data"
 W="$RUNS/out"
 MAX_MINUTES="${MAX_MINUTES:-0}"
@@ -41,17 +41,29 @@ CONFIGS=configs/aligned
 source scripts/recipe_lib.sh
 
 stage_data() {  # the layout mix (3D renders, layout-first renders, composites; seed 7) for depth and labels,
-  # 10000 humans of seed 8, every other one in a pose over the whole joint ranges, for pose
+  # 10000 humans of seed 8, every other one in a pose over the whole joint ranges, for pose; the images of
+  # both, interleaved, for super-resolution (images_mix.npz)
   cache layout "$N_LAYOUT" 7 layout64_seed7
   cache human_wide "$N_WIDE" 8 humanwide64_seed8
+  [ -f "$DATA/images_mix.npz" ] || python - "$DATA" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+a, b = (np.load(f"{d}/{n}/shard_00000.npz")["image"] for n in ("layout64_seed7", "humanwide64_seed8"))
+n = min(len(a), len(b))
+mix = np.concatenate([np.stack([a[:n], b[:n]], 1).reshape(-1, *a.shape[1:]), a[n:], b[n:]])
+np.savez(f"{d}/images_mix.tmp.npz", image=mix)
+PY
+  [ -f "$DATA/images_mix.npz" ] || mv "$DATA/images_mix.tmp.npz" "$DATA/images_mix.npz"
 }
 
-aligned() {  # task steps data: the task's aligned transformer from its prefix model in $BASE, 1 thread
-  local t=$1 n=$2 data=$3
+aligned() {  # task steps data: the task's aligned transformer from its prefix model in $BASE, 1 thread;
+  # data: a cache folder of $DATA or an npz file in it
+  local t=$1 n=$2 data=$DATA/$3
+  [[ "$data" == *.npz ]] || data="$data/shard_00000.npz"
   [ -d "$BASE/$t" ] || { echo "no $BASE/$t to start from (scripts/train_preview.sh makes it)" >&2; exit 2; }
   rm -rf "${RUNS:?}/base/$t"; mkdir -p "$RUNS/base"; cp -r "$BASE/$t" "$RUNS/base/$t"  # $OUT may be $BASE
   train transformer "transformer_$t" "transformer_$t" - first_stage="$RUNS/base/$t" init_from="$RUNS/base/$t" \
-    data.root="$DATA/$data/shard_00000.npz" steps="$(steps "$n")" lr=3e-4 warmup_steps=50 threads=1 \
+    data.root="$data" steps="$(steps "$n")" lr=3e-4 warmup_steps=50 threads=1 \
     export_dir="$W/$t"
   python -m scripts.finetune_decoder --vqgan "$BASE/vqgan_image" --copy-only --into "$W/$t"  # its decoder's record
   python -m scripts.shrink_weights "$W/$t"
@@ -64,6 +76,16 @@ stage_pose() {  # 1500 x 8 on the wide humans (about 30 min at one thread)
 
 stage_depth() {  # 1500 x 8 on the layout mix (about 35 min at one thread)
   [[ " $TASKS " == *" depth "* ]] && aligned depth 1500 layout64_seed7
+  return 0
+}
+
+stage_labels() {  # 1500 x 8 on the layout mix (about 35 min at one thread)
+  [[ " $TASKS " == *" labels "* ]] && aligned labels 1500 layout64_seed7
+  return 0
+}
+
+stage_superres() {  # 1500 x 8 on the images of both sets, x8 (8x8 inputs enlarged 2x: one feature per token)
+  [[ " $TASKS " == *" superres "* ]] && aligned superres 1500 images_mix.npz
   return 0
 }
 
@@ -87,6 +109,6 @@ stage_publish() {  # the new folders into $OUT
   echo "== wrote $OUT/{${TASKS// /,}}"
 }
 
-STAGES=(data pose depth evaluate publish)
+STAGES=(data pose depth labels superres evaluate publish)
 run_stages
 echo "done: the aligned models are in $OUT ($(( ($(date +%s) - STARTED) / 60 )) min)"

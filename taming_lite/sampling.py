@@ -184,24 +184,35 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
 def iter_sample(gpt: GPT, prefix: torch.Tensor, steps: int, temperature: float = 1.0, sample: bool = True,
                 top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                 use_cache: bool = True, guidance: float = 1.0,
-                uncond: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+                uncond: torch.Tensor | None = None, cond_emb: torch.Tensor | None = None,
+                uncond_emb: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
     """Extend prefix (B, P) by `steps` tokens; yields the whole sequence (B, P + k) after each new token.
-    guidance > 1 with uncond (B, P), the prefix of the unconditional branch: classifier-free guidance."""
+    guidance > 1 with uncond (B, P), the prefix of the unconditional branch: classifier-free guidance.
+    cond_emb (B, P + steps - 1, C): aligned conditioning, added to the input at every sequence position
+    (`taming_lite.cond_encoder.to_sequence` of the features, after P - 1 leading positions);
+    uncond_emb: the same for the unconditional branch."""
     if prefix.dim() != 2 or prefix.shape[1] < 1:
         raise ValueError(f"prefix must be (B, P) with P >= 1, got shape {tuple(prefix.shape)}")
     total = prefix.shape[1] + steps
     if total - 1 > gpt.config.block_size:  # the last token is never fed to the model
         raise ValueError(f"{prefix.shape[1]} + {steps} tokens exceed the model's block_size {gpt.config.block_size}")
     B = prefix.shape[0]
+    if cond_emb is not None:
+        if cond_emb.shape[:2] != (B, total - 1):
+            raise ValueError(f"cond_emb {tuple(cond_emb.shape)} must be (B, P + steps - 1, C) = ({B}, {total - 1}, C)")
+        cond_emb = _with_uncond(cond_emb, uncond_emb, guidance)
     x = _with_uncond(prefix, uncond, guidance)  # (B or 2B, P)
     guided = x.shape[0] != B
+    if cond_emb is not None and cond_emb.shape[0] != x.shape[0]:
+        raise ValueError("guidance with cond_emb needs both uncond and uncond_emb")
     cache = gpt.new_cache(x.shape[0], max(total - 1, 1)) if use_cache else None
     for k in range(steps):
+        emb = None if cond_emb is None else cond_emb[:, : x.shape[1]]
         if cache is not None:
             start = 0 if k == 0 else x.shape[1] - 1
-            logits = gpt.forward_cached(x[:, start:], cache, start)
+            logits = gpt.forward_cached(x[:, start:], cache, start, cond_emb=None if emb is None else emb[:, start:])
         else:
-            logits = gpt(x)[0][:, -1]
+            logits = gpt(x, cond_emb=emb)[0][:, -1]
         if guided:
             logits = guide(logits, guidance)
         ix = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)
@@ -333,10 +344,11 @@ def sample_sliding_window_per_token(gpt: GPT, cond: torch.Tensor, z: torch.Tenso
                                     window: tuple[int, int] = (16, 16), temperature: float = 1.0,
                                     sample: bool = True, top_k: int | None = None, top_p: float | None = None,
                                     generator: torch.Generator | None = None, block: int | None = None,
-                                    row_step: int = 1) -> torch.Tensor:
+                                    row_step: int = 1, feat: torch.Tensor | None = None) -> torch.Tensor:
     """The original scheme: one full-window forward (no cache) per token, the token near the
     window's centre. Reference for tests and benchmarks. With `block` / `row_step` the windows are
-    placed as `iter_sample_sliding_window` places them (still one uncached forward per token)."""
+    placed as `iter_sample_sliding_window` places them (still one uncached forward per token).
+    feat (B, C, H, W): aligned conditioning, cropped with the window as there."""
     B, H, W = z.shape
     wh, ww = min(window[0], H), min(window[1], W)
     grid_cond = cond.dim() == 3
@@ -357,6 +369,7 @@ def sample_sliding_window_per_token(gpt: GPT, cond: torch.Tensor, z: torch.Tenso
             c_seq = cond[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1) if grid_cond else cond
             seq = torch.cat((c_seq, z[:, i0 : i0 + wh, j0 : j0 + ww].reshape(B, -1)), dim=1)
             p = c_seq.shape[1] + (i - i0) * ww + (j - j0)
-            logits = gpt(seq[:, :p])[0][:, -1]
+            emb = None if feat is None else _window_features(feat[:, :, i0 : i0 + wh, j0 : j0 + ww], c_seq.shape[1])
+            logits = gpt(seq[:, :p], cond_emb=None if emb is None else emb[:, :p])[0][:, -1]
             z[:, i, j] = pick(filter_logits(logits, temperature, top_k, top_p), sample, generator)[:, 0]
     return z

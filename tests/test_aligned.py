@@ -135,6 +135,36 @@ def test_sliding_window_over_a_larger_grid():
         next(net.iter_grid(feat[:, :, :8], z, SamplingSettings(), window=(8, 8)))
 
 
+def test_plain_samplers_take_the_features():
+    """iter_sample with cond_emb (cached and not) and the per-token window reference sample what iter_grid does."""
+    from taming_lite.sampling import iter_sample, sample_sliding_window_per_token
+
+    net = tiny()
+    feat = net.encode_to_c(onehot(10))[0]
+    z = torch.zeros((2, 8, 8), dtype=torch.long)
+    for _, ref in net.iter_grid(feat, z.clone(), SamplingSettings(sample=False)):
+        pass
+    sos = torch.full((2, 1), net.config.sos_token)
+    emb = to_sequence(feat)  # (2, 64, C): position k predicts token k
+    for use_cache in (True, False):
+        for seq in iter_sample(net.transformer, sos, 64, sample=False, use_cache=use_cache, cond_emb=emb):
+            pass
+        assert torch.equal(seq[:, 1:], ref.reshape(2, -1))
+    per_token = sample_sliding_window_per_token(net.transformer, sos, z, window=(8, 8), sample=False, feat=feat)
+    assert torch.equal(per_token, ref)
+    null = net.null_condition(feat, 2.0)
+    for guided in iter_sample(net.transformer, sos, 64, sample=False, guidance=2.0, uncond=sos, cond_emb=emb,
+                              uncond_emb=to_sequence(null)):
+        pass
+    for _, ref2 in net.iter_grid(feat, z.clone(), SamplingSettings(sample=False, guidance=2.0)):
+        pass
+    assert torch.equal(guided[:, 1:], ref2.reshape(2, -1))
+    with pytest.raises(ValueError, match="cond_emb"):
+        next(iter_sample(net.transformer, sos, 64, cond_emb=emb[:, :10]))
+    with pytest.raises(ValueError, match="uncond_emb"):
+        next(iter_sample(net.transformer, sos, 64, guidance=2.0, uncond=sos, cond_emb=emb))
+
+
 def test_guidance_refused_without_dropout():
     net = tiny(cond_drop=0.0)
     feat = net.encode_to_c(onehot(8))[0]
