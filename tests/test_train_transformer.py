@@ -165,14 +165,15 @@ def test_pixel_baseline_trains_and_exports(tmp_path):
     assert column(tmp_path / "pix2", "loss")[0] < mean(loss[:3]) / 1.5
 
 
-@pytest.mark.parametrize("cond_key", ["depth", "labels"])
-def test_aligned_conditioning_trains_resumes_and_exports(tmp_path, stages, cond_key):
+@pytest.mark.parametrize("cond_key,upsample", [("depth", 1), ("labels", 1), ("depth", 2)])
+def test_aligned_conditioning_trains_resumes_and_exports(tmp_path, stages, cond_key, upsample):
     """conditioning=aligned: a CondEncoder trains with the GPT (no cond VQGAN); the sequence is the image tokens
-    only; the token cache keeps the conditions (one-hot maps as class ids); resume is bit-exact; the export
-    loads and samples."""
+    only; the token cache keeps the conditions (one-hot maps as class ids) as the dataset gives them (resized
+    once, by the model: cond_upsample as super-resolution x8 uses it); resume is bit-exact; the export loads
+    and samples."""
     image, _ = stages
     common = ["conditioning=aligned", f"data.cond_key={cond_key}", "cond_drop=0.2", "guidance=2.0", "steps=8",
-              "warmup_steps=3", "ema_decay=0.9", "cond_encoder.ch=32"]
+              "warmup_steps=3", "ema_decay=0.9", "cond_encoder.ch=32", f"cond_upsample={upsample}"]
     out = train_transformer(tiny_transformer(tmp_path, "full", image, None, *common, f"export_dir={tmp_path / 'x'}"))
     part = tiny_transformer(tmp_path, "part", image, None, *common)
     with pytest.raises(TrainingInterrupted):
@@ -184,7 +185,8 @@ def test_aligned_conditioning_trains_resumes_and_exports(tmp_path, stages, cond_
     net = load_pretrained(out).eval()
     cfg = net.config
     assert cfg.aligned and cfg.guidable and cfg.transformer.block_size == 64
-    assert cfg.cond_stage.n_labels == (4 if cond_key == "labels" else None) and cfg.cond_stage.downsample == 4
+    assert cfg.cond_stage.n_labels == (4 if cond_key == "labels" else None)
+    assert cfg.cond_stage.downsample == 4 * upsample and cached.shape[-1] == 32
     ema = torch.load(tmp_path / "full" / "checkpoints" / "final" / "training_state.pt", weights_only=True)["ema"]
     assert any(k.startswith("cond_stage_model.") for k in ema)  # the encoder is averaged (and exported) too
     feat = net.encode_to_c(torch.zeros(1, cfg.cond_stage.in_channels, 32, 32))[0]

@@ -202,7 +202,7 @@ def same_tokens(a: VQGAN, b: VQGAN, dtype: torch.dtype | None = None) -> bool:
 def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig, device, batch: int = 16,
                    show: bool = True) -> dict:
     """Every sample -> {"z": (N, L), "c": (N, Lc)} token tensors (int16 when they fit). Aligned: "c" holds
-    the condition tensors as the cond encoder takes them (`pack_condition`)."""
+    the condition tensors as the dataset gives them (`pack_condition`; `forward_indices` resizes them)."""
     from tqdm.auto import tqdm
 
     zs, cs = [], []
@@ -213,8 +213,7 @@ def encode_dataset(net: Net2NetTransformer, dataset, cfg: TransformerTrainConfig
         x = items[cfg.data.image_key].to(device)
         zs.append(net.encode_to_z(x)[1].cpu())
         c = items[cfg.data.cond_key].to(device) if cfg.data.cond_key else x
-        cs.append(resize_condition(c, cfg.downsample_cond_size, cfg.cond_upsample).cpu() if aligned
-                  else net.encode_to_c(c)[1].cpu())
+        cs.append(c.cpu() if aligned else net.encode_to_c(c)[1].cpu())  # aligned: forward_indices resizes it
     dtype = torch.int16 if net.transformer.config.vocab_size <= 32767 else torch.int32
     c = pack_condition(torch.cat(cs), net.config.cond_stage.n_labels) if aligned else torch.cat(cs).to(dtype)
     return {"z": torch.cat(zs).to(dtype), "c": c}
