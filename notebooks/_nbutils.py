@@ -272,47 +272,36 @@ def stack(items, key: str):
     return torch.stack([it[key] for it in items])
 
 
-def _cond_vqgans() -> dict[str, str]:
-    """task -> the weights/ folder name of its cond stage VQGAN (taming_lite.evaluate.EMBEDDED_IN, inverted)."""
-    from taming_lite.evaluate import EMBEDDED_IN
-
-    return {task: name for name, (task, part) in EMBEDDED_IN.items() if part == "cond_stage_model"}
-
-
-COND_VQGANS = _cond_vqgans()
-
-
 def untrained_stand_in(task: str, device=None):
     """A Net2NetTransformer of the shipped preview shape (64x64 input images, 16x16 tokens, GPT 4 x 256) whose GPT
-    is *untrained* (random weights), on the shipped VQGANs where they exist (the image VQGAN's decoder then
-    draws 128 px, as shipped). Its samples are noise; it
-    only lets the mechanics (sequence layout, cache, timings) run when weights/<task> is missing."""
+    and condition encoder are *untrained* (random weights), on the shipped image VQGAN when it exists (its decoder
+    then draws 128 px, as shipped). Conditioned tasks are aligned, as the shipped models (a CondEncoder of the raw
+    condition); completion starts from a start token. Its samples are noise; it only lets the mechanics
+    (sequence layout, cache, timings) run when weights/<task> is missing."""
     import torch
 
     from taming_lite import load_pretrained
+    from taming_lite.cond_encoder import CondEncoderConfig
+    from taming_lite.data.labels import NUM_CLASSES
     from taming_lite.gpt import GPTConfig
     from taming_lite.net2net import Net2NetConfig, Net2NetTransformer
     from taming_lite.vqgan import VQGANConfig
 
-    base = dict(ch=32, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=(), z_channels=32, resolution=64,
-                embed_dim=32, n_embed=256)
-    cond_cfgs = {"depth": dict(base, in_channels=1, out_ch=1), "labels": dict(base, in_channels=14, out_ch=14, n_labels=14),
-                 "superres": dict(base, ch_mult=(1,), resolution=16, embed_dim=16), "pose": dict(base)}
     first = load_pretrained(weights_dir("vqgan_image")) if have_weights("vqgan_image") else None
-    first_cfg = first.config if first is not None else VQGANConfig(**dict(base, z_channels=64, n_embed=512))
-    cond = None
-    if task in COND_VQGANS:
-        cond = load_pretrained(weights_dir(COND_VQGANS[task])) if have_weights(COND_VQGANS[task]) else None
-    cond_cfg = None if task == "completion" else (cond.config if cond is not None else VQGANConfig(**cond_cfgs[task]))
-    L = 256 + (1 if cond_cfg is None else 256)
-    vocab = max(first_cfg.n_embed, cond_cfg.n_embed if cond_cfg else 1)
+    first_cfg = first.config if first is not None else VQGANConfig(
+        ch=32, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=(), z_channels=64, resolution=64, embed_dim=32,
+        n_embed=512)
+    cond = {"depth": dict(in_channels=1), "labels": dict(in_channels=NUM_CLASSES, n_labels=NUM_CLASSES),
+            "pose": dict(in_channels=3), "superres": dict(in_channels=3, resolution=16, downsample=1)}.get(task)
+    kw = {}
+    if cond is not None:
+        kw = dict(conditioning="aligned", cond_upsample=2 if task == "superres" else 1,
+                  cond_stage=CondEncoderConfig(**dict(dict(n_embd=256, resolution=64, downsample=4), **cond)))
     torch.manual_seed(0)
-    net = Net2NetTransformer(Net2NetConfig(first_stage=first_cfg, cond_stage=cond_cfg,
-                                           transformer=GPTConfig(vocab_size=vocab, block_size=L, n_layer=4, n_head=8, n_embd=256)))
+    gpt = GPTConfig(vocab_size=first_cfg.n_embed, block_size=256, n_layer=4, n_head=8, n_embd=256)
+    net = Net2NetTransformer(Net2NetConfig(first_stage=first_cfg, transformer=gpt, **kw))
     if first is not None:
         net.first_stage_model.load_state_dict(first.state_dict())
-    if cond is not None:
-        net.cond_stage_model.load_state_dict(cond.state_dict())
     print(f"NOTE: using an UNTRAINED stand-in for weights/{task} (random GPT weights): its samples are noise; "
           "the sequence layout, cache and timings shown are still real.")
     return net.eval().to(device)
