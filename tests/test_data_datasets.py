@@ -38,6 +38,17 @@ def test_procedural_tasks():
     _check_image(x["image"], 64, 64)
 
 
+def test_the_mix_source_interleaves_layout_and_humans():
+    """source "mix": layout mix at even indices, a standing human at 4k + 1, a wide-pose one at 4k + 3."""
+    from taming_lite.data.datasets import render_arrays
+
+    d = ProceduralDataset("completion", 32, seed=5, source="mix")
+    for i, src in enumerate(("layout", "human", "layout", "human_wide")):
+        assert np.array_equal(d.arrays(i)["image"], render_arrays(src, (5, i), 32, 32)["image"]), src
+    with pytest.raises(ValueError, match="supports source"):
+        ProceduralDataset("depth", 32, source="mix")
+
+
 def test_index_is_seed_and_reproducible():
     a, b = ProceduralDataset("depth", 64, seed=3), ProceduralDataset("depth", 64, seed=3)
     assert torch.equal(a[5]["image"], b[5]["image"])

@@ -88,7 +88,9 @@ class ProceduralDataset(Dataset):
     ``size``: int or (height, width); ``length``: epoch size; ``seed``: base seed;
     ``source``: "landscape", "human" or "both" (alternating; completion/superres only); "layout" (depth,
     labels: 3D renders mixed with layout-first renders and composites, `layout.render_mix`); "human_wide"
-    (pose: every other figure in a pose sampled over the whole joint ranges, `human.render(pose="random")`).
+    (pose: every other figure in a pose sampled over the whole joint ranges, `human.render(pose="random")`);
+    "mix" (completion/superres: the layout mix and humans of both kinds, what drawn conditions ask the image
+    first stage to draw).
     """
 
     def __init__(self, task: str, size=128, length: int = 100_000, seed: int = 0, source: str | None = None):
@@ -116,6 +118,8 @@ class ProceduralDataset(Dataset):
         src = self.source
         if src == "both":
             src = "landscape" if index % 2 == 0 else "human"
+        elif src == "mix":  # half the layout mix, a quarter standing humans, a quarter in wide poses (odd seeds)
+            src = ("layout", "human", "layout", "human_wide")[index % 4]
         return render_arrays(src, self.seed_for(index), h, w)
 
     def __getitem__(self, index: int) -> dict:

@@ -50,4 +50,4 @@ class Completion(Task):
 
 
 TASK = Completion("completion", "image", None, "no condition (an unconditional model with a start token)",
-                  api_name="complete", sources=("landscape", "human", "both"))
+                  api_name="complete", sources=("landscape", "human", "both", "mix"))

@@ -23,4 +23,4 @@ class Superres(Task):
 
 
 TASK = Superres("superres", "lowres", "lowres4", "a low-resolution RGB image (condition grid from a smaller input)",
-                api_name="superres", sources=("landscape", "human", "both"))
+                api_name="superres", sources=("landscape", "human", "both", "mix"))
