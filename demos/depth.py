@@ -1,7 +1,8 @@
 """Tab 2, depth to image, and its 3D view.
 
-The depth map (near = bright) is encoded by a depth VQGAN into condition tokens; the transformer
-samples image tokens after them. The 3D view lifts the result onto the depth: an orbit GIF
+The depth map (near = bright) is the condition: the embedded model reads it whole (aligned: one feature of
+it added at each image token's position), the paper's D-RIN through a depth VQGAN as condition tokens
+before the image; the transformer samples the image tokens. The 3D view lifts the result onto the depth: an orbit GIF
 rendered here with a small z-buffered point splatter, and a triangle mesh (.glb) for gr.Model3D.
 """
 
@@ -29,8 +30,9 @@ API_NAME = spec(TASK).api_name  # /depth
 
 INTRO = """### Depth to image
 Upload a **depth map: near = bright, far = dark** (any image mode or size; tick *invert* if yours is
-the other way round), or pick an example. A depth VQGAN turns it into condition tokens; the
-transformer samples image tokens that fit them. The **3D view** lifts the result onto the depth:
+the other way round), or pick an example. The embedded model reads the depth map whole, as one feature
+per image token (aligned); the paper's as condition tokens of a depth VQGAN. The transformer samples
+image tokens that fit it. The **3D view** lifts the result onto the depth:
 an orbit animation and an interactive mesh you can turn with the mouse. The picker also offers the
 paper's **D-RIN** (`drin`, a ~4 GB download): it draws ImageNet objects from depth, not landscapes.
 **From a photo:** open *start from a photo*, choose a depth estimator (MiDaS's DPT, as D-RIN's data, or
