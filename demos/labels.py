@@ -1,5 +1,6 @@
 """Tab 3, label map to landscape: paint a semantic layout with the class palette (or upload a
-label map); a segmentation VQGAN encodes its one-hot map, the transformer samples a landscape."""
+label map); the embedded model reads its one-hot map whole (aligned: one feature per image token), the
+paper's S-FLCKR through a segmentation VQGAN as condition tokens; the transformer samples a landscape."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ API_NAME = spec(TASK).api_name  # /labels
 INTRO = """### Label map to landscape
 **Paint** a layout on the canvas with the palette colours (sky, mountain, water, grass …; the legend
 says which colour is which class), or **upload** a label map in these colours, or pick an example.
-Colours not in the palette are snapped to the nearest class. A segmentation VQGAN turns the one-hot
-label map into condition tokens; the transformer samples a landscape that fits it. Choose a larger
+Colours not in the palette are snapped to the nearest class. The embedded model reads the one-hot label
+map whole, one feature per image token (aligned); the paper's S-FLCKR as condition tokens of a segmentation
+VQGAN. The transformer samples a landscape that fits it. Choose a larger
 output size to sample beyond the model's window with the sliding attention window (up to three
 windows per side, e.g. 256×768 px with the paper's S-FLCKR, which reads the same COCO-Stuff ids).
 **From a photo:** open *start from a photo*, choose the segmenter (Mask2Former, COCO panoptic classes mapped
