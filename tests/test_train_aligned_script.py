@@ -1,7 +1,7 @@
 """scripts/train_aligned.sh, the recipe of the aligned models, end to end in its quick mode.
 
-QUICK=1 renders tiny data, trains the pose and depth transformers in aligned mode from the shipped models of
-weights/ (2 steps each), evaluates them beside those and publishes them, on a copy of scripts/ and configs/ in
+QUICK=1 renders tiny data, trains the pose, depth and labels transformers in aligned mode from the shipped
+models of weights/ (2 steps each; the super-resolution stage only with TASKS=superres), evaluates them beside those and publishes them, on a copy of scripts/ and configs/ in
 a temp dir. The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
 
 import shutil
@@ -29,8 +29,10 @@ def test_quick_aligned_recipe_in_two_pieces(tmp_path):
     assert "RESUME=1" in r.stderr
     r = run_recipe(tmp_path, RESUME="1")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert sorted(p.name for p in (runs / "done").iterdir()) == ["data", "depth", "evaluate", "pose", "publish"]
-    for task in ("pose", "depth"):
+    assert sorted(p.name for p in (runs / "done").iterdir()) == ["data", "depth", "evaluate", "labels", "pose",
+                                                                 "publish", "superres"]
+    assert not (runs / "out" / "superres").exists()  # not in the default TASKS
+    for task in ("pose", "depth", "labels"):
         net = load_pretrained(runs / "publish" / task)
         assert net.config.aligned and net.config.guidable and net.transformer.config.block_size == 256
         base = load_pretrained(REPO / "weights" / task)
