@@ -62,7 +62,7 @@ def train(mode: str, steps: int | None, max_minutes: float | None) -> None:
 
     out = RUNS / mode
     overrides = [f"out_dir={out}", f"data.root={TRAIN_DATA}", f"first_stage={ROOT / 'weights' / 'labels'}",
-                 *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'labels'}"]), *MODES[mode]]
+                 *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'vqgan_labels'}"]), *MODES[mode]]
     overrides += [f"steps={steps}"] if steps else []
     overrides += [f"max_minutes={max_minutes}"] if max_minutes else []
     cfg = load_config("transformer", CONFIG, overrides)
@@ -215,7 +215,7 @@ def speed(reps: int) -> str:
     nets, batches = {}, {}
     for mode in MODES:
         cfg = load_config("transformer", CONFIG, [f"data.root={HELD_OUT}", f"first_stage={ROOT / 'weights' / 'labels'}",
-                                                 *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'labels'}"]),
+                                                 *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'vqgan_labels'}"]),
                                                  *MODES[mode]])
         ds = build_dataset(cfg.data)
         net = build_model(cfg, ds)

@@ -177,9 +177,11 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     stage (what="cond_stage") is taken. ValueError if the folder holds neither."""
     model = load_pretrained(path)
     if isinstance(model, Net2NetTransformer):
-        model = model.first_stage_model if what == "first_stage" else model.cond_stage_model
-        if not isinstance(model, VQGAN):  # None, or the start token (SOSProvider) of an unconditional model
-            raise ValueError(f"{what} {str(path)!r} is an unconditional transformer: it has no cond stage VQGAN")
+        net = model
+        model = net.first_stage_model if what == "first_stage" else net.cond_stage_model
+        if not isinstance(model, VQGAN):  # the start token of an unconditional model, or an aligned model's encoder
+            kind = "aligned conditioning: its cond stage is an encoder" if net.config.aligned else "an unconditional transformer"
+            raise ValueError(f"{what} {str(path)!r} has no cond stage VQGAN ({kind})")
     if not isinstance(model, VQGAN):
         raise ValueError(f"{what} {str(path)!r} holds a {type(model).__name__}, not a VQGAN")
     return model
