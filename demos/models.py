@@ -3,6 +3,7 @@
     store = ModelStore(weights_root="weights", device="cpu", task_models={"depth": "path/or/name"})
     pipe = store.get_model("depth")                 # a taming_lite.pipeline.Pipeline (model, device, dtype, ...)
     pipe = store.get_model("depth", choice="drin")  # what the session picked (demos/picker.py)
+    rec = store.record("depth", choice="drin")      # LoadRecord: its name, the tab's notice (loads nothing)
 
 Every model, a tab's default as much as a picked one, loads through one function (`ModelStore.load`,
 i.e. `Pipeline.from_pretrained`): a folder in our format or the original one (one *.yaml + one *.ckpt),
@@ -11,7 +12,9 @@ an embedded or registry name (Hub repo or download links), or a Hub repo id `use
 A tab's default, in order: `task_models[task]` (app.py --model TASK=DIR|NAME; if it cannot be
 loaded, the next one is used and the tab says why); `<weights root>/<task>/` when it holds a model;
 else a small *randomly initialised* model for the task (fixed seed), flagged `placeholder`, so the
-app runs before any weights exist (`Pipeline.placeholder_for`).
+app runs before any weights exist (`Pipeline.placeholder_for`). What the store knows of a load beyond the
+model (the picker's name; why the tab's default is not the model it was asked for) is its `LoadRecord`,
+not an attribute of the Pipeline.
 
 Picked models are shared by all sessions and kept in a small LRU per task and device
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
@@ -30,6 +33,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -51,6 +55,15 @@ TaskModel = Pipeline  # what the tabs sample with
 
 class ModelChoiceError(ValueError):
     """A model cannot be used for the tab; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """What the store says of a model it serves a tab, besides the model (`ModelStore.record`). Where the
+    files came from and how long they took are the Pipeline's (`loaded_from`, `load_seconds`)."""
+
+    name: str = DEFAULT  # the picker's name; DEFAULT ("") for the tab's own model
+    notice: str = ""     # the tab's own model: why it is not the one asked for (app.py --model, weights/<task>/)
 
 
 def _check_task(task: str) -> None:
@@ -86,6 +99,7 @@ class ModelStore:
             _check_task(task)
             self.task_models[task] = str(name)
         self._defaults: dict[tuple[str, str], Pipeline] = {}
+        self._records: dict[tuple[str, str], LoadRecord] = {}  # the defaults' (a picked model's is its name)
         self._extra: dict[tuple[str, str], OrderedDict[str, Pipeline]] = {}
         self._baselines: dict[str, torch.nn.Module | None] = {}
         self._imagegpts: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -117,7 +131,6 @@ class ModelStore:
         except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # files that are not a model of ours
             raise ModelChoiceError(f"{name}: the files were found but do not load as a model "
                                    f"({type(e).__name__}: {str(e)[:300]})") from None
-        pipe.name = name
         if pipe.device.type == "cpu" and (self.int8 or (self.int8 is None and pipe.int8_by_default())):
             pipe.quantize_int8()
         return pipe
@@ -154,29 +167,35 @@ class ModelStore:
         with self._lock(key):  # one load per key, even with concurrent first requests
             pipe = self._defaults.get(key)
             if pipe is None:
-                pipe = self._load_default(task, dev)
+                pipe, notice = self._load_default(task, dev)
+                self._records[key] = LoadRecord(DEFAULT, notice)  # before the model: whoever sees it sees this
                 self._defaults[key] = pipe
         return pipe
 
-    def _load_default(self, task: str, dev: torch.device) -> Pipeline:
+    def record(self, task: str, choice: str | None = None, device=None) -> LoadRecord:
+        """The LoadRecord of the model `get_model(task, device, choice)` serves (nothing is loaded): a picked
+        model is the one asked for; the tab's own carries the notice of its load (empty before it)."""
+        name = "" if choice is None else str(choice).strip()
+        if name != DEFAULT:
+            return LoadRecord(name)
+        return self._records.get((task, str(pick_device(device or self.device))), LoadRecord())
+
+    def _load_default(self, task: str, dev: torch.device) -> tuple[Pipeline, str]:
+        """The tab's own model, and why it is not the one asked for ("" when it is)."""
         notice = ""
         name = self.task_models.get(task)
         if name is not None:
             try:
-                pipe = self.load(task, name, dev)
-                pipe.name = DEFAULT  # it is the tab's own model
-                return pipe
+                return self.load(task, name, dev), notice
             except ModelChoiceError as e:
                 notice = f"⚠️ {name} could not be used ({e}); showing the embedded model instead."
         folder = self.weights_root / task
         if holds_model(folder):
             try:
-                pipe = self.load(task, str(folder), dev)
-                pipe.name, pipe.notice = DEFAULT, notice
-                return pipe
+                return self.load(task, str(folder), dev), notice
             except ModelChoiceError as e:
                 notice += f" ⚠️ {folder} could not be used ({e})."
-        return Pipeline.placeholder_for(task, dev, notice=notice.strip())
+        return Pipeline.placeholder_for(task, dev), notice.strip()
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px
