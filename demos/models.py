@@ -33,6 +33,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,26 +112,12 @@ class ModelStore:
     def load(self, task: str, name: str, device=None, progress: Callable[[str], None] | None = None) -> Pipeline:
         """A model by folder, registry name or Hub repo id[@revision], checked to fit the tab.
         Raises ModelChoiceError with what to do (nothing changes for the tab then)."""
-        from taming_lite import hub
-        from taming_lite.checkpoints import CheckpointError
-
         dev = pick_device(device or self.device)
         target, revision = name, None
         if not Path(name).is_dir() and "@" in name:
             target, _, revision = name.partition("@")
-        try:
+        with choice_errors(name, "a model", "the picker"):
             pipe = Pipeline.from_pretrained(target, task=task, device=dev, progress=progress, revision=revision)
-        except hub.HubUnavailable as e:
-            hint = ""
-            if hub.env_flag("HF_HUB_OFFLINE"):
-                hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
-                        "let the picker download.)")
-            raise ModelChoiceError(f"{e}{hint}") from None
-        except (CheckpointError, TaskMismatch) as e:  # also ModelNotFoundError, DownloadError, sha256 mismatches
-            raise ModelChoiceError(str(e)) from None
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # files that are not a model of ours
-            raise ModelChoiceError(f"{name}: the files were found but do not load as a model "
-                                   f"({type(e).__name__}: {str(e)[:300]})") from None
         if pipe.device.type == "cpu" and (self.int8 or (self.int8 is None and pipe.int8_by_default())):
             pipe.quantize_int8()
         return pipe
@@ -292,35 +279,18 @@ class ModelStore:
             return self.get_baseline(device)
         dev = pick_device(device or self.device)
         key = (str(dev), name)
-        lock_key = ("imagegpt",) + key
-        try:
-            with self._lock(lock_key):  # one load per name, even when several sessions ask at once
-                return self._load_imagegpt(key, name, dev, progress)
-        finally:
-            with self._guard:  # no lock kept per name ever typed
-                self._locks.pop(lock_key, None)
+        with self._lock_once(("imagegpt",) + key):  # one load per name, even when several sessions ask at once
+            return self._load_imagegpt(key, name, dev, progress)
 
     def _load_imagegpt(self, key, name: str, dev, progress):
-        from taming_lite import hub, imagegpt
-        from taming_lite.checkpoints import CheckpointError
+        from taming_lite import imagegpt
 
         with self._guard:
             if key in self._imagegpts:
                 self._imagegpts.move_to_end(key)
                 return self._imagegpts[key]
-        try:
+        with choice_errors(name, "an Image-GPT", "it"):
             igpt = imagegpt.load(name, device=dev, progress=progress)
-        except imagegpt.TransformersMissing as e:
-            raise ModelChoiceError(str(e)) from None
-        except hub.HubUnavailable as e:
-            hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
-                    "let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
-            raise ModelChoiceError(f"{e}{hint}") from None
-        except CheckpointError as e:  # ModelNotFoundError: no such repo, file or folder
-            raise ModelChoiceError(str(e)) from None
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-            raise ModelChoiceError(f"{name}: the files were found but do not load as an Image-GPT "
-                                   f"({type(e).__name__}: {str(e)[:300]})") from None
         with self._guard:
             self._imagegpts[key] = igpt
             while len(self._imagegpts) > self.max_extra:
@@ -400,20 +370,15 @@ class ModelStore:
             if progress:
                 progress(f"{name}: already loaded on this server")
             return pipe
-        lock_key = (task, str(dev), name)
-        try:
-            with self._lock(lock_key):  # one load per name, even when several sessions pick it at once
-                pipe = self._lru_get(key, name)
-                if pipe is None:
-                    pipe = self.load(task, name, dev, progress)
-                    with self._guard:
-                        lru = self._extra.setdefault(key, OrderedDict())
-                        lru[name] = pipe
-                        while len(lru) > self.max_extra:
-                            lru.popitem(last=False)  # the least recently used; sessions using it load it again
-        finally:
-            with self._guard:  # no lock kept per name ever typed; a waiter still holds its reference
-                self._locks.pop(lock_key, None)
+        with self._lock_once((task, str(dev), name)):  # one load per name, even when several sessions pick it
+            pipe = self._lru_get(key, name)
+            if pipe is None:
+                pipe = self.load(task, name, dev, progress)
+                with self._guard:
+                    lru = self._extra.setdefault(key, OrderedDict())
+                    lru[name] = pipe
+                    while len(lru) > self.max_extra:
+                        lru.popitem(last=False)  # the least recently used; sessions using it load it again
         return pipe
 
     def loaded_choices(self, task: str, device=None) -> list[str]:
@@ -433,6 +398,36 @@ class ModelStore:
     def _lock(self, key) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def _lock_once(self, key):
+        """`_lock(key)` held, then dropped: no lock kept per name ever typed (a waiter still holds its own)."""
+        try:
+            with self._lock(key):
+                yield
+        finally:
+            with self._guard:
+                self._locks.pop(key, None)
+
+
+@contextmanager
+def choice_errors(name: str, what: str, who: str):
+    """A load's errors as ModelChoiceError saying what to do; `what` the files should load as ("a model"),
+    `who` would download with HF_HUB_OFFLINE=0 ("the picker")."""
+    from taming_lite import hub
+    from taming_lite.checkpoints import CheckpointError
+
+    try:
+        yield
+    except hub.HubUnavailable as e:
+        hint = (f" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
+                f"let {who} download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
+        raise ModelChoiceError(f"{e}{hint}") from None
+    except (CheckpointError, TaskMismatch, hub.TransformersMissing) as e:  # also ModelNotFoundError, DownloadError
+        raise ModelChoiceError(str(e)) from None
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # files that are not a model of ours
+        raise ModelChoiceError(f"{name}: the files were found but do not load as {what} "
+                               f"({type(e).__name__}: {str(e)[:300]})") from None
 
 
 def is_repo_id(name: str) -> bool:
