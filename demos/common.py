@@ -237,14 +237,15 @@ INT8_NOTE = ("int8 weight-only linears: the CPU default for released-size models
              "fp32: docs/BENCHMARKS.md); start the app with `--no-int8` or `TAMING_LITE_INT8=0` for fp32")
 
 
-def run_info(tm: Pipeline, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
+def run_info(tm: Pipeline, rec, params: dict, done: int, total: int, notes: list[str], seconds: float) -> str:
+    """The result's status line; `rec` the model's load record (`store.record(task, model)`: name, notice)."""
     lines = []
-    if tm.notice:
-        lines.append(tm.notice)
+    if rec.notice:
+        lines.append(rec.notice)
     if tm.placeholder:
         lines.append("⚠️ **untrained placeholder weights** — outputs are not meaningful.")
     status = "done" if done == total else f"sampling… {done}/{total} tokens"
-    model = f" · model `{tm.name or tm.source}`"
+    model = f" · model `{rec.name or tm.source}`"
     guided = f"guidance {params['guidance']:g} · " if params.get("guidance", 1.0) != 1.0 else ""
     dt = tm.precision()
     lines.append(f"**{status}** · {params['num_samples']} sample(s) · {params['height']}×{params['width']} px · "

@@ -64,6 +64,7 @@ def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, 
     t0 = time.perf_counter()
     base_name = store.check_baseline(baseline)  # a bad name fails at once, before any sampling
     tm = store.get_model(TASK, choice=model)
+    rec = store.record(TASK, model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
     rgb, rows, n2 = prepare(image, given_rows, params["height"], params["width"], tm.out_stride)
     notes += n2
@@ -75,7 +76,7 @@ def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, 
     preview = common.image_file(common.cut_line(rgb, rows * tm.out_stride))
     for step in common.stream(tm, job, params, progress):
         imgs = step.images
-        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        info = common.run_info(tm, rec, params, step.done, step.total, notes, time.perf_counter() - t0)
         if not step.final:  # the final result (with "done") comes after the baseline below
             yield common.gallery(imgs, "completion"), preview, None, info
     ours_s = time.perf_counter() - t0

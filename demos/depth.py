@@ -171,6 +171,7 @@ def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples
         model=models.DEFAULT, guidance=None, photo=None, preprocessor=photo_input.NONE, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
+    rec = store.record(TASK, model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
                                           guidance)
     found = None
@@ -189,7 +190,7 @@ def run(store, depth_image, invert, seed, temperature, top_k, top_p, num_samples
     imgs = []
     for step in common.stream(tm, job, params, progress):
         imgs = step.images
-        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        info = common.run_info(tm, rec, params, step.done, step.total, notes, time.perf_counter() - t0)
         yield first + common.gallery(imgs), None, None, info
     gif, glb = view_3d(imgs[0], depth)
     yield first + common.gallery(imgs), gif, glb, info

@@ -48,6 +48,7 @@ def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, 
         guidance=None, photo=None, preprocessor=photo_input.NONE, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
+    rec = store.record(TASK, model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
                                           guidance)
     found = None
@@ -65,7 +66,7 @@ def run(store, canvas, label_map, seed, temperature, top_k, top_p, num_samples, 
     if found is not None:
         yield first, used, photo_input.detected_info(TASK, notes)
     for step in common.stream(tm, job, params, progress):
-        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        info = common.run_info(tm, rec, params, step.done, step.total, notes, time.perf_counter() - t0)
         yield first + common.gallery(step.images, "landscape"), used, info
 
 

@@ -3,6 +3,7 @@
     store = ModelStore(weights_root="weights", device="cpu", task_models={"depth": "path/or/name"})
     pipe = store.get_model("depth")                 # a taming_lite.pipeline.Pipeline (model, device, dtype, ...)
     pipe = store.get_model("depth", choice="drin")  # what the session picked (demos/picker.py)
+    rec = store.record("depth", choice="drin")      # LoadRecord: its name, the tab's notice (loads nothing)
 
 Every model, a tab's default as much as a picked one, loads through one function (`ModelStore.load`,
 i.e. `Pipeline.from_pretrained`): a folder in our format or the original one (one *.yaml + one *.ckpt),
@@ -11,7 +12,9 @@ an embedded or registry name (Hub repo or download links), or a Hub repo id `use
 A tab's default, in order: `task_models[task]` (app.py --model TASK=DIR|NAME; if it cannot be
 loaded, the next one is used and the tab says why); `<weights root>/<task>/` when it holds a model;
 else a small *randomly initialised* model for the task (fixed seed), flagged `placeholder`, so the
-app runs before any weights exist (`Pipeline.placeholder_for`).
+app runs before any weights exist (`Pipeline.placeholder_for`). What the store knows of a load beyond the
+model (the picker's name; why the tab's default is not the model it was asked for) is its `LoadRecord`,
+not an attribute of the Pipeline.
 
 Picked models are shared by all sessions and kept in a small LRU per task and device
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
@@ -30,6 +33,8 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -51,6 +56,15 @@ TaskModel = Pipeline  # what the tabs sample with
 
 class ModelChoiceError(ValueError):
     """A model cannot be used for the tab; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """What the store says of a model it serves a tab, besides the model (`ModelStore.record`). Where the
+    files came from and how long they took are the Pipeline's (`loaded_from`, `load_seconds`)."""
+
+    name: str = DEFAULT  # the picker's name; DEFAULT ("") for the tab's own model
+    notice: str = ""     # the tab's own model: why it is not the one asked for (app.py --model, weights/<task>/)
 
 
 def _check_task(task: str) -> None:
@@ -86,6 +100,7 @@ class ModelStore:
             _check_task(task)
             self.task_models[task] = str(name)
         self._defaults: dict[tuple[str, str], Pipeline] = {}
+        self._records: dict[tuple[str, str], LoadRecord] = {}  # the defaults' (a picked model's is its name)
         self._extra: dict[tuple[str, str], OrderedDict[str, Pipeline]] = {}
         self._baselines: dict[str, torch.nn.Module | None] = {}
         self._imagegpts: OrderedDict[tuple[str, str], object] = OrderedDict()
@@ -97,27 +112,12 @@ class ModelStore:
     def load(self, task: str, name: str, device=None, progress: Callable[[str], None] | None = None) -> Pipeline:
         """A model by folder, registry name or Hub repo id[@revision], checked to fit the tab.
         Raises ModelChoiceError with what to do (nothing changes for the tab then)."""
-        from taming_lite import hub
-        from taming_lite.checkpoints import CheckpointError
-
         dev = pick_device(device or self.device)
         target, revision = name, None
         if not Path(name).is_dir() and "@" in name:
             target, _, revision = name.partition("@")
-        try:
+        with choice_errors(name, "a model", "the picker"):
             pipe = Pipeline.from_pretrained(target, task=task, device=dev, progress=progress, revision=revision)
-        except hub.HubUnavailable as e:
-            hint = ""
-            if hub.env_flag("HF_HUB_OFFLINE"):
-                hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
-                        "let the picker download.)")
-            raise ModelChoiceError(f"{e}{hint}") from None
-        except (CheckpointError, TaskMismatch) as e:  # also ModelNotFoundError, DownloadError, sha256 mismatches
-            raise ModelChoiceError(str(e)) from None
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # files that are not a model of ours
-            raise ModelChoiceError(f"{name}: the files were found but do not load as a model "
-                                   f"({type(e).__name__}: {str(e)[:300]})") from None
-        pipe.name = name
         if pipe.device.type == "cpu" and (self.int8 or (self.int8 is None and pipe.int8_by_default())):
             pipe.quantize_int8()
         return pipe
@@ -154,29 +154,35 @@ class ModelStore:
         with self._lock(key):  # one load per key, even with concurrent first requests
             pipe = self._defaults.get(key)
             if pipe is None:
-                pipe = self._load_default(task, dev)
+                pipe, notice = self._load_default(task, dev)
+                self._records[key] = LoadRecord(DEFAULT, notice)  # before the model: whoever sees it sees this
                 self._defaults[key] = pipe
         return pipe
 
-    def _load_default(self, task: str, dev: torch.device) -> Pipeline:
+    def record(self, task: str, choice: str | None = None, device=None) -> LoadRecord:
+        """The LoadRecord of the model `get_model(task, device, choice)` serves (nothing is loaded): a picked
+        model is the one asked for; the tab's own carries the notice of its load (empty before it)."""
+        name = "" if choice is None else str(choice).strip()
+        if name != DEFAULT:
+            return LoadRecord(name)
+        return self._records.get((task, str(pick_device(device or self.device))), LoadRecord())
+
+    def _load_default(self, task: str, dev: torch.device) -> tuple[Pipeline, str]:
+        """The tab's own model, and why it is not the one asked for ("" when it is)."""
         notice = ""
         name = self.task_models.get(task)
         if name is not None:
             try:
-                pipe = self.load(task, name, dev)
-                pipe.name = DEFAULT  # it is the tab's own model
-                return pipe
+                return self.load(task, name, dev), notice
             except ModelChoiceError as e:
                 notice = f"⚠️ {name} could not be used ({e}); showing the embedded model instead."
         folder = self.weights_root / task
         if holds_model(folder):
             try:
-                pipe = self.load(task, str(folder), dev)
-                pipe.name, pipe.notice = DEFAULT, notice
-                return pipe
+                return self.load(task, str(folder), dev), notice
             except ModelChoiceError as e:
                 notice += f" ⚠️ {folder} could not be used ({e})."
-        return Pipeline.placeholder_for(task, dev, notice=notice.strip())
+        return Pipeline.placeholder_for(task, dev), notice.strip()
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px
@@ -273,35 +279,18 @@ class ModelStore:
             return self.get_baseline(device)
         dev = pick_device(device or self.device)
         key = (str(dev), name)
-        lock_key = ("imagegpt",) + key
-        try:
-            with self._lock(lock_key):  # one load per name, even when several sessions ask at once
-                return self._load_imagegpt(key, name, dev, progress)
-        finally:
-            with self._guard:  # no lock kept per name ever typed
-                self._locks.pop(lock_key, None)
+        with self._lock_once(("imagegpt",) + key):  # one load per name, even when several sessions ask at once
+            return self._load_imagegpt(key, name, dev, progress)
 
     def _load_imagegpt(self, key, name: str, dev, progress):
-        from taming_lite import hub, imagegpt
-        from taming_lite.checkpoints import CheckpointError
+        from taming_lite import imagegpt
 
         with self._guard:
             if key in self._imagegpts:
                 self._imagegpts.move_to_end(key)
                 return self._imagegpts[key]
-        try:
+        with choice_errors(name, "an Image-GPT", "it"):
             igpt = imagegpt.load(name, device=dev, progress=progress)
-        except imagegpt.TransformersMissing as e:
-            raise ModelChoiceError(str(e)) from None
-        except hub.HubUnavailable as e:
-            hint = (" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
-                    "let it download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
-            raise ModelChoiceError(f"{e}{hint}") from None
-        except CheckpointError as e:  # ModelNotFoundError: no such repo, file or folder
-            raise ModelChoiceError(str(e)) from None
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-            raise ModelChoiceError(f"{name}: the files were found but do not load as an Image-GPT "
-                                   f"({type(e).__name__}: {str(e)[:300]})") from None
         with self._guard:
             self._imagegpts[key] = igpt
             while len(self._imagegpts) > self.max_extra:
@@ -381,20 +370,15 @@ class ModelStore:
             if progress:
                 progress(f"{name}: already loaded on this server")
             return pipe
-        lock_key = (task, str(dev), name)
-        try:
-            with self._lock(lock_key):  # one load per name, even when several sessions pick it at once
-                pipe = self._lru_get(key, name)
-                if pipe is None:
-                    pipe = self.load(task, name, dev, progress)
-                    with self._guard:
-                        lru = self._extra.setdefault(key, OrderedDict())
-                        lru[name] = pipe
-                        while len(lru) > self.max_extra:
-                            lru.popitem(last=False)  # the least recently used; sessions using it load it again
-        finally:
-            with self._guard:  # no lock kept per name ever typed; a waiter still holds its reference
-                self._locks.pop(lock_key, None)
+        with self._lock_once((task, str(dev), name)):  # one load per name, even when several sessions pick it
+            pipe = self._lru_get(key, name)
+            if pipe is None:
+                pipe = self.load(task, name, dev, progress)
+                with self._guard:
+                    lru = self._extra.setdefault(key, OrderedDict())
+                    lru[name] = pipe
+                    while len(lru) > self.max_extra:
+                        lru.popitem(last=False)  # the least recently used; sessions using it load it again
         return pipe
 
     def loaded_choices(self, task: str, device=None) -> list[str]:
@@ -414,6 +398,36 @@ class ModelStore:
     def _lock(self, key) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    @contextmanager
+    def _lock_once(self, key):
+        """`_lock(key)` held, then dropped: no lock kept per name ever typed (a waiter still holds its own)."""
+        try:
+            with self._lock(key):
+                yield
+        finally:
+            with self._guard:
+                self._locks.pop(key, None)
+
+
+@contextmanager
+def choice_errors(name: str, what: str, who: str):
+    """A load's errors as ModelChoiceError saying what to do; `what` the files should load as ("a model"),
+    `who` would download with HF_HUB_OFFLINE=0 ("the picker")."""
+    from taming_lite import hub
+    from taming_lite.checkpoints import CheckpointError
+
+    try:
+        yield
+    except hub.HubUnavailable as e:
+        hint = (f" (The app sets HF_HUB_OFFLINE=1 unless told otherwise: start it with HF_HUB_OFFLINE=0 to "
+                f"let {who} download.)") if hub.env_flag("HF_HUB_OFFLINE") else ""
+        raise ModelChoiceError(f"{e}{hint}") from None
+    except (CheckpointError, TaskMismatch, hub.TransformersMissing) as e:  # also ModelNotFoundError, DownloadError
+        raise ModelChoiceError(str(e)) from None
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # files that are not a model of ours
+        raise ModelChoiceError(f"{name}: the files were found but do not load as {what} "
+                               f"({type(e).__name__}: {str(e)[:300]})") from None
 
 
 def is_repo_id(name: str) -> bool:

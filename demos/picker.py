@@ -176,7 +176,7 @@ def load_events(store: models.ModelStore, task: str, name, current, with_size: b
     sampling = (gr.update(value=d["temperature"]), gr.update(value=d["top_k"]), gr.update(value=d["top_p"]))
     guidance = (gr.update(value=d["guidance"], interactive=tm.guidable, info=common.guidance_info(tm.guidable)),)
     yield (ready(tm, spec, time.perf_counter() - t0, lines), spec,
-           gr.update(value=notice_for(store, tm, spec), elem_classes=_notice_classes(tm)),
+           gr.update(value=notice_for(store, task, spec), elem_classes=_notice_classes(tm, spec)),
            dropdown_update(store, task, spec)) + (size if with_size else ()) + (sampling if with_sampling else ()) \
         + (guidance if with_guidance else ())
 
@@ -232,15 +232,15 @@ def _name(spec: str) -> str:
     return f"`{spec}`" if spec else "the default model"
 
 
-def notice_for(store, tm: models.TaskModel, spec: str = "") -> str:
+def notice_for(store, task: str, spec: str = "") -> str:
     limits = models.entry_limits(spec) if spec else ""
-    text = store.notice(tm.task) if not tm.name else (
-        f"Model: `{tm.name}` — picked for this browser session (other sessions keep their own choice)")
+    text = store.notice(task) if not spec else (
+        f"Model: `{spec}` — picked for this browser session (other sessions keep their own choice)")
     return text + (f"\n\n⚠️ What it cannot do: {limits}" if limits else "")
 
 
-def _notice_classes(tm: models.TaskModel) -> list[str]:
-    return ["placeholder-notice"] if tm.placeholder and not tm.name else []
+def _notice_classes(tm: models.TaskModel, spec: str) -> list[str]:
+    return ["placeholder-notice"] if tm.placeholder and not spec else []
 
 
 def dropdown_update(store, task: str, spec: str):

@@ -38,6 +38,7 @@ def run(store, keypoints_json, seed, temperature, top_k, top_p, num_samples, hei
         guidance=None, photo=None, preprocessor=photo_input.NONE, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
+    rec = store.record(TASK, model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width,
                                           guidance)
     H, W = params["height"], params["width"]
@@ -54,7 +55,7 @@ def run(store, keypoints_json, seed, temperature, top_k, top_p, num_samples, hei
     shown = common.image_file(skeleton(keypoints_json, H, W))
     job = tm.prepare(skel_c, (H, W))
     for step in common.stream(tm, job, params, progress):
-        info = common.run_info(tm, params, step.done, step.total, notes, time.perf_counter() - t0)
+        info = common.run_info(tm, rec, params, step.done, step.total, notes, time.perf_counter() - t0)
         yield first + common.gallery(step.images, "person"), shown, info
 
 

@@ -69,6 +69,7 @@ def plan(tm: models.TaskModel, lowres: np.ndarray) -> tuple[np.ndarray, int, int
 def run(store, image, seed, temperature, top_k, top_p, num_samples, model=models.DEFAULT, progress=gr.Progress()):
     t0 = time.perf_counter()
     tm = store.get_model(TASK, choice=model)
+    rec = store.record(TASK, model)
     low = load_rgb(image)
     known = examples.known_highres(low)
     low, H, W, notes = plan(tm, low)
@@ -94,7 +95,7 @@ def run(store, image, seed, temperature, top_k, top_p, num_samples, model=models
                 mean_bp = f"; their mean, back-projected {psnr_vs([mean], known)[0]:.2f} dB" if mean is not None else ""
                 extra.append(f"PSNR vs. the known original: samples {scores} dB; back-projected {scores_bp} dB"
                              f"{mean_bp}; bicubic {psnr_vs([bicubic], known)[0]:.2f} dB")
-        info = common.run_info(tm, params, step.done, step.total, extra, time.perf_counter() - t0)
+        info = common.run_info(tm, rec, params, step.done, step.total, extra, time.perf_counter() - t0)
         yield shown, info
 
 

@@ -61,10 +61,8 @@ class Pipeline:
     placeholder: bool = False
     source: str = ""
     extra: dict = field(default_factory=dict)
-    notice: str = ""          # e.g. why a named model fell back to the embedded one
-    name: str = ""            # the picker's name; "" for a tab's own model
     depth_minmax: bool = False  # normalise each depth map to [0, 1] first (D-RIN's data did)
-    load_seconds: float = 0.0
+    load_seconds: float = 0.0   # how long from_pretrained took
     loaded_from: str = ""     # "from disk", "downloaded", "from the HF cache", "from the download cache"
     sampling_defaults: dict = field(default_factory=dict)  # from a registry entry (the paper's settings)
 
@@ -101,12 +99,12 @@ class Pipeline:
         remote = files.repo_id or files.url
         where = ("from the HF cache" if files.repo_id else "from the download cache") if files.from_cache else (
             "downloaded" if remote else "from disk")
-        return cls(task, model, dev, source=files.describe(), extra=extra, name=files.name,
+        return cls(task, model, dev, source=files.describe(), extra=extra,
                    depth_minmax=bool(minmax) and task == "depth", load_seconds=time.perf_counter() - t0,
                    loaded_from=where, sampling_defaults=dict(entry.sampling) if entry is not None else {})
 
     @classmethod
-    def placeholder_for(cls, task: str, device=None, notice: str = "") -> "Pipeline":
+    def placeholder_for(cls, task: str, device=None) -> "Pipeline":
         """A tiny randomly initialised model for `task` (`taming_lite.tasks.placeholder_model`), flagged
         `placeholder`: what the app samples with before any trained weights exist."""
         from .device import pick_device
@@ -115,7 +113,7 @@ class Pipeline:
         model = placeholder_model(task).to(dev).eval()
         return cls(task, model, dev, placeholder=True,
                    source=f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})",
-                   extra={"task": task, "image_size": model.config.first_stage.resolution}, notice=notice)
+                   extra={"task": task, "image_size": model.config.first_stage.resolution})
 
     # ------------------------------------------------------------------ what the model is
 
@@ -184,10 +182,10 @@ class Pipeline:
         self.source += " (int8 weights)"
 
     def describe(self) -> str:
-        """'name on cpu (float32), loaded in 1.2 s' for status lines."""
+        """'<source> on cpu (float32), loaded in 1.2 s' for status lines."""
         dt = str(self.dtype).removeprefix("torch.")
         took = f", loaded in {self.load_seconds:.1f} s" if self.load_seconds else ""
-        return f"{self.name or self.source} on {self.device.type} ({dt}){took}"
+        return f"{self.source} on {self.device.type} ({dt}){took}"
 
     # ------------------------------------------------------------------ sizes
 

@@ -262,7 +262,7 @@ def test_at_most_n_picked_models_per_tab_and_an_evicted_one_reloads(fresh, tmp_p
     fresh.load_choice("depth", names[1])  # a hit moves it to the end
     assert fresh.loaded_choices("depth") == [names[2], names[1]] and loads == names
     tm = fresh.get_model("depth", choice=names[0])  # a session still using it: loaded again
-    assert tm.name == names[0] and loads == names + [names[0]]
+    assert loads == names + [names[0]] and fresh.load_choice("depth", names[0]) is tm  # held under its name
     assert fresh.loaded_choices("depth") == [names[1], names[0]]
     assert fresh.get_model("depth").placeholder  # the default is kept besides them
 

@@ -38,7 +38,7 @@ def test_hub_model_is_used(tmp_path, monkeypatch):
     assert "someone/depth-model" in store.notice("depth") and not store.is_placeholder("depth")
     tm = store.get_model("depth", "cpu")
     assert asked == ["someone/depth-model"] and not tm.placeholder and tm.source == "someone/depth-model (Hub)"
-    assert tm.image_size == 16 and tm.notice == ""
+    assert tm.image_size == 16 and store.record("depth", device="cpu") == models.LoadRecord(models.DEFAULT, "")
 
 
 def test_unreachable_hub_falls_back_with_a_notice(tmp_path, monkeypatch):
@@ -46,19 +46,22 @@ def test_unreachable_hub_falls_back_with_a_notice(tmp_path, monkeypatch):
         raise hub.HubUnavailable(f"{name}: the Hugging Face Hub is unreachable")
 
     monkeypatch.setattr(hub, "resolve", offline)
-    tm = store_with(tmp_path, task_models={"pose": "someone/pose-model"}).get_model("pose", "cpu")
+    store = store_with(tmp_path, task_models={"pose": "someone/pose-model"})
+    tm, rec = store.get_model("pose", "cpu"), store.record("pose", device="cpu")
     assert tm.placeholder  # the embedded folder is empty here, so the placeholder model
-    assert "someone/pose-model could not be used" in tm.notice and "unreachable" in tm.notice
+    assert "someone/pose-model could not be used" in rec.notice and "unreachable" in rec.notice
+    assert not hasattr(tm, "notice")  # the store's record, not the model's
     params = {"num_samples": 1, "height": 64, "width": 64, "seed": 0}
-    assert tm.notice in common.run_info(tm, params, 1, 1, [], 0.1)
+    assert rec.notice in common.run_info(tm, rec, params, 1, 1, [], 0.1)
+    assert store.record("pose", " someone/other ", "cpu") == models.LoadRecord("someone/other")  # a picked one
 
 
 def test_hub_model_for_another_condition_falls_back_with_a_notice(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "resolve", lambda name, revision=None, **kw: hub_files(name, tiny_net2net()))
     store = store_with(tmp_path, task_models={"labels": "someone/depth-model"})  # a depth model for the labels tab
-    tm = store.get_model("labels", "cpu")
-    assert tm.placeholder and "someone/depth-model could not be used" in tm.notice
-    assert "1-channel" in tm.notice and "it fits the depth tab" in tm.notice
+    tm, notice = store.get_model("labels", "cpu"), store.record("labels").notice
+    assert tm.placeholder and "someone/depth-model could not be used" in notice
+    assert "1-channel" in notice and "it fits the depth tab" in notice
 
 
 def test_existing_folder_is_the_default_and_the_tab_says_so(tmp_path):
@@ -107,7 +110,7 @@ def test_int8_is_the_cpu_default_for_released_size_models_only(tmp_path, monkeyp
     monkeypatch.setattr(quantize, "INT8_DEFAULT_PARAMS", 1)
     big = store_with(tmp_path).get_model("depth", "cpu")
     assert quantize.is_quantized(big.model.transformer) and big.precision() == "int8 weights"
-    info = common.run_info(big, dict(num_samples=1, height=16, width=16, seed=0), 4, 4, [], 1.0)
+    info = common.run_info(big, models.LoadRecord(), dict(num_samples=1, height=16, width=16, seed=0), 4, 4, [], 1.0)
     assert "on cpu (int8 weights)" in info and "--no-int8" in info
     off = store_with(tmp_path, int8=False).get_model("depth", "cpu")
     assert not quantize.is_quantized(off.model.transformer)

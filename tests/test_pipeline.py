@@ -108,8 +108,8 @@ def test_a_model_for_another_task_is_refused(folders):
 
 def test_a_loaded_model_is_no_placeholder_and_the_placeholder_is(folders):
     assert Pipeline.from_pretrained(str(folders["depth"]), device="cpu").placeholder is False
-    ph = Pipeline.placeholder_for("depth", "cpu", notice="why")
-    assert ph.placeholder is True and ph.image_size == 64 and "seed 0" in ph.source and ph.notice == "why"
+    ph = Pipeline.placeholder_for("depth", "cpu")
+    assert ph.placeholder is True and ph.image_size == 64 and "seed 0" in ph.source
 
 
 def test_bf16_weights_on_the_cpu(folders):

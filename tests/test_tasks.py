@@ -67,7 +67,8 @@ def test_a_new_task_is_one_task_module_and_one_tab_module(tmp_path):
         tm = store.get_model("edges")
         params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
         for step in common.stream(tm, tm.prepare(stripes(n), (params["height"], params["width"])), params):
-            yield common.gallery(step.images), common.run_info(tm, params, step.done, step.total, notes, 0.0)
+            yield common.gallery(step.images), common.run_info(tm, store.record("edges"), params, step.done,
+                                                               step.total, notes, 0.0)
 
     def build(store):
         n = gr.Number(8, label="stripe period")
