@@ -8,8 +8,8 @@ memory traffic. Int8 weights are a quarter of fp32: each `nn.Linear` in the GPT 
 becomes an `Int8Linear` holding int8 weights with one scale per output channel (symmetric,
 scale = max |w| / 127). On a CPU few rows at a time (a sampling step) go through PyTorch's int8
 weight-only kernel, `aten._weight_int8pack_mm` (bf16 activations and scales; on the released size it
-ran within 8 % of a hand-written VNNI kernel, and torchao's eager int8 weight-only path, which converts
-the weights to floating point on every call, was several times slower: docs/BENCHMARKS.md); many rows (a
+ran within 8 % of a hand-written VNNI kernel, docs/CHANGELOG.md 2026-12-02; torchao's eager int8 weight-only
+path, which converts the weights to floating point on every call, was several times slower: docs/BENCHMARKS.md); many rows (a
 prefill, training shapes) and other devices go through a matmul with the dequantized weights. The KV
 cache stays fp32 (SDPA reads an fp32 cache faster than a bf16 one on the CPUs measured). PyTorch ops
 only: the same path on every CPU.
