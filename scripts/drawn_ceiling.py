@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import torch
 
-from taming_lite.checkpoints import load_stage
+from taming_lite.checkpoints import load_stage_or_exit
 from taming_lite.data import user_style
 from taming_lite.evaluate import HELD_OUT_SEED, USER_METRICS, USER_NAMES, USER_STYLE_SEED, matching_renders, psnr, \
     user_target
@@ -49,10 +49,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.n < 1:
         p.error("--n must be at least 1")
-    try:
-        vqgan = load_stage(args.vqgan).float().eval()
-    except (ValueError, OSError) as e:
-        p.error(str(e))
+    vqgan = load_stage_or_exit(p, args.vqgan)
     size = vqgan.config.resolution
     print("| task | metric | render | reconstruction | unquantized | reconstruction / render | PSNR dB |")
     print("|---|---|---|---|---|---|---|")

@@ -11,7 +11,7 @@ import argparse
 
 import torch
 
-from taming_lite.checkpoints import load_stage
+from taming_lite.checkpoints import load_stage_or_exit
 from taming_lite.evaluate import _dataset, first_stage_ceiling
 from taming_lite.superres import area_downsample
 
@@ -24,10 +24,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.n < 1:
         p.error("--n must be at least 1")
-    try:
-        vqgan = load_stage(args.vqgan).float().eval()
-    except (ValueError, OSError) as e:
-        p.error(str(e))
+    vqgan = load_stage_or_exit(p, args.vqgan)
     size = vqgan.config.resolution
     bad = [f for f in args.factors if f < 2 or size % f]
     if bad:

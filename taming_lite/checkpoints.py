@@ -187,6 +187,15 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     return model
 
 
+def load_stage_or_exit(parser, path: str | os.PathLike) -> VQGAN:
+    """`load_stage(path)` in fp32 and eval mode, for a command-line tool: `parser.error` (exit 2) with the
+    reason when the folder holds no VQGAN."""
+    try:
+        return load_stage(path).float().eval()
+    except (ValueError, OSError) as e:
+        parser.error(str(e))
+
+
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
     """load_state_dict that reports missing/unexpected keys, shape and dtype problems by name.
     `assign`: the model takes the given tensors themselves (no copy; e.g. memory-mapped from the file)."""
