@@ -193,6 +193,21 @@ def test_lowres_loss_compares_output_and_target_at_the_input_size(tmp_path):
     assert column(tmp_path / "lo", "d") == [None, None]  # no discriminator in this stage
 
 
+def test_train_encoder_trains_the_encoder_and_codebook_too(tmp_path):
+    """train_encoder=true: the small render goes through the encoder and codebook being trained (the codebook
+    loss is logged), so the export makes other tokens than its source."""
+    src = _tiny_source(tmp_path)
+    final = train_decoder(_cfg(tmp_path, "enc", "steps=3", "train_encoder=true", "lr=1e-2", "loss.disc_start=1000000000"))
+    codebook = column(tmp_path / "enc", "codebook")
+    assert len(codebook) == 3 and all(v is not None and v >= 0 for v in codebook)
+    model, old = load_pretrained(final), load_pretrained(src)
+    a, b = model.state_dict(), old.state_dict()
+    for k in ("encoder.conv_in.weight", "quant_conv.weight", "quantize.embedding.weight", "decoder.conv_in.weight"):
+        assert not torch.equal(a[k].half(), b[k]), k
+    from taming_lite.checkpoints import read_config
+    assert "new tokens" in read_config(final)["extra"]["decoder"]  # the model card's record says so
+
+
 def test_output_size_must_match_the_grown_decoder(tmp_path):
     _tiny_source(tmp_path)
     with pytest.raises(ValueError, match="data.size must be the decoder's output size 32"):

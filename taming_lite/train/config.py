@@ -145,6 +145,8 @@ class DecoderTrainConfig(_CommonTrainConfig):
     extra_levels: int = 1             # upsampling levels added above its decoder (each doubles the output side)
     extra_res_blocks: int = 1         # res blocks per added level
     extra_upsample: str = "bilinear"  # how the added levels double their features (VQGANConfig.decoder_extra_upsample)
+    train_encoder: bool = False       # also the encoder, quant_conv and codebook (+ the codebook loss): tokens CHANGE,
+                                      # so every transformer on them must be retrained
     loss: DecoderLossConfig = field(default_factory=DecoderLossConfig)
     lr: float = 1.0e-4
     disc_lr: float = 0.0              # 0: lr

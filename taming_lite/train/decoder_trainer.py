@@ -6,6 +6,9 @@ those tokens, stays valid; only the way tokens become pixels changes. The decode
 tokens and outputs an image 2 ** extra_levels times larger, trained against renders of the same scenes
 at that size (the encoder still reads the small render). The new levels start as a bilinear upsampling
 of the old decoder's image (`Decoder.init_extra_levels`), so step 0 is today's decoder, upscaled.
+`train_encoder=true` trains the encoder, `quant_conv` and codebook too (the small render goes through them in
+every step, plus the codebook loss): the tokens change, and every transformer on them must be retrained
+(the image first stage for drawn conditions, docs/CONDITIONING.md#the-first-stage).
 
 One step (the paper's objective, without the perceptual term: no LPIPS weights here):
     1. generator:      tokens -> decoder -> x_rec (large);  L1 + ssim_weight (1 - SSIM)
@@ -104,17 +107,24 @@ def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torc
 
 class PairCache(torch.utils.data.Dataset):
     """Tokens of the small render and the large render of the same scene: {"tokens": (h, w) long,
-    "target": (3, S, S) float in [-1, 1]}."""
+    "target": (3, S, S) float in [-1, 1]}, and with `small` the small render itself ("small", (3, s, s))."""
 
-    def __init__(self, tokens: torch.Tensor, targets: np.ndarray):
-        self.tokens, self.targets = tokens, targets  # (N, h, w) long; (N, S, S, 3) uint8
+    def __init__(self, tokens: torch.Tensor, targets: np.ndarray, small: np.ndarray | None = None):
+        self.tokens, self.targets, self.small = tokens, targets, small  # (N, h, w) long; (N, S, S, 3) uint8
 
     def __len__(self):
         return len(self.tokens)
 
     def __getitem__(self, i):
-        t = torch.from_numpy(self.targets[i]).permute(2, 0, 1).float().div(127.5).sub(1.0)
-        return {"tokens": self.tokens[i], "target": t}
+        item = {"tokens": self.tokens[i], "target": _to_tensor(self.targets[i])}
+        if self.small is not None:
+            item["small"] = _to_tensor(self.small[i])
+        return item
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (3, H, W) in [-1, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
 def render_pairs(cfg: DecoderTrainConfig, in_size: int, path: Path, show: bool = True) -> dict:
@@ -198,11 +208,12 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
 
     pairs = render_pairs(cfg, in_size, Path(cfg.data.root) if cfg.data.root else out / "pairs.npz", cfg.progress)
     tokens = cached_tokens(source, pairs["small"], out / "tokens.pt")
-    dataset = PairCache(tokens, pairs["large"])
+    dataset = PairCache(tokens, pairs["large"], pairs["small"] if cfg.train_encoder else None)
 
     for p in model.parameters():
         p.requires_grad_(False)
-    trained = list(model.decoder.parameters()) + list(model.post_quant_conv.parameters())
+    trained = list(model.parameters()) if cfg.train_encoder else \
+        list(model.decoder.parameters()) + list(model.post_quant_conv.parameters())
     for p in trained:
         p.requires_grad_(True)
     disc = NLayerDiscriminator(3, cfg.loss.disc_ndf, cfg.loss.disc_num_layers).to(dev)
@@ -225,7 +236,8 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
 
     source_extra = read_config(cfg.vqgan).get("extra") or {}
     extra = {**source_extra, "output_size": cfg.data.size,
-             "decoder": f"trained by taming_lite.train decoder from {cfg.vqgan}"}
+             "decoder": f"trained by taming_lite.train decoder from {cfg.vqgan}"
+                        + (" (encoder and codebook too: new tokens)" if cfg.train_encoder else "")}
     metrics = MetricsLog(out / "metrics.csv", True, start if state is not None else None)
     fixed = {k: v.to(dev) for k, v in collate(dataset, list(range(min(4, len(dataset))))).items()}  # for grids
     progress = Progress(cfg.steps, start, cfg.progress, "img", "decoder")
@@ -237,7 +249,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
     def save_samples(step):
         model.eval()
         with torch.no_grad():
-            rec = model.decode_indices(fixed["tokens"])
+            rec = model(fixed["small"])[0] if cfg.train_encoder else model.decode_indices(fixed["tokens"])
         save_grid([fixed["target"], rec], out / "samples" / f"step_{step:07d}.png")
         model.train()
 
@@ -252,14 +264,20 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
             seed_step(cfg.seed, step, d.rank)
             t0 = time.perf_counter()
             x = batch["target"].to(dev)
-            with torch.no_grad():
-                quant = model.quantize.lookup(batch["tokens"].to(dev))
+            if cfg.train_encoder:  # the small render through the encoder and codebook being trained
+                quant, qloss, _ = model.encode(batch["small"].to(dev))
+            else:
+                with torch.no_grad():
+                    quant = model.quantize.lookup(batch["tokens"].to(dev))
             x_rec = model.decode(quant)
 
-            # 1. generator (the decoder)
+            # 1. generator (the decoder; with train_encoder also the encoder and codebook)
             l1 = (x - x_rec).abs().mean()
             rec = lw.l1_weight * l1
             logs = {"l1": l1.item()}
+            if cfg.train_encoder:
+                rec = rec + qloss
+                logs["codebook"] = qloss.item()
             if lw.ssim_weight > 0:
                 s = ssim(x_rec, x).mean()
                 rec = rec + lw.ssim_weight * (1 - s)
