@@ -184,12 +184,14 @@ def test_second_stage_goes_on_from_the_first_with_bilinear_levels_and_a_blurred_
 
 def test_lowres_loss_compares_output_and_target_at_the_input_size(tmp_path):
     _tiny_source(tmp_path)
-    cfg = _cfg(tmp_path, "lo", "steps=2", "loss.lowres_weight=1.0", "loss.disc_start=1000000000",
-               config=CONFIG.with_name("decoder128_lowres.yaml"))
-    assert cfg.loss.lowres_weight == 1.0 and cfg.extra_upsample == "bilinear"
+    cfg = _cfg(tmp_path, "lo", "steps=2", "loss.lowres_weight=1.0", "loss.colour_weight=2.0", "loss.colour_size=4",
+               "loss.disc_start=1000000000", config=CONFIG.with_name("decoder128_lowres.yaml"))
+    assert cfg.loss.lowres_weight == 1.0 and cfg.loss.colour_size == 4 and cfg.extra_upsample == "bilinear"
     train_decoder(cfg)
     lo, l1 = column(tmp_path / "lo", "l1_lowres"), column(tmp_path / "lo", "l1")
     assert len(lo) == 2 and all(0 < a < b * 1.5 for a, b in zip(lo, l1))  # the downsampled error: smaller, not 0
+    colour = column(tmp_path / "lo", "l1_colour")  # area means of area means: |mean d| <= mean |d|
+    assert len(colour) == 2 and all(0 < c <= a + 1e-6 for c, a in zip(colour, lo))
     assert column(tmp_path / "lo", "d") == [None, None]  # no discriminator in this stage
 
 

@@ -126,6 +126,8 @@ class DecoderLossConfig:
     l1_weight: float = 1.0
     ssim_weight: float = 0.0          # x (1 - SSIM), SSIM as taming_lite.evaluate measures it
     lowres_weight: float = 0.0        # x L1 of output and target area-downsampled to the input size
+    colour_weight: float = 0.0        # x L1 of output and target area-downsampled to colour_size (the colours
+    colour_size: int = 8              # of painted regions, what the labels segmenter reads)
     disc_start: int = 500             # step at which the discriminator starts training
     disc_warmup: int = 200            # ... and this many steps later the decoder gets the GAN terms
     disc_weight: float = 0.8          # multiplies the adaptive weight

@@ -11,7 +11,8 @@ every step, plus the codebook loss): the tokens change, and every transformer on
 (the image first stage for drawn conditions, docs/CONDITIONING.md#the-first-stage).
 
 One step (the paper's objective, without the perceptual term: no LPIPS weights here):
-    1. generator:      tokens -> decoder -> x_rec (large);  L1 + ssim_weight (1 - SSIM)
+    1. generator:      tokens -> decoder -> x_rec (large);  L1 + ssim_weight (1 - SSIM) + L1 at the input
+                       size (lowres_weight) and at colour_size px (colour_weight)
                        + adaptive weight x (-D(x_rec))  + feature_weight x feature matching
                        (L1 between D's intermediate features of x_rec and of the real render)
     2. discriminator:  hinge loss on D(x) vs D(x_rec.detach()), from `loss.disc_start` on;
@@ -287,6 +288,11 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
                                F.interpolate(x, size=in_size, mode="area"))
                 rec = rec + lw.lowres_weight * lo
                 logs["l1_lowres"] = lo.item()
+            if lw.colour_weight > 0:  # L1 of the coarse colours (a drawn region's colour; blurred renders read as well)
+                c = F.l1_loss(F.interpolate(x_rec, size=lw.colour_size, mode="area"),
+                              F.interpolate(x, size=lw.colour_size, mode="area"))
+                rec = rec + lw.colour_weight * c
+                logs["l1_colour"] = c.item()
             loss = rec
             if step >= lw.disc_start + lw.disc_warmup:
                 disc.requires_grad_(False)
