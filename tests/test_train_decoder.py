@@ -226,3 +226,22 @@ def test_cli_time_budget_exit_status(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 75, r.stderr[-2000:]
     assert "time budget" in r.stderr and "--resume" in r.stderr
+
+
+def test_supersampled_targets_are_the_larger_render_area_downsampled_and_the_cache_says_so(tmp_path):
+    import numpy as np
+
+    from taming_lite.data.datasets import ProceduralDataset
+    from taming_lite.train.decoder_trainer import render_pairs
+
+    cfg = _cfg(tmp_path, "ss", "supersample=2", "data.num_samples=2")
+    pairs = render_pairs(cfg, 16, tmp_path / "pairs.npz", show=False)
+    big = ProceduralDataset(cfg.data.dataset, size=64, seed=cfg.data.seed, **cfg.data.options).arrays(1)["image"]
+    want = big.reshape(32, 2, 32, 2, 3).mean((1, 3))
+    assert pairs["large"].shape == (2, 32, 32, 3) and np.abs(pairs["large"][1] - want).max() <= 0.5
+    plain = ProceduralDataset(cfg.data.dataset, size=32, seed=cfg.data.seed, **cfg.data.options).arrays(1)["image"]
+    assert not np.array_equal(pairs["large"][1], plain)  # not the aliased render
+    with pytest.raises(ValueError, match="supersampled 2x"):  # a cache of other targets is not reused silently
+        render_pairs(_cfg(tmp_path, "ss1", "data.num_samples=2"), 16, tmp_path / "pairs.npz", show=False)
+    with pytest.raises(ValueError, match="at least 1"):
+        render_pairs(_cfg(tmp_path, "ss0", "supersample=0"), 16, tmp_path / "other.npz", show=False)

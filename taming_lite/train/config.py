@@ -149,6 +149,8 @@ class DecoderTrainConfig(_CommonTrainConfig):
     extra_upsample: str = "bilinear"  # how the added levels double their features (VQGANConfig.decoder_extra_upsample)
     train_encoder: bool = False       # also the encoder, quant_conv and codebook (+ the codebook loss): tokens CHANGE,
                                       # so every transformer on them must be retrained
+    supersample: int = 1              # targets rendered this many times larger and area-downsampled (anti-aliased:
+                                      # the human renders' aliased edges teach a GAN row stripes)
     loss: DecoderLossConfig = field(default_factory=DecoderLossConfig)
     lr: float = 1.0e-4
     disc_lr: float = 0.0              # 0: lr

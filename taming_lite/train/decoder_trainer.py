@@ -133,26 +133,31 @@ def render_pairs(cfg: DecoderTrainConfig, in_size: int, path: Path, show: bool =
     if path.is_file():
         with np.load(path) as f:
             pairs = {"small": f["small"], "large": f["large"]}
+            ss = int(f["supersample"]) if "supersample" in f.files else 1
         if len(pairs["small"]) >= cfg.data.num_samples and pairs["large"].shape[1] == cfg.data.size \
-                and pairs["small"].shape[1] == in_size:
+                and pairs["small"].shape[1] == in_size and ss == cfg.supersample:
             return {k: v[: cfg.data.num_samples] for k, v in pairs.items()}
         raise ValueError(f"{path} holds {len(pairs['small'])} pairs of {pairs['small'].shape[1]} / "
-                         f"{pairs['large'].shape[1]} px, not {cfg.data.num_samples} of {in_size} / {cfg.data.size}: "
-                         f"delete it or point data.root elsewhere")
+                         f"{pairs['large'].shape[1]} px (supersampled {ss}x), not {cfg.data.num_samples} of {in_size} / "
+                         f"{cfg.data.size} (supersampled {cfg.supersample}x): delete it or point data.root elsewhere")
     from tqdm.auto import tqdm
 
     from ..data.datasets import ProceduralDataset
 
     ds_small = ProceduralDataset(cfg.data.dataset, size=in_size, seed=cfg.data.seed, **cfg.data.options)
-    ds_large = ProceduralDataset(cfg.data.dataset, size=cfg.data.size, seed=cfg.data.seed, **cfg.data.options)
+    if cfg.supersample < 1:
+        raise ValueError(f"supersample must be at least 1, got {cfg.supersample}")
+    S, k = cfg.data.size, cfg.supersample
+    ds_large = ProceduralDataset(cfg.data.dataset, size=S * k, seed=cfg.data.seed, **cfg.data.options)
     n = cfg.data.num_samples
     small = np.empty((n, in_size, in_size, 3), np.uint8)
-    large = np.empty((n, cfg.data.size, cfg.data.size, 3), np.uint8)
+    large = np.empty((n, S, S, 3), np.uint8)
     for i in tqdm(range(n), desc="rendering pairs", disable=not show):
-        small[i], large[i] = ds_small.arrays(i)["image"], ds_large.arrays(i)["image"]
+        small[i], big = ds_small.arrays(i)["image"], ds_large.arrays(i)["image"]
+        large[i] = big if k == 1 else big.reshape(S, k, S, k, 3).mean((1, 3)).round().astype(np.uint8)  # area
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, small=small, large=large)
+    np.savez(tmp, small=small, large=large, supersample=k)
     tmp.rename(path)
     return {"small": small, "large": large}
 
