@@ -143,6 +143,7 @@ def render_pairs(cfg: DecoderTrainConfig, in_size: int, path: Path, show: bool =
     from tqdm.auto import tqdm
 
     from ..data.datasets import ProceduralDataset
+    from ..data.transforms import area_downsample
 
     ds_small = ProceduralDataset(cfg.data.dataset, size=in_size, seed=cfg.data.seed, **cfg.data.options)
     if cfg.supersample < 1:
@@ -154,7 +155,7 @@ def render_pairs(cfg: DecoderTrainConfig, in_size: int, path: Path, show: bool =
     large = np.empty((n, S, S, 3), np.uint8)
     for i in tqdm(range(n), desc="rendering pairs", disable=not show):
         small[i], big = ds_small.arrays(i)["image"], ds_large.arrays(i)["image"]
-        large[i] = big if k == 1 else big.reshape(S, k, S, k, 3).mean((1, 3)).round().astype(np.uint8)  # area
+        large[i] = big if k == 1 else area_downsample(big, k)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, small=small, large=large, supersample=k)
