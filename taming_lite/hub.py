@@ -124,6 +124,13 @@ class ModelFiles:
             return f"{self.name} (download{', cached' if self.from_cache else ''})"
         return self.name
 
+    @property
+    def loaded_from(self) -> str:
+        """"from disk", "downloaded", "from the HF cache" or "from the download cache" (the app's ready line)."""
+        if self.from_cache:
+            return "from the HF cache" if self.repo_id else "from the download cache"
+        return "downloaded" if self.repo_id or self.url else "from disk"
+
 
 def _dtype(dtype):
     if dtype is None or isinstance(dtype, torch.dtype):

@@ -33,8 +33,7 @@ from .device import autocast, default_dtype
 from .hub import shape_of
 from .images import tensor_to_rgb
 from .sampling import SamplingSettings
-from .tasks import (PLACEHOLDER_SEED, TASKS, Job, Task, TaskMismatch, check_fits, condition_tasks,  # noqa: F401
-                    placeholder_model, spec)
+from .tasks import PLACEHOLDER_SEED, Job, Task, TaskMismatch, placeholder_model, spec, task_for  # noqa: F401
 
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
 
@@ -86,22 +85,12 @@ class Pipeline:
         model = files.load(device=dev, dtype=default_dtype(dev) if dtype is None else dtype)
         extra = dict(read_config(files.config.parent).get("extra") or {}) if files.format == "taming_lite" else {}
         entry = files.entry
-        if task is None:
-            task = entry.task if entry is not None and entry.task in TASKS else extra.get("task")
-            if task not in TASKS:
-                fits = condition_tasks(model.config) if hasattr(getattr(model, "config", None), "cond_stage") else []
-                task = fits[0] if fits else None
-        if task is None:
-            raise TaskMismatch(f"{files.name} is a {type(model).__name__}: no task samples with it")
-        check_fits(task, model, extra, files.name)
+        task = task_for(model, files.name, task, entry.task if entry is not None else None, extra)
         conv = dict(entry.conditioning) if entry is not None else {}
         minmax = conv.get("depth_minmax", files.format == "original")  # every original depth model: D-RIN's data
-        remote = files.repo_id or files.url
-        where = ("from the HF cache" if files.repo_id else "from the download cache") if files.from_cache else (
-            "downloaded" if remote else "from disk")
         return cls(task, model, dev, source=files.describe(), extra=extra,
                    depth_minmax=bool(minmax) and task == "depth", load_seconds=time.perf_counter() - t0,
-                   loaded_from=where, sampling_defaults=dict(entry.sampling) if entry is not None else {})
+                   loaded_from=files.loaded_from, sampling_defaults=dict(entry.sampling) if entry is not None else {})
 
     @classmethod
     def placeholder_for(cls, task: str, device=None) -> "Pipeline":

@@ -27,7 +27,8 @@ def tiny_net2net():
 def hub_files(name, model):
     """What hub.resolve returns for a downloaded repo, without files: .load() builds `model`."""
     return types.SimpleNamespace(name=name, format="original", repo_id=name, url=None, from_cache=False, entry=None,
-                                 load=lambda device=None, dtype=None: model, describe=lambda: f"{name} (Hub)")
+                                 loaded_from="downloaded", load=lambda device=None, dtype=None: model,
+                                 describe=lambda: f"{name} (Hub)")
 
 
 def test_hub_model_is_used(tmp_path, monkeypatch):

@@ -64,6 +64,23 @@ def check_fits(task: str, model, extra: dict, name: str) -> None:
     _check_fits(spec(task), TASKS, model, extra, name)
 
 
+def task_for(model, name: str, task: str | None = None, entry_task: str | None = None,
+             extra: dict | None = None) -> str:
+    """The task a loaded model samples for, checked (`check_fits`): `task`, else its registry entry's, else the
+    one it was trained for (`extra["task"]`), else the first whose condition its config takes. TaskMismatch
+    for a model no task samples with; `name` says which model in the messages."""
+    extra = extra or {}
+    if task is None:
+        task = entry_task if entry_task in TASKS else extra.get("task")
+        if task not in TASKS:
+            fits = condition_tasks(model.config) if hasattr(getattr(model, "config", None), "cond_stage") else []
+            task = fits[0] if fits else None
+    if task is None:
+        raise TaskMismatch(f"{name} is a {type(model).__name__}: no task samples with it")
+    check_fits(task, model, extra, name)
+    return task
+
+
 def placeholder_model(task: str):
     """A tiny, randomly initialised Net2NetTransformer with the task's condition layout (seeded)."""
     return _placeholder_model(spec(task))
