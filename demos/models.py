@@ -12,7 +12,7 @@ an embedded or registry name (Hub repo or download links), or a Hub repo id `use
 A tab's default, in order: `task_models[task]` (app.py --model TASK=DIR|NAME; if it cannot be
 loaded, the next one is used and the tab says why); `<weights root>/<task>/` when it holds a model;
 else a small *randomly initialised* model for the task (fixed seed), flagged `placeholder`, so the
-app runs before any weights exist (`Pipeline.placeholder_for`). What the store knows of a load beyond the
+app runs before any weights exist (`placeholder`). What the store knows of a load beyond the
 model (the picker's name; why the tab's default is not the model it was asked for) is its `LoadRecord`,
 not an attribute of the Pipeline.
 
@@ -41,7 +41,7 @@ import torch
 
 from taming_lite.device import pick_device
 from taming_lite.pipeline import Pipeline
-from taming_lite.tasks import TASK_NAMES, TaskMismatch, placeholder_model, spec
+from taming_lite.tasks import PLACEHOLDER_SEED, TASK_NAMES, TaskMismatch, placeholder_model, spec
 
 TASKS = TASK_NAMES
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +69,16 @@ class LoadRecord:
 
 def _check_task(task: str) -> None:
     spec(task)  # ValueError naming the tasks
+
+
+def placeholder(task: str, device=None) -> Pipeline:
+    """A tiny randomly initialised model for `task` (`taming_lite.tasks.placeholder_model`) as a Pipeline
+    flagged `placeholder`: what a tab samples with before any trained weights exist."""
+    dev = pick_device(device)
+    model = placeholder_model(task).to(dev).eval()
+    return Pipeline(task, model, dev, placeholder=True,
+                    source=f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})",
+                    extra={"task": task, "image_size": model.config.first_stage.resolution})
 
 
 def holds_model(folder: Path) -> bool:
@@ -182,7 +192,7 @@ class ModelStore:
                 return self.load(task, str(folder), dev), notice
             except ModelChoiceError as e:
                 notice += f" ⚠️ {folder} could not be used ({e})."
-        return Pipeline.placeholder_for(task, dev), notice.strip()
+        return placeholder(task, dev), notice.strip()
 
     def default_shape(self, task: str) -> dict:
         """The tab's default model's sizes without loading its weights where possible: image_size (output px

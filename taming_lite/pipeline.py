@@ -33,7 +33,7 @@ from .device import autocast, default_dtype
 from .hub import shape_of
 from .images import tensor_to_rgb
 from .sampling import SamplingSettings
-from .tasks import PLACEHOLDER_SEED, Job, Task, TaskMismatch, placeholder_model, spec, task_for  # noqa: F401
+from .tasks import Job, Task, TaskMismatch, spec, task_for  # noqa: F401 (TaskMismatch: what from_pretrained raises)
 
 N_PREVIEWS = 6  # intermediate decodes per `iter_sample`
 
@@ -91,18 +91,6 @@ class Pipeline:
         return cls(task, model, dev, source=files.describe(), extra=extra,
                    depth_minmax=bool(minmax) and task == "depth", load_seconds=time.perf_counter() - t0,
                    loaded_from=files.loaded_from, sampling_defaults=dict(entry.sampling) if entry is not None else {})
-
-    @classmethod
-    def placeholder_for(cls, task: str, device=None) -> "Pipeline":
-        """A tiny randomly initialised model for `task` (`taming_lite.tasks.placeholder_model`), flagged
-        `placeholder`: what the app samples with before any trained weights exist."""
-        from .device import pick_device
-
-        dev = pick_device(device)
-        model = placeholder_model(task).to(dev).eval()
-        return cls(task, model, dev, placeholder=True,
-                   source=f"untrained placeholder (random init, seed {PLACEHOLDER_SEED})",
-                   extra={"task": task, "image_size": model.config.first_stage.resolution})
 
     # ------------------------------------------------------------------ what the model is
 

@@ -107,8 +107,10 @@ def test_a_model_for_another_task_is_refused(folders):
 
 
 def test_a_loaded_model_is_no_placeholder_and_the_placeholder_is(folders):
+    from demos.models import placeholder
+
     assert Pipeline.from_pretrained(str(folders["depth"]), device="cpu").placeholder is False
-    ph = Pipeline.placeholder_for("depth", "cpu")
+    ph = placeholder("depth", "cpu")
     assert ph.placeholder is True and ph.image_size == 64 and "seed 0" in ph.source
 
 

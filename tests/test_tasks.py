@@ -43,7 +43,6 @@ def test_a_new_task_is_one_task_module_and_one_tab_module(tmp_path):
     import torch
 
     from demos import common, models
-    from taming_lite.pipeline import Pipeline
     from taming_lite.tasks.base import Task, placeholder_vqgan
 
     @dataclass(frozen=True, eq=False)
@@ -80,7 +79,7 @@ def test_a_new_task_is_one_task_module_and_one_tab_module(tmp_path):
     tasks.register(Edges("edges", "edges", "edges", "a 2-channel edge map", api_name="edges"))
     try:
         assert "edges" in tasks.TASK_NAMES and tasks.spec("edges").sampling["top_k"] == 100
-        pipe = Pipeline.placeholder_for("edges", "cpu")
+        pipe = models.placeholder("edges", "cpu")
         assert tasks.condition_tasks(pipe.model.config) == ["edges"]  # no other task takes its condition
         (img,) = pipe.sample(pipe.prepare(stripes(4), (64, 128)), seed=0)  # wider than the window: sliding
         assert img.shape == (64, 128, 3)
