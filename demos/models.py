@@ -128,8 +128,8 @@ class ModelStore:
             target, _, revision = name.partition("@")
         with choice_errors(name, "a model", "the picker"):
             pipe = Pipeline.from_pretrained(target, task=task, device=dev, progress=progress, revision=revision)
-        if pipe.device.type == "cpu" and (self.int8 or (self.int8 is None and pipe.int8_by_default())):
-            pipe.quantize_int8()
+        if pipe.device.type == "cpu":
+            pipe.quantize_int8(self.int8)
         return pipe
 
     # ------------------------------------------------------------------ a tab's own model

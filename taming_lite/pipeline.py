@@ -139,30 +139,20 @@ class Pipeline:
         s = self.settings()
         return {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "guidance": s.guidance}
 
-    def int8_by_default(self) -> bool:
-        """Whether the app quantizes this model by default (`taming_lite.quantize.int8_by_default`)."""
-        from .quantize import int8_by_default
-
-        return int8_by_default(self.model.transformer, self.device)
-
     def precision(self) -> str:
         """How a status line names the transformer's arithmetic: "int8 weights" or its dtype ("float32")."""
         from .quantize import precision
 
         return precision(self.model.transformer)
 
-    def quantize_int8(self) -> None:
-        """Int8 weights for the transformer's linear layers, in place (`taming_lite.quantize`); the source says so."""
-        from .quantize import quantize_int8
+    def quantize_int8(self, int8: bool | None = True) -> None:
+        """Int8 weights for the transformer's linear layers, in place (`taming_lite.quantize`; the source says so):
+        with `int8` True, or None where `quantize.int8_by_default` says (released-size GPTs on the CPU)."""
+        from . import quantize
 
-        quantize_int8(self.model.transformer)
-        self.source += " (int8 weights)"
-
-    def describe(self) -> str:
-        """'<source> on cpu (float32), loaded in 1.2 s' for status lines."""
-        dt = str(self.dtype).removeprefix("torch.")
-        took = f", loaded in {self.load_seconds:.1f} s" if self.load_seconds else ""
-        return f"{self.source} on {self.device.type} ({dt}){took}"
+        if int8 or (int8 is None and quantize.int8_by_default(self.model.transformer, self.device)):
+            quantize.quantize_int8(self.model.transformer)
+            self.source += " (int8 weights)"
 
     # ------------------------------------------------------------------ sizes
 

@@ -116,7 +116,7 @@ def test_a_loaded_model_is_no_placeholder_and_the_placeholder_is(folders):
 
 def test_bf16_weights_on_the_cpu(folders):
     pipe = Pipeline.from_pretrained(str(folders["labels"]), device="cpu", dtype="bf16")
-    assert pipe.dtype == torch.bfloat16 and "bfloat16" in pipe.describe()
+    assert pipe.dtype == torch.bfloat16 and pipe.precision() == "bfloat16"
     ids = np.full((32, 32), LABEL_BY_NAME["sky-other"], np.uint8)
     (img,) = pipe.sample(pipe.prepare(ids, (256, 256)), seed=0)
     assert img.shape == (256, 256, 3) and img.std() > 0
