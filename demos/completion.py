@@ -18,7 +18,7 @@ from PIL import Image
 from taming_lite.images import resize_rgb
 from taming_lite.tasks import spec
 
-from . import common, examples, models, picker
+from . import baselines, common, examples, models, picker
 from .inputs import InputError, load_rgb
 from .photos import PHOTOS, photo_path
 
@@ -58,11 +58,11 @@ def prepare(image, given_rows, height: int, width: int, stride: int):
 
 @common.user_errors
 def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, height, width, model=models.DEFAULT,
-        baseline=models.BASELINE, class_id=DEFAULT_CLASS, progress=gr.Progress()):
+        baseline=baselines.BASELINE, class_id=DEFAULT_CLASS, progress=gr.Progress()):
     """-> (taming completions, the input with the cut line, the pixel baseline's completion enlarged, status).
-    `baseline`: see ModelStore.check_baseline; `class_id`: the ImageNet class of a class-conditional model."""
+    `baseline`: see demos.baselines.check; `class_id`: the ImageNet class of a class-conditional model."""
     t0 = time.perf_counter()
-    base_name = store.check_baseline(baseline)  # a bad name fails at once, before any sampling
+    base_name = baselines.check(store, baseline)  # a bad name fails at once, before any sampling
     tm = store.get_model(TASK, choice=model)
     rec = store.record(TASK, model)
     params, notes = common.parse_controls(tm, seed, temperature, top_k, top_p, num_samples, height, width)
@@ -85,13 +85,13 @@ def run(store, image, given_rows, seed, temperature, top_k, top_p, num_samples, 
              f"sample(s), on {tm.device.type} ({dt}), {ours_s:.1f} s")
     big = None
     try:
-        base = store.get_pixel_baseline(base_name, tm.device)
+        base = baselines.get(store, base_name, tm.device)
     except models.ModelChoiceError as e:
         base = None
         info += f"\n- pixel baseline `{base_name}`: ❌ could not be loaded: {e}"
     else:
         if base is None:
-            info += ("\n- pixel baseline: none picked" if base_name == models.NO_BASELINE else
+            info += ("\n- pixel baseline: none picked" if base_name == baselines.NO_BASELINE else
                      "\n- pixel baseline: no weights in `weights/pixel_baseline/`")
     if base is not None:
         t1 = time.perf_counter()
@@ -168,11 +168,11 @@ def pixel_baseline(model, rgb, given_fraction: float, params: dict):
 def baseline_status(store, name):
     """Yield the pixel-baseline picker's status while `name` loads in a thread (picked, not yet sampled)."""
     try:
-        spec = store.check_baseline(name)
+        spec = baselines.check(store, name)
     except models.ModelChoiceError as e:
         yield f"❌ {e}"
         return
-    if spec == models.NO_BASELINE:
+    if spec == baselines.NO_BASELINE:
         yield "no pixel baseline: the taming model alone"
         return
     messages: queue.Queue[str] = queue.Queue()
@@ -180,7 +180,7 @@ def baseline_status(store, name):
 
     def work():
         try:
-            box["base"] = store.get_pixel_baseline(spec, progress=messages.put)
+            box["base"] = baselines.get(store, spec, progress=messages.put)
         except models.ModelChoiceError as e:
             box["error"] = str(e)
         except Exception as e:  # noqa: BLE001 - reported in the status; the traceback goes to the log
@@ -225,7 +225,7 @@ def build(store):
     gr.Markdown(INTRO)
     model_ui = picker.build(store, TASK)
     with gr.Row(equal_height=True):
-        base = gr.Dropdown(store.baseline_choices(), value=models.BASELINE, allow_custom_value=True, scale=3,
+        base = gr.Dropdown(baselines.choices(store), value=baselines.BASELINE, allow_custom_value=True, scale=3,
                            label="pixel baseline (beside the taming model)", elem_id="baseline-picker",
                            info="or type an Image-GPT repo id (user/repo); loaded on first use, kept on the server")
         cls = gr.Dropdown([(f"{i}: {n}", i) for i, n in enumerate(imagenet_classes())], value=DEFAULT_CLASS,

@@ -20,11 +20,7 @@ Picked models are shared by all sessions and kept in a small LRU per task and de
 (`max_extra`, env TAMING_LITE_MODELS_PER_TAB, default 2) besides the tab's default model; an
 evicted one is loaded again (from disk: a cache or its folder) by the next call that needs it.
 Folders on the server can be picked only with `allow_local_folders` (app.py --allow-local-models).
-
-The completion tab's pixel baseline (`get_pixel_baseline`): the embedded PixelGPT (`pixel_baseline`),
-an Image-GPT from the Hub (taming_lite.imagegpt: `openai/imagegpt-small|medium|large`, any Image-GPT repo
-id, or a folder when allowed), or `none`; loaded on first use on the store's device, kept in the same
-kind of small LRU.
+The completion tab's pixel baselines (demos/baselines.py) are kept in the same kind of LRU (`load_once`).
 """
 
 from __future__ import annotations
@@ -49,8 +45,7 @@ PLACEHOLDER_NOTICE = ("⚠️ **untrained placeholder weights**: no trained mode
                       "`weights/{task}/`, so a small randomly initialised model is used. Outputs are noise-like "
                       "and show only that the pipeline runs.")
 DEFAULT = ""  # the name of a tab's own model in the picker and the API
-BASELINE = "pixel_baseline"
-NO_BASELINE = "none"
+_MISSING = object()  # not in an LRU (a value may be None)
 TaskModel = Pipeline  # what the tabs sample with
 
 
@@ -111,9 +106,7 @@ class ModelStore:
             self.task_models[task] = str(name)
         self._defaults: dict[tuple[str, str], Pipeline] = {}
         self._records: dict[tuple[str, str], LoadRecord] = {}  # the defaults' (a picked model's is its name)
-        self._extra: dict[tuple[str, str], OrderedDict[str, Pipeline]] = {}
-        self._baselines: dict[str, torch.nn.Module | None] = {}
-        self._imagegpts: OrderedDict[tuple[str, str], object] = OrderedDict()
+        self._kept: dict[tuple, OrderedDict] = {}  # load_once's LRUs: (task, device) -> picked Pipelines, ...
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -235,78 +228,6 @@ class ModelStore:
             return PLACEHOLDER_NOTICE.format(task=task)
         return f"Model: `{show_path(d)}`"
 
-    def get_baseline(self, device=None):
-        """The pixel-level baseline (`<weights root>/pixel_baseline`, a PixelGPT) on the device, loaded
-        once; None when those weights are not there (the completion tab then says so)."""
-        from taming_lite.checkpoints import load_pretrained
-
-        dev = pick_device(device or self.device)
-        with self._guard:
-            if str(dev) not in self._baselines:
-                d = self.weights_root / BASELINE
-                self._baselines[str(dev)] = load_pretrained(d, device=dev) if (d / "config.json").is_file() else None
-            return self._baselines[str(dev)]
-
-    # ------------------------------------------------------------------ the completion tab's pixel baseline
-
-    def baseline_choices(self) -> list[tuple[str, str]]:
-        """The pixel-baseline picker's entries as (label, name): the embedded one, the Image-GPT sizes, none."""
-        from taming_lite import hub, imagegpt
-
-        here = (self.weights_root / BASELINE / "config.json").is_file()
-        out = [(f"embedded pixel transformer (32x32, 256-colour palette{'' if here else ', weights missing'})",
-                BASELINE)]
-        missing = "" if imagegpt.available() else ", needs `pip install transformers`"
-        for repo, gb in imagegpt.HUB_MODELS.items():
-            cached = any(hub.cached_files(repo, "main", [imagegpt.CONFIG, imagegpt.PROCESSOR, w]) is not None
-                         for w in imagegpt.WEIGHTS)
-            where = " · in the cache" if cached else f", ~{gb:g} GB download"
-            out.append((f"Image-GPT {repo.rsplit('-', 1)[1]} ({repo}, Hub{where}{missing})", repo))
-        out.append(("none (the taming model alone)", NO_BASELINE))
-        return out
-
-    def check_baseline(self, name) -> str:
-        """A pixel-baseline name, stripped and checked (nothing is read): BASELINE, NO_BASELINE, a Hub repo id
-        `user/repo[@revision]`, or a folder when allowed. ModelChoiceError otherwise."""
-        name = BASELINE if name is None or not str(name).strip() else str(name).strip()
-        if name in (BASELINE, NO_BASELINE) or (self.allow_local_folders and Path(name).is_dir()):
-            return name
-        if Path(name).is_dir():
-            raise ModelChoiceError(f"{name!r} is a folder on the server; folders can be picked only when the app "
-                                   f"runs with --allow-local-models")
-        if not is_repo_id(name):
-            raise ModelChoiceError(f"pixel baseline {name!r}: expected {BASELINE!r}, {NO_BASELINE!r}, an Image-GPT "
-                                   f"repo id (e.g. openai/imagegpt-small) or a folder (with --allow-local-models)")
-        return name
-
-    def get_pixel_baseline(self, name=BASELINE, device=None, progress: Callable[[str], None] | None = None):
-        """The pixel baseline `name` on the device: the embedded PixelGPT, a taming_lite.imagegpt.ImageGPT,
-        or None (NO_BASELINE, or the embedded weights are missing). Raises ModelChoiceError with what to do."""
-        name = self.check_baseline(name)
-        if name == NO_BASELINE:
-            return None
-        if name == BASELINE:
-            return self.get_baseline(device)
-        dev = pick_device(device or self.device)
-        key = (str(dev), name)
-        with self._lock_once(("imagegpt",) + key):  # one load per name, even when several sessions ask at once
-            return self._load_imagegpt(key, name, dev, progress)
-
-    def _load_imagegpt(self, key, name: str, dev, progress):
-        from taming_lite import imagegpt
-
-        with self._guard:
-            if key in self._imagegpts:
-                self._imagegpts.move_to_end(key)
-                return self._imagegpts[key]
-        with choice_errors(name, "an Image-GPT", "it"):
-            igpt = imagegpt.load(name, device=dev, progress=progress)
-        with self._guard:
-            self._imagegpts[key] = igpt
-            while len(self._imagegpts) > self.max_extra:
-                self._imagegpts.popitem(last=False)
-        return igpt
-
     # ------------------------------------------------------------------ the picker
 
     def choices(self, task: str) -> list[tuple[str, str]]:
@@ -374,36 +295,44 @@ class ModelStore:
             return self.get_model(task, device)
         _check_registry_task(task, name)
         dev = pick_device(device or self.device)
-        key = (task, str(dev))
-        pipe = self._lru_get(key, name)
-        if pipe is not None:
-            if progress:
-                progress(f"{name}: already loaded on this server")
-            return pipe
-        with self._lock_once((task, str(dev), name)):  # one load per name, even when several sessions pick it
-            pipe = self._lru_get(key, name)
-            if pipe is None:
-                pipe = self.load(task, name, dev, progress)
-                with self._guard:
-                    lru = self._extra.setdefault(key, OrderedDict())
-                    lru[name] = pipe
-                    while len(lru) > self.max_extra:
-                        lru.popitem(last=False)  # the least recently used; sessions using it load it again
+        pipe, held = self.load_once((task, str(dev)), name, lambda: self.load(task, name, dev, progress))
+        if held and progress:
+            progress(f"{name}: already loaded on this server")
         return pipe
 
     def loaded_choices(self, task: str, device=None) -> list[str]:
         """Names of the picked models held for the task now, least recently used first."""
         dev = pick_device(device or self.device)
         with self._guard:
-            return list(self._extra.get((task, str(dev)), ()))
+            return list(self._kept.get((task, str(dev)), ()))
 
-    def _lru_get(self, key, name: str) -> Pipeline | None:
+    # ------------------------------------------------------------------ loading once, keeping a few
+
+    def load_once(self, group: tuple, key, load: Callable[[], object]) -> tuple[object, bool]:
+        """`load()` once per group and key, even when several sessions ask at once, kept in the group's LRU (at
+        most max_extra: the least recently used is dropped; the next call that needs it loads it again).
+        -> (the value, whether it was held already when asked)."""
+        found = self._lru_get(group, key)
+        if found is not _MISSING:
+            return found, True
+        with self._lock_once(group + (key,)):
+            found = self._lru_get(group, key)
+            if found is _MISSING:
+                found = load()
+                with self._guard:
+                    lru = self._kept.setdefault(group, OrderedDict())
+                    lru[key] = found
+                    while len(lru) > self.max_extra:
+                        lru.popitem(last=False)  # the least recently used; sessions using it load it again
+        return found, False
+
+    def _lru_get(self, group: tuple, key):
         with self._guard:
-            lru = self._extra.get(key)
-            if lru is None or name not in lru:
-                return None
-            lru.move_to_end(name)
-            return lru[name]
+            lru = self._kept.get(group)
+            if lru is None or key not in lru:
+                return _MISSING
+            lru.move_to_end(key)
+            return lru[key]
 
     def _lock(self, key) -> threading.Lock:
         with self._guard:

@@ -134,6 +134,7 @@ def test_the_pickers_offer_the_image_gpt_sizes_and_the_classes(client):
 
 
 def test_the_store_says_what_to_do_offline_and_without_transformers(monkeypatch, tmp_path):
+    from demos import baselines
     from demos.models import ModelChoiceError, ModelStore
 
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
@@ -141,12 +142,12 @@ def test_the_store_says_what_to_do_offline_and_without_transformers(monkeypatch,
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     store = ModelStore(weights_root=tmp_path, device="cpu")
     with pytest.raises(ModelChoiceError, match="not in the local cache.*HF_HUB_OFFLINE=0"):
-        store.get_pixel_baseline("openai/imagegpt-small")
-    assert store.get_pixel_baseline("none") is None and store.get_pixel_baseline("pixel_baseline") is None
+        baselines.get(store, "openai/imagegpt-small")
+    assert baselines.get(store, "none") is None and baselines.get(store, "pixel_baseline") is None
     monkeypatch.setitem(sys.modules, "transformers", None)  # as if it were not installed
     with pytest.raises(ModelChoiceError, match="pip install 'transformers"):
-        store.get_pixel_baseline("openai/imagegpt-small")
-    labels = {v: label for label, v in store.baseline_choices()}
+        baselines.get(store, "openai/imagegpt-small")
+    labels = {v: label for label, v in baselines.choices(store)}
     assert "needs `pip install transformers`" in labels["openai/imagegpt-large"]
     assert "weights missing" in labels["pixel_baseline"]
 
