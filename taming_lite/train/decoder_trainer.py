@@ -146,8 +146,6 @@ def render_pairs(cfg: DecoderTrainConfig, in_size: int, path: Path, show: bool =
     from ..data.transforms import area_downsample
 
     ds_small = ProceduralDataset(cfg.data.dataset, size=in_size, seed=cfg.data.seed, **cfg.data.options)
-    if cfg.supersample < 1:
-        raise ValueError(f"supersample must be at least 1, got {cfg.supersample}")
     S, k = cfg.data.size, cfg.supersample
     ds_large = ProceduralDataset(cfg.data.dataset, size=S * k, seed=cfg.data.seed, **cfg.data.options)
     n = cfg.data.num_samples
@@ -199,6 +197,10 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
     started = time.monotonic()
     if d.enabled:
         raise ValueError("the decoder trainer runs in one process (no torchrun)")
+    if cfg.loss.disc_filter not in DISC_FILTERS:
+        raise ValueError(f"loss.disc_filter must be one of {sorted(DISC_FILTERS)}, got {cfg.loss.disc_filter!r}")
+    if cfg.supersample < 1:
+        raise ValueError(f"supersample must be at least 1, got {cfg.supersample}")
     from ..evaluate import ssim
 
     out = Path(cfg.out_dir)
@@ -225,8 +227,6 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
         p.requires_grad_(True)
     disc = NLayerDiscriminator(3, cfg.loss.disc_ndf, cfg.loss.disc_num_layers).to(dev)
     d_loss_fn = D_LOSSES[cfg.loss.disc_loss]
-    if cfg.loss.disc_filter not in DISC_FILTERS:
-        raise ValueError(f"loss.disc_filter must be one of {sorted(DISC_FILTERS)}, got {cfg.loss.disc_filter!r}")
     opt_g = torch.optim.Adam(trained, lr=cfg.lr, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
 
