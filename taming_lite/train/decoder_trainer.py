@@ -101,6 +101,11 @@ def nyquist_notch(x: torch.Tensor) -> torch.Tensor:
 DISC_FILTERS = {"none": lambda x: x, "notch": nyquist_notch, "blur": blur121}
 
 
+def area_l1(a: torch.Tensor, b: torch.Tensor, size: int) -> torch.Tensor:
+    """L1 of `a` and `b` area-downsampled to size x size px (the lowres and colour terms)."""
+    return F.l1_loss(F.interpolate(a, size=size, mode="area"), F.interpolate(b, size=size, mode="area"))
+
+
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
     """Mean over layers of the L1 distance between the discriminator features of fake and (detached) real."""
     return sum(F.l1_loss(f, r.detach()) for f, r in zip(fake, real)) / len(fake)
@@ -289,16 +294,14 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
                 s = ssim(x_rec, x).mean()
                 rec = rec + lw.ssim_weight * (1 - s)
                 logs["ssim"] = s.item()
-            if lw.lowres_weight > 0:  # L1 at the input size: the colours and layout the tokens carry
-                lo = F.l1_loss(F.interpolate(x_rec, size=in_size, mode="area"),
-                               F.interpolate(x, size=in_size, mode="area"))
-                rec = rec + lw.lowres_weight * lo
-                logs["l1_lowres"] = lo.item()
-            if lw.colour_weight > 0:  # L1 of the coarse colours (a drawn region's colour; blurred renders read as well)
-                c = F.l1_loss(F.interpolate(x_rec, size=lw.colour_size, mode="area"),
-                              F.interpolate(x, size=lw.colour_size, mode="area"))
-                rec = rec + lw.colour_weight * c
-                logs["l1_colour"] = c.item()
+            # L1 at the input size (the colours and layout the tokens carry), and at colour_size (the coarse
+            # colours: a drawn region's colour; blurred renders read as well)
+            for name, weight, size in (("l1_lowres", lw.lowres_weight, in_size),
+                                       ("l1_colour", lw.colour_weight, lw.colour_size)):
+                if weight > 0:
+                    term = area_l1(x_rec, x, size)
+                    rec = rec + weight * term
+                    logs[name] = term.item()
             loss = rec
             if step >= lw.disc_start + lw.disc_warmup:
                 disc.requires_grad_(False)
