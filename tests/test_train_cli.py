@@ -86,3 +86,11 @@ def test_time_budget_exit_status_and_message(tmp_path):
     assert latest.startswith("step_") and (out / "checkpoints" / latest / "training_state.pt").is_file()
     r = cli("vqgan", "--config", str(TINY_VQGAN), "steps=2", "max_minutes=-5", f"out_dir={tmp_path / 'neg'}")
     assert r.returncode == 2 and "max_minutes must be >= 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_stop_at_exit_status_is_zero(tmp_path):
+    """stop_at=: a planned end, not an interruption: exit status 0 (a recipe goes on), the checkpoint named."""
+    out = tmp_path / "run"
+    r = cli("vqgan", "--config", str(TINY_VQGAN), "steps=4", "stop_at=2", f"out_dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "stopped at step 2 (stop_at)" in r.stdout and (out / "checkpoints" / "step_0000002").is_dir()

@@ -147,6 +147,29 @@ def test_negative_time_budget_is_refused(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_stop_at_ends_the_piece_with_a_checkpoint_and_resumes_exactly(tmp_path):
+    """stop_at: the run saves at that step and returns the checkpoint (no interruption, no export); a resume
+    at that step with the same stop_at ends at once, one past it is refused; resuming without it gives the
+    uninterrupted run; stop_at must be before steps."""
+    common = ["steps=6", "loss.disc_start=1000"]
+    train_vqgan(tiny_vqgan(tmp_path, "full", *common))
+    part = tiny_vqgan(tmp_path, "part", *common, "stop_at=3", f"export_dir={tmp_path / 'export'}")
+    stopped = tmp_path / "part" / "checkpoints" / "step_0000003"
+    assert train_vqgan(part) == stopped and (stopped / "training_state.pt").is_file()
+    assert not (tmp_path / "export").exists() and not (tmp_path / "part" / "checkpoints" / "final").exists()
+    assert train_vqgan(part, resume=True) == stopped  # at stop_at already: nothing to train
+    with pytest.raises(ValueError, match="past stop_at=2"):
+        train_vqgan(tiny_vqgan(tmp_path, "part", *common, "stop_at=2"), resume=True)
+    train_vqgan(tiny_vqgan(tmp_path, "part", *common), resume=True)
+    assert column(tmp_path / "full", "loss") == column(tmp_path / "part", "loss")
+    a = load_pretrained(tmp_path / "full" / "checkpoints" / "final").state_dict()
+    b = load_pretrained(tmp_path / "part" / "checkpoints" / "final").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for bad in ("stop_at=6", "stop_at=-1"):
+        with pytest.raises(ValueError, match="stop_at must be 0"):
+            train_vqgan(tiny_vqgan(tmp_path, "bad", *common, bad))
+
+
 def test_init_from_starts_from_a_trained_vqgan_and_refuses_another_config(tmp_path):
     from taming_lite.train.vqgan_trainer import build_vqgan
 

@@ -18,6 +18,8 @@ examples:
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml --resume     # latest checkpoint in out_dir
   python -m taming_lite.train vqgan --config configs/vqgan_image.yaml max_minutes=120
       # stops after two hours with a checkpoint (exit status 75; Ctrl-C: 130); go on with --resume max_minutes=120
+  python -m taming_lite.train vqgan --config configs/vqgan_image.yaml stop_at=3000
+      # a planned end at step 3000 of the schedule of `steps`: a checkpoint, exit status 0; go on with --resume
   python -m taming_lite.train decoder --config configs/preview/decoder128.yaml max_minutes=50
       # a 128-px decoder for the shipped 64-px image VQGAN's tokens (encoder and codebook frozen)
   torchrun --nproc_per_node=2 -m taming_lite.train vqgan --config configs/tiny_vqgan.yaml

@@ -12,6 +12,9 @@
 - `MetricsLog` (CSV), `Progress` (tqdm with loss, throughput and ETA), `save_grid` (PNG),
   `StopRequest` (Ctrl-C, SIGTERM or the end of the `max_minutes` time budget: finish the step, save a
   checkpoint, exit).
+- `stop_at` (a config field): a planned end of this piece of the run at that step (`checkpoint_or_stop` saves
+  a checkpoint there, `run_training` returns its path: exit status 0, unlike the time budget's 75), so a
+  schedule of `steps` can be trained in pieces with other settings (a resume at that step ends at once).
 """
 
 from __future__ import annotations
@@ -100,11 +103,18 @@ def run_training(cfg, body, resume, on_step):
     """Shared entry of both trainers: CPU threads, the process group, and its clean-up."""
     if cfg.max_minutes < 0:
         raise ValueError(f"max_minutes must be >= 0 (0: no time budget), got {cfg.max_minutes}")
+    if cfg.stop_at < 0 or (cfg.stop_at and cfg.stop_at >= cfg.steps):
+        raise ValueError(f"stop_at must be 0 (off) or a step before steps={cfg.steps}, got {cfg.stop_at}")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     d = Dist(cfg.device)
     try:
         return body(cfg, d, resume, on_step)
+    except _StopAt as e:  # a planned end of this piece: the checkpoint is the result, not an interruption
+        if d.main:
+            print(f"[taming_lite.train] stopped at step {e.step} (stop_at); checkpoint at {e.checkpoint} "
+                  f"(go on with --resume and stop_at=0 or a later step)")
+        return e.checkpoint
     finally:
         d.close()
 
@@ -112,8 +122,14 @@ def run_training(cfg, body, resume, on_step):
 def checkpoint_or_stop(step: int, cfg, d: Dist, ckpt: "Checkpointer", model: nn.Module, state: Callable[[], dict],
                        extra: dict, stop: "StopRequest", requested: bool, progress: "Progress", out: Path) -> None:
     """After a training step: on Ctrl-C, the end of the time budget (`stop`) or an on_step request
-    (`requested`), save and raise TrainingInterrupted; else save every `ckpt_every` steps (rank 0 writes,
-    all ranks wait)."""
+    (`requested`), save and raise TrainingInterrupted; at `stop_at`, save and end the run (`_StopAt`, which
+    `run_training` turns into a return); else save every `ckpt_every` steps (rank 0 writes, all ranks wait)."""
+    if cfg.stop_at and step == cfg.stop_at:
+        if d.main:
+            ckpt.save(step, model, state(), extra)
+        d.barrier()
+        progress.close()
+        raise _StopAt(step, out / "checkpoints" / f"step_{step:07d}")
     time_up = stop.time_up  # read once: the reason given is the one that stopped the run
     if d.any(stop.signalled or time_up or requested) and step < cfg.steps:
         time_up = d.any(time_up)  # every rank names the same reason
@@ -399,14 +415,20 @@ def load_training_state(path: Path) -> dict:
     return torch.load(Path(path) / STATE_NAME, map_location="cpu", weights_only=True)
 
 
-def restore(model: nn.Module, resume: str | bool | None, out_dir: Path, main: bool = True) -> dict | None:
+def restore(model: nn.Module, resume: str | bool | None, out_dir: Path, main: bool = True,
+            stop_at: int = 0) -> dict | None:
     """The resume step every trainer shares: find the checkpoint (`resolve_resume`), load its weights into
     `model` (strict), and return its training state (optimizers, discriminator, "step", ...); None when
-    `resume` asks for a fresh start. The trainer then restores its own optimizer states from it."""
+    `resume` asks for a fresh start. The trainer then restores its own optimizer states from it. A checkpoint
+    at step `stop_at` ends the run at once (it is that piece's result); one past it is refused."""
     path = resolve_resume(resume, out_dir)
     if path is None:
         return None
     state = load_training_state(path)
+    if stop_at and int(state["step"]) >= stop_at:
+        if int(state["step"]) > stop_at:
+            raise ValueError(f"--resume {path}: its step {int(state['step'])} is past stop_at={stop_at}")
+        raise _StopAt(stop_at, path)
     load_state_strict(model, load_safetensors(path / WEIGHTS_NAME), str(path))
     if main:
         print(f"[taming_lite.train] resuming from {path} at step {int(state['step'])}")
@@ -446,6 +468,14 @@ class StopRequest:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         return False
+
+
+class _StopAt(Exception):
+    """The run reached `stop_at` (checkpoint saved); `run_training` returns the checkpoint's path."""
+
+    def __init__(self, step: int, checkpoint: Path):
+        super().__init__(f"stopped at step {step}")
+        self.step, self.checkpoint = step, checkpoint
 
 
 class TrainingInterrupted(Exception):

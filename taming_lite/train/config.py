@@ -67,6 +67,8 @@ class _CommonTrainConfig:
     keep_checkpoints: int = 2         # most recent step checkpoints kept on disk
     progress: bool = True             # tqdm bar (rank 0)
     max_minutes: float = 0.0          # time budget of this process: past it, save a checkpoint and stop (0: none)
+    stop_at: int = 0                  # end this piece at that step (< steps): save a checkpoint there and return it,
+                                      # exit status 0; the schedule stays `steps` (go on with --resume; 0: off)
     data: DataConfig = field(default_factory=DataConfig)
 
 

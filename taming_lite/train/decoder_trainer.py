@@ -236,7 +236,7 @@ def _train(cfg: DecoderTrainConfig, d: Dist, resume, on_step) -> Path:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.disc_lr or cfg.lr, betas=cfg.betas)
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    state = restore(model, resume, out)
+    state = restore(model, resume, out, stop_at=cfg.stop_at)
     start = int(state["step"]) if state is not None else 0
     if state is not None:
         opt_g.load_state_dict(state["opt_g"])

@@ -334,7 +334,7 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
     ema = EMA(trainable, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    state = restore(net, resume, out, d.main)
+    state = restore(net, resume, out, d.main, cfg.stop_at)
     start = int(state["step"]) if state is not None else 0
     if state is not None:
         opt.load_state_dict(state["opt"])

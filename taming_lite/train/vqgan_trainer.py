@@ -118,7 +118,7 @@ def _train(cfg: VQGANTrainConfig, d: Dist, resume, on_step) -> Path:
     counts = torch.zeros(model.config.n_embed, dtype=torch.long, device=dev)  # code use since the last re-init
 
     ckpt = Checkpointer(out, cfg.keep_checkpoints)
-    state = restore(model, resume, out, d.main)
+    state = restore(model, resume, out, d.main, cfg.stop_at)
     start = int(state["step"]) if state is not None else 0
     if state is not None:
         opt_ae.load_state_dict(state["opt_ae"])
