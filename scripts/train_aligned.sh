@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # The recipe for the embedded models with aligned conditioning (docs/CONDITIONING.md), on a CPU:
-# data -> (the image VQGAN and the prefix models of scripts/train_preview.sh) -> one aligned transformer per
-# task, started from the prefix model of its task (`init_from`: its GPT and the image positions' embeddings, a
-# fresh cond encoder) -> evaluation -> publish.
+#   data -> the prefix models of scripts/train_preview.sh, in BASE (kept as they are) -> one aligned transformer
+#   per task, started from the prefix model of its task (`init_from`: its GPT and the image positions'
+#   embeddings, a fresh cond encoder; the base image VQGAN, so image tokens unchanged; 1500 x 8, about 30-35 min
+#   each at one thread) -> a new image first stage: the whole image VQGAN fine-tuned on the "mix" source
+#   (configs/aligned/decoder_mix_full.yaml to step 2472, then decoder_mix_aa.yaml, anti-aliased targets, from
+#   there to 3000; hours at one thread, not timed here; what each piece did: those configs' headers) -> labels
+#   and depth re-tokenized: their aligned models fine-tuned on the new first stage's tokens
+#   (`init_from_other_tokens`, 1500 x 8, about 20 min each; pose and superres keep the base first stage: the
+#   new one does not raise the pose ceiling) -> evaluation -> publish.
 #
 #   scripts/train_aligned.sh                               # everything; writes the models into weights/
 #   MAX_MINUTES=60 scripts/train_aligned.sh                # in pieces: stop after 60 min (exit status 75) ...
@@ -12,10 +18,12 @@
 #                                                          # shipped ones; TASKS=superres trains one not shipped)
 #
 # BASE is the folder of the prefix models it starts from (default weights/, as scripts/train_preview.sh
-# leaves it; QUICK: weights/); their image VQGAN is kept, so every image token means what it meant before.
+# leaves it; QUICK: weights/) and of the image VQGAN the new first stage starts from ($BASE/vqgan_image).
 # Work goes into $RUNS (runs/aligned; QUICK: runs/aligned_quick): data/, one folder per training run, out/
-# (the exported models), eval/ (python -m taming_lite.evaluate of each new model and its prefix model, same
-# protocol), done/. The last stage copies the new folders into $OUT (weights; QUICK: $RUNS/publish).
+# (the exported models; out/vqgan_mix: the new first stage, not published on its own: the labels and depth
+# folders hold it), old_tokens/ (the labels and depth models before re-tokenizing), eval/ (python -m
+# taming_lite.evaluate of each new model and its prefix model, same protocol), done/. The last stage copies
+# the task folders into $OUT (weights; QUICK: $RUNS/publish).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +33,14 @@ if [ "$QUICK" = "1" ]; then
   N_LAYOUT=32; N_WIDE=32                  # rendered samples (full: 6000 layout-mix samples, 10000 humans)
   EVAL=(--n 4 --conditions 1 --samples 2 --user-conditions 2)
   QUICK_EXTRA=(threads=1 ckpt_every=0)
+  FIRST_DATA=(data.num_samples=8 batch_size=4)  # rendered pairs of the first stage (full: 4000, batch 8)
   export OMP_NUM_THREADS=1
 else
   RUNS="${RUNS:-runs/aligned}"; OUT="${OUT:-weights}"
   N_LAYOUT=6000; N_WIDE=10000
   EVAL=(--n 100 --conditions 4 --samples 3 --user-conditions 24)
   QUICK_EXTRA=()
+  FIRST_DATA=()
 fi
 BASE="${BASE:-weights}"
 TASKS="${TASKS:-pose depth labels}"
@@ -91,6 +101,39 @@ stage_superres() {  # 1500 x 8 on the images of both sets, x8 (8x8 inputs enlarg
   return 0
 }
 
+stage_firststage() {  # the new image first stage (for labels and depth): the whole image VQGAN of $BASE
+  # fine-tuned on the mix by the decoder trainer, one schedule of 3000 steps (GAN from step 600) in two pieces:
+  # decoder_mix_full.yaml stopped at step 2472 (stop_at: a checkpoint, exit status 0), then decoder_mix_aa.yaml
+  # (targets rendered at 2x and area-downsampled) resumed from that checkpoint to the end; its export is
+  # $W/vqgan_mix. The headers of configs/aligned/decoder_mix_*.yaml say what each piece did.
+  [[ " $TASKS " == *" depth "* || " $TASKS " == *" labels "* ]] || return 0
+  local first=(vqgan="$BASE/vqgan_image" steps="$(steps 3000)" loss.disc_start="$(steps 600)"
+               loss.disc_warmup="$(steps 100)" "${FIRST_DATA[@]}")
+  train decoder decoder_mix_full firststage_full - "${first[@]}" stop_at="$(steps 2472)" export_dir=null
+  train decoder decoder_mix_aa firststage_aa firststage_full "${first[@]}" export_dir="$W/vqgan_mix"
+}
+
+retokenize() {  # task: the task's aligned model (stage <task>) fine-tuned on the new first stage's tokens
+  local t=$1
+  if [ ! -d "$RUNS/old_tokens/$t" ]; then  # the start, kept: $W/$t becomes the re-tokenized model
+    mkdir -p "$RUNS/old_tokens"; rm -rf "$RUNS/old_tokens/$t.tmp"
+    cp -r "$W/$t" "$RUNS/old_tokens/$t.tmp"; mv "$RUNS/old_tokens/$t.tmp" "$RUNS/old_tokens/$t"
+  fi
+  train transformer "transformer_$t" "retokenized_$t" - first_stage="$W/vqgan_mix" \
+    init_from="$RUNS/old_tokens/$t" init_from_other_tokens=true data.root="$DATA/layout64_seed7/shard_00000.npz" \
+    steps="$(steps 1500)" lr=2e-4 warmup_steps=30 threads=1 export_dir="$W/$t"
+  python -m scripts.finetune_decoder --vqgan "$W/vqgan_mix" --copy-only --into "$W/$t"  # its decoder's record
+  python -m scripts.shrink_weights "$W/$t"
+}
+
+stage_retokenize() {  # depth and labels, 1500 x 8 each on the layout mix (about 20 min each at one thread)
+  local t
+  for t in depth labels; do
+    [[ " $TASKS " == *" $t "* ]] && retokenize "$t"
+  done
+  return 0
+}
+
 stage_evaluate() {  # each new model beside the one it started from, on held-out renders and drawn conditions
   local t
   mkdir -p "$RUNS/eval"
@@ -111,6 +154,6 @@ stage_publish() {  # the new folders into $OUT
   echo "== wrote $OUT/{${TASKS// /,}}"
 }
 
-STAGES=(data pose depth labels superres evaluate publish)
+STAGES=(data pose depth labels superres firststage retokenize evaluate publish)
 run_stages
 echo "done: the aligned models are in $OUT ($(( ($(date +%s) - STARTED) / 60 )) min)"

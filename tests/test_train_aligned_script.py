@@ -1,16 +1,20 @@
 """scripts/train_aligned.sh, the recipe of the aligned models, end to end in its quick mode.
 
 QUICK=1 renders tiny data, trains the pose, depth and labels transformers in aligned mode from the shipped
-models of weights/ (2 steps each; the super-resolution stage only with TASKS=superres), evaluates them beside those and publishes them, on a copy of scripts/ and configs/ in
-a temp dir. The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
+models of weights/ (a few steps each; the super-resolution stage only with TASKS=superres), the new image first
+stage (the decoder trainer in two pieces, stop_at then resumed) and depth and labels again on its tokens,
+evaluates them beside the prefix models and publishes them, on a copy of scripts/ and configs/ in a temp dir.
+The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
 
 import shutil
 
 import pytest
+import torch
 
 import _train_helpers as train_helpers
 from _train_helpers import REPO
-from taming_lite.checkpoints import load_pretrained
+from taming_lite.checkpoints import load_pretrained, read_config
+from taming_lite.train.transformer_trainer import same_tokens
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +33,21 @@ def test_quick_aligned_recipe_in_two_pieces(tmp_path):
     assert "RESUME=1" in r.stderr
     r = run_recipe(tmp_path, RESUME="1")
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-    assert sorted(p.name for p in (runs / "done").iterdir()) == ["data", "depth", "evaluate", "labels", "pose",
-                                                                 "publish", "superres"]
+    assert sorted(p.name for p in (runs / "done").iterdir()) == ["data", "depth", "evaluate", "firststage", "labels",
+                                                                 "pose", "publish", "retokenize", "superres"]
     assert not (runs / "out" / "superres").exists()  # not in the default TASKS
+    assert (runs / "firststage_full" / "checkpoints" / "step_0000006").is_dir()  # stop_at 2472 / 400
+    assert (runs / "out" / "vqgan_mix").is_dir() and not (runs / "publish" / "vqgan_mix").exists()
+    new_first = load_pretrained(runs / "out" / "vqgan_mix")
     for task in ("pose", "depth", "labels"):
         net = load_pretrained(runs / "publish" / task)
         assert net.config.aligned and net.config.guidable and net.transformer.config.block_size == 256
         base = load_pretrained(REPO / "weights" / task)
         assert net.first_stage_model.state_dict().keys() == base.first_stage_model.state_dict().keys()
+        # labels and depth on the new first stage's tokens; pose keeps the base's
+        assert same_tokens(net.first_stage_model, base.first_stage_model) == (task == "pose"), task
+        assert same_tokens(net.first_stage_model, new_first, torch.float16) == (task != "pose"), task
+        assert ("new tokens" in read_config(runs / "publish" / task)["extra"]["decoder"]) == (task != "pose")
         for which in ("aligned", "prefix"):
             assert "user-style" in (runs / "eval" / f"{task}_{which}.md").read_text()
     r = run_recipe(tmp_path)  # without RESUME it refuses to start over an existing run
