@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from taming_lite.checkpoints import load_pretrained, read_config, save_pretrained
+from taming_lite.checkpoints import decoder_record, load_pretrained, read_config, save_pretrained
 from taming_lite.data.datasets import make_dataset
 from taming_lite.evaluate import psnr, ssim
 from taming_lite.train.common import warmup_cosine
@@ -160,11 +160,6 @@ def take_decoder(vq: VQGAN, vqgan_dir: str, source_dir: str, into: list[str],
     save_pretrained(new, vqgan_dir, extra={**extra, **record}, dtype=torch.float16)
     print(f"{vqgan_dir}: decoder from {source_dir} ({new.config.upsample_factor} output px per token)")
     put_decoder(load_pretrained(vqgan_dir), into, extra.get("decoder_finetuned_steps", 0), record)
-
-
-def decoder_record(extra: dict) -> dict:
-    """What a VQGAN's metadata says about a decoder trained by `python -m taming_lite.train decoder`."""
-    return {k: v for k, v in extra.items() if k in ("output_size", "decoder", "decoder_trained_steps")}
 
 
 def put_decoder(vq, folders, steps: int, more: dict | None = None) -> None:

@@ -5,10 +5,12 @@
 #   embeddings, a fresh cond encoder; the base image VQGAN, so image tokens unchanged; 1500 x 8, about 30-35 min
 #   each at one thread) -> a new image first stage: the whole image VQGAN fine-tuned on the "mix" source
 #   (configs/aligned/decoder_mix_full.yaml to step 2472, then decoder_mix_aa.yaml, anti-aliased targets, from
-#   there to 3000; hours at one thread, not timed here; what each piece did: those configs' headers) -> labels
-#   and depth re-tokenized: their aligned models fine-tuned on the new first stage's tokens
-#   (`init_from_other_tokens`, 1500 x 8, about 20 min each; pose and superres keep the base first stage: the
-#   new one does not raise the pose ceiling) -> evaluation -> publish.
+#   there to 3000; about 2 s a step at one thread; what each piece did: those configs' headers) -> labels
+#   re-tokenized: its aligned model fine-tuned on the new first stage's tokens (`init_from_other_tokens`,
+#   1500 x 8, about 20 min at one thread) -> evaluation -> publish. Pose, depth and superres keep the base
+#   first stage: the new one does not raise the pose ceiling, and depth re-tokenized the same way followed
+#   drawn maps better but held-out renders worse, with a worse Frechet distance (docs/CHANGELOG.md,
+#   2026-12-04); RETOKENIZE="depth labels" trains it anyway.
 #
 #   scripts/train_aligned.sh                               # everything; writes the models into weights/
 #   MAX_MINUTES=60 scripts/train_aligned.sh                # in pieces: stop after 60 min (exit status 75) ...
@@ -20,8 +22,8 @@
 # BASE is the folder of the prefix models it starts from (default weights/, as scripts/train_preview.sh
 # leaves it; QUICK: weights/) and of the image VQGAN the new first stage starts from ($BASE/vqgan_image).
 # Work goes into $RUNS (runs/aligned; QUICK: runs/aligned_quick): data/, one folder per training run, out/
-# (the exported models; out/vqgan_mix: the new first stage, not published on its own: the labels and depth
-# folders hold it), old_tokens/ (the labels and depth models before re-tokenizing), eval/ (python -m
+# (the exported models; out/vqgan_mix: the new first stage, not published on its own: the labels folder
+# holds it), old_tokens/ (the models of RETOKENIZE before re-tokenizing), eval/ (python -m
 # taming_lite.evaluate of each new model and its prefix model, same protocol), done/. The last stage copies
 # the task folders into $OUT (weights; QUICK: $RUNS/publish).
 set -euo pipefail
@@ -44,6 +46,7 @@ else
 fi
 BASE="${BASE:-weights}"
 TASKS="${TASKS:-pose depth labels}"
+RETOKENIZE="${RETOKENIZE:-labels}"  # the tasks (of TASKS) moved onto the new first stage
 DATA="$RUNS/data"
 W="$RUNS/out"
 MAX_MINUTES="${MAX_MINUTES:-0}"
@@ -76,7 +79,6 @@ aligned() {  # task steps data: the task's aligned transformer from its prefix m
   train transformer "transformer_$t" "transformer_$t" - first_stage="$RUNS/base/$t" init_from="$RUNS/base/$t" \
     data.root="$data" steps="$(steps "$n")" lr=3e-4 warmup_steps=50 threads=1 \
     export_dir="$W/$t"
-  python -m scripts.finetune_decoder --vqgan "$BASE/vqgan_image" --copy-only --into "$W/$t"  # its decoder's record
   python -m scripts.shrink_weights "$W/$t"
 }
 
@@ -101,12 +103,14 @@ stage_superres() {  # 1500 x 8 on the images of both sets, x8 (8x8 inputs enlarg
   return 0
 }
 
-stage_firststage() {  # the new image first stage (for labels and depth): the whole image VQGAN of $BASE
+stage_firststage() {  # the new image first stage (for RETOKENIZE): the whole image VQGAN of $BASE
   # fine-tuned on the mix by the decoder trainer, one schedule of 3000 steps (GAN from step 600) in two pieces:
   # decoder_mix_full.yaml stopped at step 2472 (stop_at: a checkpoint, exit status 0), then decoder_mix_aa.yaml
   # (targets rendered at 2x and area-downsampled) resumed from that checkpoint to the end; its export is
   # $W/vqgan_mix. The headers of configs/aligned/decoder_mix_*.yaml say what each piece did.
-  [[ " $TASKS " == *" depth "* || " $TASKS " == *" labels "* ]] || return 0
+  local t need=0
+  for t in $RETOKENIZE; do [[ " $TASKS " == *" $t "* ]] && need=1; done
+  [ "$need" = 1 ] || return 0
   local first=(vqgan="$BASE/vqgan_image" steps="$(steps 3000)" loss.disc_start="$(steps 600)"
                loss.disc_warmup="$(steps 100)" "${FIRST_DATA[@]}")
   train decoder decoder_mix_full firststage_full - "${first[@]}" stop_at="$(steps 2472)" export_dir=null
@@ -122,13 +126,12 @@ retokenize() {  # task: the task's aligned model (stage <task>) fine-tuned on th
   train transformer "transformer_$t" "retokenized_$t" - first_stage="$W/vqgan_mix" \
     init_from="$RUNS/old_tokens/$t" init_from_other_tokens=true data.root="$DATA/layout64_seed7/shard_00000.npz" \
     steps="$(steps 1500)" lr=2e-4 warmup_steps=30 threads=1 export_dir="$W/$t"
-  python -m scripts.finetune_decoder --vqgan "$W/vqgan_mix" --copy-only --into "$W/$t"  # its decoder's record
   python -m scripts.shrink_weights "$W/$t"
 }
 
-stage_retokenize() {  # depth and labels, 1500 x 8 each on the layout mix (about 20 min each at one thread)
+stage_retokenize() {  # the tasks of RETOKENIZE, 1500 x 8 each on the layout mix (about 20 min each at one thread)
   local t
-  for t in depth labels; do
+  for t in $RETOKENIZE; do
     [[ " $TASKS " == *" $t "* ]] && retokenize "$t"
   done
   return 0

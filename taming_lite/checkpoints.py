@@ -187,6 +187,11 @@ def load_stage(path: str | os.PathLike, what: str = "first_stage") -> VQGAN:
     return model
 
 
+def decoder_record(extra: dict) -> dict:
+    """What a model folder's metadata says about a decoder trained by `python -m taming_lite.train decoder`."""
+    return {k: v for k, v in extra.items() if k in ("output_size", "decoder", "decoder_trained_steps")}
+
+
 def load_stage_or_exit(parser, path: str | os.PathLike) -> VQGAN:
     """`load_stage(path)` in fp32 and eval mode, for a command-line tool: `parser.error` (exit 2) with the
     reason when the folder holds no VQGAN."""

@@ -2,7 +2,7 @@
 
 QUICK=1 renders tiny data, trains the pose, depth and labels transformers in aligned mode from the shipped
 models of weights/ (a few steps each; the super-resolution stage only with TASKS=superres), the new image first
-stage (the decoder trainer in two pieces, stop_at then resumed) and depth and labels again on its tokens,
+stage (the decoder trainer in two pieces, stop_at then resumed) and labels again on its tokens,
 evaluates them beside the prefix models and publishes them, on a copy of scripts/ and configs/ in a temp dir.
 The first run is cut by MAX_MINUTES (exit 75), RESUME=1 finishes it."""
 
@@ -44,10 +44,11 @@ def test_quick_aligned_recipe_in_two_pieces(tmp_path):
         assert net.config.aligned and net.config.guidable and net.transformer.config.block_size == 256
         base = load_pretrained(REPO / "weights" / task)
         assert net.first_stage_model.state_dict().keys() == base.first_stage_model.state_dict().keys()
-        # labels and depth on the new first stage's tokens; pose keeps the base's
-        assert same_tokens(net.first_stage_model, base.first_stage_model) == (task == "pose"), task
-        assert same_tokens(net.first_stage_model, new_first, torch.float16) == (task != "pose"), task
-        assert ("new tokens" in read_config(runs / "publish" / task)["extra"]["decoder"]) == (task != "pose")
+        # labels (RETOKENIZE) on the new first stage's tokens; pose and depth keep their base's first stage
+        assert same_tokens(net.first_stage_model, base.first_stage_model) == (task != "labels"), task
+        assert same_tokens(net.first_stage_model, new_first, torch.float16) == (task == "labels"), task
+        extra = read_config(runs / "publish" / task)["extra"]  # the decoder record travels with the first stage
+        assert extra["output_size"] == 128 and ("new tokens" in extra["decoder"]) == (task == "labels"), task
         for which in ("aligned", "prefix"):
             assert "user-style" in (runs / "eval" / f"{task}_{which}.md").read_text()
     r = run_recipe(tmp_path)  # without RESUME it refuses to start over an existing run

@@ -31,7 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checkpoints import CONFIG_NAME, WEIGHTS_NAME, load_pretrained, load_stage, save_pretrained
+from ..checkpoints import (CONFIG_NAME, WEIGHTS_NAME, decoder_record, load_pretrained, load_stage, read_config,
+                           save_pretrained)
 from ..cond_encoder import CondEncoderConfig
 from ..device import autocast, autocast_dtype
 from ..gpt import GPTConfig, configure_optimizer
@@ -311,6 +312,17 @@ def sample_grid(net: Net2NetTransformer | PixelGPT, z: torch.Tensor, c: torch.Te
     return save_grid(rows, path)
 
 
+def first_stage_record(path) -> dict:
+    """The decoder record of the first stage's folder (`checkpoints.decoder_record`, and how many steps its decoder
+    was fine-tuned), carried into the transformer's metadata: the model card of the export says which decoder
+    it holds. {} for a first stage that has none (or no folder: no first stage, a registry name)."""
+    if not path or not Path(path).is_dir():
+        return {}
+    extra = read_config(path).get("extra") or {}
+    steps = {"decoder_finetuned_steps": extra["decoder_finetuned_steps"]} if "decoder_finetuned_steps" in extra else {}
+    return {**steps, **decoder_record(extra)}
+
+
 def train_transformer(cfg: TransformerTrainConfig, resume: str | bool | None = None,
                       on_step: Callable[[int, dict, torch.nn.Module], bool] | None = None) -> Path:
     """Train; returns the export directory (or the final checkpoint). `on_step` as in train_vqgan."""
@@ -352,7 +364,8 @@ def _train(cfg: TransformerTrainConfig, d: Dist, resume, on_step) -> Path:
 
     metrics = MetricsLog(out / "metrics.csv", d.main, start if state is not None else None)
     progress = Progress(cfg.steps, start, cfg.progress and d.main, "tok", f"transformer {cfg.task or ''}".strip())
-    extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": cfg.data.cond_key, "dataset": cfg.data.dataset}
+    extra = {"task": cfg.task, "image_size": cfg.data.size, "cond": cfg.data.cond_key, "dataset": cfg.data.dataset,
+             **first_stage_record(cfg.first_stage)}
     source = _TokenSet(tokens) if tokens is not None else dataset
     k = min(cfg.num_sample_images, len(source))
     fixed = collate(_TokenSet(tokens), list(range(k))) if tokens is not None else None
