@@ -61,7 +61,7 @@ def train(mode: str, steps: int | None, max_minutes: float | None) -> None:
     from taming_lite.train import TrainingInterrupted, load_config, train_transformer
 
     out = RUNS / mode
-    overrides = [f"out_dir={out}", f"data.root={TRAIN_DATA}", f"first_stage={ROOT / 'weights' / 'labels'}",
+    overrides = [f"out_dir={out}", f"data.root={TRAIN_DATA}", f"first_stage={ROOT / 'weights' / 'vqgan_image'}",
                  *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'vqgan_labels'}"]), *MODES[mode]]
     overrides += [f"steps={steps}"] if steps else []
     overrides += [f"max_minutes={max_minutes}"] if max_minutes else []
@@ -214,7 +214,7 @@ def speed(reps: int) -> str:
     torch.set_num_threads(1)
     nets, batches = {}, {}
     for mode in MODES:
-        cfg = load_config("transformer", CONFIG, [f"data.root={HELD_OUT}", f"first_stage={ROOT / 'weights' / 'labels'}",
+        cfg = load_config("transformer", CONFIG, [f"data.root={HELD_OUT}", f"first_stage={ROOT / 'weights' / 'vqgan_image'}",
                                                  *([] if mode == "aligned" else [f"cond_stage={ROOT / 'weights' / 'vqgan_labels'}"]),
                                                  *MODES[mode]])
         ds = build_dataset(cfg.data)
