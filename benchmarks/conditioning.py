@@ -9,7 +9,8 @@
 `taming_lite.data.layout`, seed 7), GPT size (4 x 256), optimizer, batch, steps and condition dropout for
 both; the paper's prefix of the shipped label VQGAN's 256 tokens, or (`--mode aligned`) a `CondEncoder`
 of the one-hot map trained with the GPT, its features added at the positions that predict the image
-tokens. Both read the tokens of the shipped labels model's image VQGAN. Checkpoints every 250 steps in
+tokens. Both read the tokens of weights/vqgan_image (the labels model's image VQGAN when this was run;
+it has its own since). Checkpoints every 250 steps in
 runs/cmp/<mode>; `--max-minutes` stops a piece, and the next call resumes it.
 
 `eval`, for every checkpoint of both runs:
